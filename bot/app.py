@@ -1,0 +1,166 @@
+"""Wiring: build the Application with its storage, content, services, handlers and jobs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.request import BaseRequest
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.ratelimit import TelegramRateLimiter
+from bot.services.careteam import CareTeamService
+from bot.services.enrollment import EnrollmentService
+from bot.services.reminders import ReminderService
+from bot.services.schedules import ScheduleService
+from bot.storage.db import Database
+from bot.storage.repositories import UpdateLog
+from bot.texts import LOCALES, Texts, content_root, load_texts
+
+log = logging.getLogger(__name__)
+
+SERVICES_KEY = "services"
+START_SCHEDULER_KEY = "start_scheduler"
+
+PATIENT_COMMANDS = ("schedule", "pause", "resume", "help", "sos")
+CLINICIAN_COMMANDS = ("patients", "invite", "help", "sos")
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything a handler or job may use, created once per process."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    texts: Texts
+    enrollment: EnrollmentService
+    careteam: CareTeamService
+    update_log: UpdateLog
+    reminders: ReminderService
+    schedules: ScheduleService
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """Create the services (the database is connected later, in ``post_init``)."""
+    clock = clock or SystemClock()
+    db = Database(settings.database_path)
+    texts = load_texts(content_root(), settings.crisis_context())
+    careteam = CareTeamService(db, clock)
+    reminders = ReminderService(db, clock, texts, settings, careteam)
+    return Services(
+        settings=settings,
+        clock=clock,
+        db=db,
+        texts=texts,
+        enrollment=EnrollmentService(
+            db,
+            clock,
+            default_timezone=settings.clinic_timezone,
+            consent_version=settings.consent_version,
+        ),
+        careteam=careteam,
+        update_log=UpdateLog(db),
+        reminders=reminders,
+        schedules=ScheduleService(db, clock, reminders),
+    )
+
+
+def get_services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    """Return the services stored on the application."""
+    services = context.bot_data[SERVICES_KEY]
+    assert isinstance(services, Services)
+    return services
+
+
+def build_application(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    request: BaseRequest | None = None,
+    services: Services | None = None,
+    start_scheduler: bool = True,
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """Build the bot: the only place where handlers are registered, in order."""
+    from bot.handlers import register_handlers  # noqa: PLC0415 - handlers import this module
+
+    services = services or build_services(settings, clock)
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
+        ApplicationBuilder()
+        .token(settings.require_token())
+        .post_init(_post_init)
+        .post_stop(_post_stop)
+        .post_shutdown(_post_shutdown)
+        .concurrent_updates(False)
+        .rate_limiter(
+            TelegramRateLimiter(
+                overall_per_second=settings.rate_limit_per_second,
+                per_chat_interval=settings.rate_limit_per_chat_seconds,
+            )
+        )
+    )
+    if settings.telegram_base_url:
+        builder = builder.base_url(f"{settings.telegram_base_url}/bot").base_file_url(
+            f"{settings.telegram_base_url}/file/bot"
+        )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    application = builder.build()
+    application.bot_data[SERVICES_KEY] = services
+    application.bot_data[START_SCHEDULER_KEY] = start_scheduler
+    register_handlers(application)
+    return application
+
+
+async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    services: Services = application.bot_data[SERVICES_KEY]
+    await services.db.connect()
+    applied = await services.db.migrate()
+    if applied:
+        log.info("database migrated versions=%s", applied)
+    await set_command_menus(application, services)
+    if application.bot_data.get(START_SCHEDULER_KEY, True):
+        from scheduler.jobs import start_jobs  # noqa: PLC0415 - scheduler builds on this module
+
+        await start_jobs(application, services)
+
+
+async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    from scheduler.jobs import stop_jobs  # noqa: PLC0415 - scheduler builds on this module
+
+    await stop_jobs(application)
+
+
+async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    services: Services = application.bot_data[SERVICES_KEY]
+    await services.db.close()
+
+
+async def set_command_menus(
+    application: Application[Any, Any, Any, Any, Any, Any], services: Services
+) -> None:
+    """Publish the command menu: patients' by default and per language, clinicians' per chat."""
+    texts = services.texts
+    bot = application.bot
+    for locale in LOCALES:
+        commands = [
+            BotCommand(name, texts.render(f"menu.{name}", locale)) for name in PATIENT_COMMANDS
+        ]
+        language = None if locale == "en" else locale
+        await bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=language)
+    clinician_menu = [
+        BotCommand(name, texts.render(f"menu.{name}", "en")) for name in CLINICIAN_COMMANDS
+    ]
+    for clinician in await services.careteam.clinicians():
+        try:
+            await bot.set_my_commands(
+                clinician_menu, scope=BotCommandScopeChat(clinician.telegram_id)
+            )
+        except TelegramError as exc:
+            # A clinician who never opened the bot has no chat yet; their menu waits for /start.
+            log.info("clinician menu not set clinician_id=%s error=%s", clinician.id, type(exc))

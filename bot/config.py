@@ -1,0 +1,153 @@
+"""Settings: the only module that reads the environment.
+
+Every setting comes from the process environment or an optional ``.env`` file. A missing or
+malformed value is reported as one line naming the variable (``SettingsError``), never as a
+pydantic traceback, because clinic IT reads that line in a service log.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _validate_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        msg = f"unknown IANA time zone {value!r} (e.g. America/New_York)"
+        raise ValueError(msg) from exc
+    return value
+
+
+class Settings(BaseSettings):
+    """Every deployment setting, with safe defaults where one exists."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_base_url: str | None = None
+    telegram_bot_username: str | None = None
+    database_path: Path = Path("data/companion.sqlite3")
+    clinic_name: str = "Your clinic"
+    clinic_timezone: str = "America/New_York"
+    default_locale: str = "en"
+
+    # Crisis resources: US defaults, each overridable for a clinic elsewhere.
+    crisis_line: str = "988"
+    crisis_line_name: str = "988 Suicide & Crisis Lifeline (call or text)"
+    emergency_number: str = "911"
+    clinic_oncall_phone: str = ""
+    samhsa_helpline: str = "1-800-662-4357"
+    crisis_text_line: str = "Text HOME to 741741"
+
+    # Reminders. Repeats: how often and how many times an unanswered dose reminder is repeated
+    # before the dose is recorded as missed. Grace: how late a reminder may still be sent after
+    # downtime; past it, the reminder is recorded as missed instead.
+    reminder_repeat_minutes: Annotated[float, Field(gt=0, le=240)] = 15
+    reminder_repeats: Annotated[int, Field(ge=0, le=10)] = 3
+    grace_minutes_dose: Annotated[int, Field(ge=1, le=720)] = 120
+    grace_minutes_appointment: Annotated[int, Field(ge=1, le=720)] = 60
+    grace_minutes_alert: Annotated[int, Field(ge=1, le=10080)] = 1440
+    appointment_evening_time: time = time(19, 0)
+    appointment_lead_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
+    plan_horizon_hours: Annotated[int, Field(ge=2, le=336)] = 48
+    planner_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 30
+    dispatch_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 1
+    rate_limit_per_second: Annotated[int, Field(ge=1, le=30)] = 30
+    rate_limit_per_chat_seconds: Annotated[float, Field(ge=0, le=60)] = 1.0
+
+    invite_valid_days: Annotated[int, Field(ge=1, le=90)] = 7
+    consent_version: str = "2026-11-1"
+    checkin_default_time: time = time(20, 0)
+    log_level: str = "INFO"
+
+    @field_validator("clinic_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _validate_zone(value)
+
+    @field_validator("default_locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        if value not in {"en", "es"}:
+            msg = "must be en or es"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("telegram_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            msg = "must start with http:// or https://"
+            raise ValueError(msg)
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            msg = "must be DEBUG, INFO, WARNING or ERROR"
+            raise ValueError(msg)
+        return upper
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """Return the clinic's time zone."""
+        return ZoneInfo(self.clinic_timezone)
+
+    def require_token(self) -> str:
+        """Return the bot token or raise a SettingsError naming the variable."""
+        if self.telegram_bot_token is None or not self.telegram_bot_token.get_secret_value():
+            msg = "TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and set it"
+            raise SettingsError(msg)
+        return self.telegram_bot_token.get_secret_value()
+
+    def crisis_context(self) -> dict[str, str]:
+        """Return the crisis resources as template variables."""
+        return {
+            "crisis_line": self.crisis_line,
+            "crisis_line_name": self.crisis_line_name,
+            "emergency_number": self.emergency_number,
+            "clinic_oncall_phone": self.clinic_oncall_phone,
+            "samhsa_helpline": self.samhsa_helpline,
+            "crisis_text_line": self.crisis_text_line,
+            "clinic_name": self.clinic_name,
+        }
+
+
+def configure_libraries() -> None:
+    """Opt in to python-telegram-bot's timedelta durations (silences its deprecation notice)."""
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning validation errors into one line naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "_".join(str(part) for part in first["loc"]).upper() or "SETTINGS"
+        message = first["msg"].removeprefix("Value error, ")
+        raw = first.get("input")
+        shown = f" (got {raw!r})" if isinstance(raw, str | int) and "TOKEN" not in name else ""
+        error = f"{name}: {message}{shown}"
+        raise SettingsError(error) from None

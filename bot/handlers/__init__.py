@@ -1,0 +1,61 @@
+"""Handler registration: the single place that decides what runs, and in which order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.handlers import careteam, errors, guard, onboarding, reminders, safety
+from bot.handlers.common import (
+    CB_ALERT_ACK,
+    CB_CONSENT_AGREE,
+    CB_CONSENT_DECLINE,
+    CB_SOS_ALERT,
+    CB_SOS_NOT_NOW,
+)
+
+# Handler groups run in ascending order; a handler that raises ApplicationHandlerStop ends the
+# update there. Note: order matters!
+GROUP_DEDUPE = -300
+GROUP_SAFETY = -200  # crisis language is answered before anything else may swallow the message
+GROUP_CONSENT = -100
+GROUP_FEATURES = 0
+
+
+def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Register every handler and the error handler, in order."""
+    application.add_handler(TypeHandler(Update, guard.drop_repeated_update), GROUP_DEDUPE)
+    application.add_handler(
+        MessageHandler(filters.TEXT | filters.CAPTION, safety.scan_for_crisis), GROUP_SAFETY
+    )
+    application.add_handler(TypeHandler(Update, guard.require_consent), GROUP_CONSENT)
+
+    features = [
+        CommandHandler("start", onboarding.start),
+        CommandHandler("help", onboarding.help_command),
+        CommandHandler("sos", safety.sos),
+        CallbackQueryHandler(
+            onboarding.answer_consent, pattern=f"^({CB_CONSENT_AGREE}|{CB_CONSENT_DECLINE})$"
+        ),
+        CallbackQueryHandler(safety.answer_sos, pattern=f"^({CB_SOS_ALERT}|{CB_SOS_NOT_NOW})$"),
+        CommandHandler("patients", careteam.patients),
+        CommandHandler("invite", careteam.invite),
+        CallbackQueryHandler(careteam.acknowledge_alert, pattern=f"^{CB_ALERT_ACK}\\d+$"),
+        CommandHandler("schedule", reminders.schedule),
+        CommandHandler("pause", reminders.pause),
+        CommandHandler("resume", reminders.resume),
+        CallbackQueryHandler(reminders.answer_reminder, pattern=r"^(d|a):"),
+        # Last: a button from an old message or forged data gets a polite answer, not silence.
+        CallbackQueryHandler(onboarding.stale_button),
+    ]
+    application.add_handlers(features, GROUP_FEATURES)
+    application.add_error_handler(errors.handle_error)

@@ -1,0 +1,69 @@
+"""Small helpers shared by the handlers: replies, keyboards, locale and callback data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from bot.callbacks import ALERT_ACK as CB_ALERT_ACK
+from bot.callbacks import CONSENT_AGREE as CB_CONSENT_AGREE
+from bot.callbacks import CONSENT_DECLINE as CB_CONSENT_DECLINE
+from bot.callbacks import SOS_ALERT as CB_SOS_ALERT
+from bot.callbacks import SOS_NOT_NOW as CB_SOS_NOT_NOW
+from bot.app import Services, get_services
+from bot.models import Patient
+from bot.texts import normalise_locale
+
+Context = ContextTypes.DEFAULT_TYPE
+
+__all__ = [
+    "CB_ALERT_ACK",
+    "CB_CONSENT_AGREE",
+    "CB_CONSENT_DECLINE",
+    "CB_SOS_ALERT",
+    "CB_SOS_NOT_NOW",
+    "Context",
+]
+
+
+
+def keyboard(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:
+    """Build an inline keyboard from rows of (label, callback data)."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(text, callback_data=data) for text, data in row] for row in rows]
+    )
+
+
+async def reply(
+    update: Update, text: str, markup: InlineKeyboardMarkup | None = None
+) -> Message | None:
+    """Answer in the chat the update came from, as Telegram HTML."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    return await chat.send_message(
+        text, parse_mode=ParseMode.HTML, reply_markup=markup, disable_web_page_preview=True
+    )
+
+
+def user_locale(update: Update, patient: Patient | None = None) -> str:
+    """Return the patient's chosen locale, else the one their Telegram app uses."""
+    if patient is not None:
+        return patient.locale
+    user = update.effective_user
+    return normalise_locale(user.language_code if user else None)
+
+
+def local_time_text(moment: datetime, zone: str) -> str:
+    """Format an instant in a zone for a message, e.g. "2026-11-26 14:02 America/New_York"."""
+    return f"{moment.astimezone(ZoneInfo(zone)).strftime('%Y-%m-%d %H:%M')} {zone}"
+
+
+def services_of(context: Context) -> Services:
+    """Return the application's services."""
+    return get_services(context)

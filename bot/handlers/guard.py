@@ -1,0 +1,56 @@
+"""Gates that run before the features: de-duplicate updates, and nothing before consent."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop
+
+from bot.handlers.common import Context, reply, services_of, user_locale
+
+log = logging.getLogger(__name__)
+
+# What anyone may use before (or without) consenting: enrollment itself, help and the crisis path.
+OPEN_COMMANDS = frozenset({"start", "help", "sos"})
+OPEN_CALLBACK_PREFIXES = ("c:", "sos:")
+
+
+async def drop_repeated_update(update: Update, context: Context) -> None:
+    """Stop an update that was already taken in (after a restart Telegram may resend it)."""
+    services = services_of(context)
+    if not await services.update_log.first_sight(update.update_id, services.clock.now()):
+        log.info("update ignored as repeated update_id=%s", update.update_id)
+        raise ApplicationHandlerStop
+
+
+async def require_consent(update: Update, context: Context) -> None:
+    """Let only clinicians and consented patients past, except for the open commands."""
+    user = update.effective_user
+    if user is None or _is_open(update):
+        return
+    services = services_of(context)
+    if await services.careteam.clinician_for_user(user.id) is not None:
+        return
+    patient = await services.enrollment.patient_for_user(user.id)
+    if patient is not None and patient.has_consented:
+        return
+    locale = user_locale(update, patient)
+    template = "consent.required" if patient is not None else "not_enrolled"
+    if update.callback_query is not None:
+        await update.callback_query.answer(services.texts.render("error.stale_button", locale))
+    else:
+        await reply(update, services.texts.render(template, locale))
+    raise ApplicationHandlerStop
+
+
+def _is_open(update: Update) -> bool:
+    query = update.callback_query
+    if query is not None:
+        return bool(query.data and query.data.startswith(OPEN_CALLBACK_PREFIXES))
+    message = update.effective_message
+    text = message.text if message is not None else None
+    if text and text.startswith("/"):
+        command = text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower()
+        return command in OPEN_COMMANDS
+    return False

@@ -1,0 +1,297 @@
+"""The deliveries table: planned, claimed, sent, answered or missed messages.
+
+A delivery moves ``pending -> sending -> sent -> answered | missed``; ``sending`` is a claim
+taken in one transaction before the network call, so a crash leaves evidence: on start-up a
+``sending`` row is a send whose outcome is unknown, and may be repeated once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.models import Delivery, DeliveryStatus
+from bot.storage.db import Database, Transaction, from_db_time, to_db_time
+
+
+def _opt_time(value: str | None) -> datetime | None:
+    return from_db_time(value) if value else None
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        dedupe_key=row["dedupe_key"],
+        kind=row["kind"],
+        patient_id=row["patient_id"],
+        clinician_id=row["clinician_id"],
+        chat_id=row["chat_id"],
+        ref_id=row["ref_id"],
+        local_date=row["local_date"],
+        slot=row["slot"],
+        priority=row["priority"],
+        due_at=from_db_time(row["due_at"]),
+        expires_at=from_db_time(row["expires_at"]),
+        status=DeliveryStatus(row["status"]),
+        attempts=row["attempts"],
+        unknown_sends=row["unknown_sends"],
+        repeats_sent=row["repeats_sent"],
+        next_repeat_at=_opt_time(row["next_repeat_at"]),
+        message_id=row["message_id"],
+        response=row["response"],
+        response_detail=row["response_detail"],
+        miss_reason=row["miss_reason"],
+        created_at=from_db_time(row["created_at"]),
+        sent_at=_opt_time(row["sent_at"]),
+        answered_at=_opt_time(row["answered_at"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDelivery:
+    """A delivery the planner wants to exist."""
+
+    dedupe_key: str
+    kind: str
+    chat_id: int
+    due_at: datetime
+    expires_at: datetime
+    patient_id: int | None = None
+    clinician_id: int | None = None
+    ref_id: int | None = None
+    local_date: str | None = None
+    slot: str | None = None
+    priority: int = 5
+
+
+class DeliveryRepository:
+    """All SQL about deliveries."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def plan(self, tx: Transaction, rows: Sequence[PlannedDelivery], now: datetime) -> None:
+        """Insert planned rows; a pending or cancelled row with the same key takes the new time.
+
+        Rows already sent, answered or missed are left alone, so re-planning never repeats a
+        reminder, and a schedule restored after a cancellation comes back.
+        """
+        await tx.executemany(
+            "INSERT INTO deliveries (dedupe_key, kind, patient_id, clinician_id, chat_id, ref_id, "
+            "local_date, slot, priority, due_at, expires_at, status, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) "
+            "ON CONFLICT (dedupe_key) DO UPDATE SET due_at = excluded.due_at, "
+            "expires_at = excluded.expires_at, chat_id = excluded.chat_id, status = 'pending' "
+            "WHERE deliveries.status = 'cancelled' OR (deliveries.status = 'pending' "
+            "AND deliveries.response IS NULL AND deliveries.due_at != excluded.due_at)",
+            [
+                (
+                    r.dedupe_key,
+                    r.kind,
+                    r.patient_id,
+                    r.clinician_id,
+                    r.chat_id,
+                    r.ref_id,
+                    r.local_date,
+                    r.slot,
+                    r.priority,
+                    to_db_time(r.due_at),
+                    to_db_time(r.expires_at),
+                    to_db_time(now),
+                )
+                for r in rows
+            ],
+        )
+
+    async def cancel_pending(
+        self,
+        tx: Transaction,
+        *,
+        patient_id: int,
+        kinds: Sequence[str] | None = None,
+        ref_id: int | None = None,
+        keep_keys: Sequence[str] = (),
+    ) -> int:
+        """Cancel a patient's not-yet-sent deliveries (optionally of some kinds or one ref)."""
+        sql = "UPDATE deliveries SET status = 'cancelled' WHERE patient_id = ? AND status = 'pending'"
+        params: list[object] = [patient_id]
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            params.extend(kinds)
+        if ref_id is not None:
+            sql += " AND ref_id = ?"
+            params.append(ref_id)
+        if keep_keys:
+            sql += f" AND dedupe_key NOT IN ({','.join('?' * len(keep_keys))})"
+            params.extend(keep_keys)
+        return await tx.execute_rowcount(sql, params)
+
+    async def stop_repeats(self, tx: Transaction, *, patient_id: int) -> None:
+        """Stop the repeat reminders of a patient's sent, unanswered deliveries."""
+        await tx.execute(
+            "UPDATE deliveries SET next_repeat_at = NULL WHERE patient_id = ? AND status = 'sent'",
+            (patient_id,),
+        )
+
+    async def expire_overdue(self, now: datetime) -> list[Delivery]:
+        """Record as missed every pending row whose grace window has passed; return them."""
+        async with self._db.transaction() as tx:
+            rows = await tx.fetchall(
+                "UPDATE deliveries SET status = 'missed', miss_reason = 'not_sent' "
+                "WHERE status = 'pending' AND expires_at < ? RETURNING *",
+                (to_db_time(now),),
+            )
+        return [_delivery(row) for row in rows]
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
+        """Claim up to ``limit`` due rows (alerts first, then oldest) for sending."""
+        if limit <= 0:
+            return []
+        async with self._db.transaction() as tx:
+            rows = await tx.fetchall(
+                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1 "
+                "WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND due_at <= ? "
+                "ORDER BY priority, due_at, id LIMIT ?) RETURNING *",
+                (to_db_time(now), limit),
+            )
+        claimed = [_delivery(row) for row in rows]
+        claimed.sort(key=lambda d: (d.priority, d.due_at, d.id))
+        return claimed
+
+    async def claim_repeats(self, now: datetime, limit: int, lease_until: datetime) -> list[Delivery]:
+        """Claim sent, unanswered rows whose next repeat (or miss deadline) has come."""
+        if limit <= 0:
+            return []
+        async with self._db.transaction() as tx:
+            rows = await tx.fetchall(
+                "UPDATE deliveries SET next_repeat_at = ? WHERE id IN (SELECT id FROM deliveries "
+                "WHERE status = 'sent' AND next_repeat_at IS NOT NULL AND next_repeat_at <= ? "
+                "ORDER BY next_repeat_at, id LIMIT ?) RETURNING *",
+                (to_db_time(lease_until), to_db_time(now), limit),
+            )
+        return [_delivery(row) for row in rows]
+
+    async def record_sent(
+        self, delivery_id: int, message_id: int | None, now: datetime,
+        next_repeat_at: datetime | None, *, repeat: bool = False,
+    ) -> None:
+        """Record a successful send (or repeat) and when to repeat next."""
+        async with self._db.transaction() as tx:
+            if repeat:
+                await tx.execute(
+                    "UPDATE deliveries SET repeats_sent = repeats_sent + 1, "
+                    "message_id = COALESCE(?, message_id), next_repeat_at = ? "
+                    "WHERE id = ? AND status = 'sent'",
+                    (message_id, _db_or_none(next_repeat_at), delivery_id),
+                )
+            else:
+                await tx.execute(
+                    "UPDATE deliveries SET status = 'sent', message_id = ?, sent_at = ?, "
+                    "next_repeat_at = ?, last_error = NULL WHERE id = ? AND status = 'sending'",
+                    (message_id, to_db_time(now), _db_or_none(next_repeat_at), delivery_id),
+                )
+
+    async def record_retry(
+        self, delivery_id: int, retry_at: datetime, error: str, *, unknown: bool
+    ) -> None:
+        """Put a claimed row back to pending for another try."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE deliveries SET status = 'pending', due_at = ?, last_error = ?, "
+                "unknown_sends = unknown_sends + ? WHERE id = ? AND status = 'sending'",
+                (to_db_time(retry_at), error, int(unknown), delivery_id),
+            )
+
+    async def record_failed(self, delivery_id: int, error: str) -> None:
+        """Record a send Telegram refused for good."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE deliveries SET status = 'failed', last_error = ?, next_repeat_at = NULL "
+                "WHERE id = ?",
+                (error, delivery_id),
+            )
+
+    async def record_missed(self, delivery_id: int, reason: str) -> bool:
+        """Record a sent reminder that was never answered."""
+        async with self._db.transaction() as tx:
+            changed = await tx.execute_rowcount(
+                "UPDATE deliveries SET status = 'missed', miss_reason = ?, next_repeat_at = NULL "
+                "WHERE id = ? AND status = 'sent'",
+                (reason, delivery_id),
+            )
+        return changed == 1
+
+    async def recover_in_flight(self) -> tuple[int, int]:
+        """After a crash: resend once the rows whose send had an unknown outcome.
+
+        Returns (rows to resend, rows assumed delivered because they were already resent once).
+        """
+        async with self._db.transaction() as tx:
+            resend = await tx.execute_rowcount(
+                "UPDATE deliveries SET status = 'pending', unknown_sends = unknown_sends + 1 "
+                "WHERE status = 'sending' AND unknown_sends = 0"
+            )
+            assumed = await tx.execute_rowcount(
+                "UPDATE deliveries SET status = 'sent', last_error = 'unknown_outcome' "
+                "WHERE status = 'sending'"
+            )
+        return resend, assumed
+
+    async def answer(
+        self, tx: Transaction, delivery_id: int, response: str, detail: str | None, now: datetime
+    ) -> bool:
+        """Record the patient's answer; late answers count (a missed dose can become taken)."""
+        changed = await tx.execute_rowcount(
+            "UPDATE deliveries SET status = 'answered', response = ?, response_detail = ?, "
+            "answered_at = ?, next_repeat_at = NULL, miss_reason = NULL "
+            "WHERE id = ? AND status IN ('sent', 'missed', 'pending', 'sending')",
+            (response, detail, to_db_time(now), delivery_id),
+        )
+        return changed == 1
+
+    async def snooze(
+        self, tx: Transaction, delivery_id: int, until: datetime, expires_at: datetime,
+        minutes: int,
+    ) -> bool:
+        """Send the reminder again at ``until``; its repeats start over after that."""
+        changed = await tx.execute_rowcount(
+            "UPDATE deliveries SET status = 'pending', due_at = ?, expires_at = ?, "
+            "response = 'snoozed', response_detail = ?, repeats_sent = 0, next_repeat_at = NULL, "
+            "miss_reason = NULL WHERE id = ? AND status IN ('sent', 'missed')",
+            (to_db_time(until), to_db_time(expires_at), str(minutes), delivery_id),
+        )
+        return changed == 1
+
+    async def by_id(self, delivery_id: int) -> Delivery | None:
+        """Return one delivery."""
+        row = await self._db.fetchone("SELECT * FROM deliveries WHERE id = ?", (delivery_id,))
+        return _delivery(row) if row else None
+
+    async def by_id_tx(self, tx: Transaction, delivery_id: int) -> Delivery | None:
+        """Return one delivery, inside a transaction."""
+        row = await tx.fetchone("SELECT * FROM deliveries WHERE id = ?", (delivery_id,))
+        return _delivery(row) if row else None
+
+    async def of_patient(
+        self, patient_id: int, *, since: datetime, until: datetime
+    ) -> list[Delivery]:
+        """Return a patient's deliveries due in a window, by due time."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM deliveries WHERE patient_id = ? AND due_at >= ? AND due_at < ? "
+            "ORDER BY due_at, id",
+            (patient_id, to_db_time(since), to_db_time(until)),
+        )
+        return [_delivery(row) for row in rows]
+
+    async def count_by_status(self) -> dict[str, int]:
+        """Return how many deliveries are in each status."""
+        rows = await self._db.fetchall(
+            "SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status"
+        )
+        return {row["status"]: int(row["n"]) for row in rows}
+
+
+def _db_or_none(moment: datetime | None) -> str | None:
+    return to_db_time(moment) if moment is not None else None

@@ -1,0 +1,63 @@
+"""Shared fixtures: settings on a temporary database, and the bot wired to a local Bot API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram.ext import Application
+
+from bot.app import Services, build_application, build_services
+from bot.config import Settings, configure_libraries
+from tests.support.botapi import LocalBotApi
+
+configure_libraries()
+
+TEST_TOKEN = "123456789:TEST-token-for-local-tests-only-xxxxx"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings that ignore the environment's .env file and use a fresh database."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram_bot_token=TEST_TOKEN,  # type: ignore[arg-type]
+        database_path=tmp_path / "companion.sqlite3",
+        clinic_name="Harbor Clinic",
+        clinic_timezone="America/New_York",
+        clinic_oncall_phone="555-0100",
+        rate_limit_per_chat_seconds=0,
+    )
+
+
+@pytest.fixture
+def api() -> LocalBotApi:
+    """A Bot API peer that answers in process."""
+    return LocalBotApi()
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    """Services on a migrated database, without Telegram."""
+    built = build_services(settings)
+    await built.db.connect()
+    await built.db.migrate()
+    yield built
+    await built.db.close()
+
+
+@pytest.fixture
+async def app(
+    settings: Settings, api: LocalBotApi
+) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
+    """The real Application, initialised and post-initialised, talking to ``api``."""
+    application = build_application(settings, request=api, start_scheduler=False)
+    await application.initialize()
+    assert application.post_init is not None
+    await application.post_init(application)
+    yield application
+    assert application.post_shutdown is not None
+    await application.post_shutdown(application)
+    await application.shutdown()

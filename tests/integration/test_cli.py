@@ -1,0 +1,134 @@
+"""The admin CLI as clinic IT uses it: real processes, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m bot`` in a clean folder (no .env) with only the given settings."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
+    clean.update({"DATABASE_PATH": str(tmp_path / "db.sqlite3"), **env})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_run_without_token_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+    """`companion run` without a token exits non-zero with one line naming TELEGRAM_BOT_TOKEN."""
+    result = run_cli(tmp_path, "run")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "TELEGRAM_BOT_TOKEN" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_setting_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+    """A bad time zone stops the CLI with one line naming CLINIC_TIMEZONE, no traceback."""
+    result = run_cli(tmp_path, "migrate", CLINIC_TIMEZONE="Mars/Olympus")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("companion: CLINIC_TIMEZONE")
+
+
+def test_bad_argument_is_one_line_with_a_hint(tmp_path: Path) -> None:
+    """An unknown or malformed argument is one line that points at --help."""
+    result = run_cli(tmp_path, "clinician", "add", "--telegram-id", "abc", "--name", "X")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "--help" in result.stderr
+
+
+def test_every_command_has_help(tmp_path: Path) -> None:
+    """Each command answers --help with its usage and exits 0."""
+    for command in (["run"], ["migrate"], ["clinician", "add"], ["invite"], ["backup"]):
+        result = run_cli(tmp_path, *command, "--help")
+        assert result.returncode == 0, command
+        assert "usage:" in result.stdout
+
+
+def test_migrate_creates_the_schema(tmp_path: Path) -> None:
+    """`companion migrate` creates the database with the foundation tables, idempotently."""
+    assert run_cli(tmp_path, "migrate").returncode == 0
+    second = run_cli(tmp_path, "migrate")
+    assert second.returncode == 0
+    assert "schema version" in second.stdout
+    with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    assert {"patients", "invites", "consents", "clinicians", "audit_log"} <= tables
+    assert mode == "wal"
+
+
+def test_clinician_add_list_remove(tmp_path: Path) -> None:
+    """Clinicians can be added, listed (also as JSON) and removed."""
+    added = run_cli(tmp_path, "clinician", "add", "--telegram-id", "4242", "--name", "Dr. Ada")
+    assert added.returncode == 0, added.stderr
+    listed = run_cli(tmp_path, "clinician", "list", "--json")
+    assert json.loads(listed.stdout) == [
+        {"telegram_id": 4242, "name": "Dr. Ada", "role": "clinician"}
+    ]
+    assert run_cli(tmp_path, "clinician", "remove", "--telegram-id", "4242").returncode == 0
+    again = run_cli(tmp_path, "clinician", "remove", "--telegram-id", "4242")
+    assert again.returncode == 1
+    assert "no active clinician" in again.stderr
+
+
+def test_invite_prints_code_and_link(tmp_path: Path) -> None:
+    """`companion invite` prints a code and the t.me link when the username is configured."""
+    result = run_cli(
+        tmp_path, "invite", "--label", "P-014", "--days", "3", TELEGRAM_BOT_USERNAME="clinic_bot"
+    )
+    assert result.returncode == 0, result.stderr
+    code = next(
+        line.split()[1] for line in result.stdout.splitlines() if line.startswith("code:")
+    )
+    assert f"https://t.me/clinic_bot?start={code}" in result.stdout
+    with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
+        stored = [row[0] for row in conn.execute("SELECT code_hash FROM invites")]
+    assert code not in stored, "only the hash of a code is stored"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--label", "John Smith"], "label"),
+        (["--label", "P-1", "--days", "0"], "1 to 90 days"),
+        (["--label", "P-1", "--clinician", "999"], "no active clinician"),
+    ],
+)
+def test_invite_refuses_bad_input_in_one_line(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    """A name-like label, a bad duration or an unknown clinician is one clear line."""
+    result = run_cli(tmp_path, "invite", *args, TELEGRAM_BOT_USERNAME="clinic_bot")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert message in result.stderr
+
+
+def test_backup_writes_a_consistent_copy(tmp_path: Path) -> None:
+    """`companion backup` copies the database and refuses to overwrite a file."""
+    run_cli(tmp_path, "clinician", "add", "--telegram-id", "7", "--name", "Dr. B")
+    target = tmp_path / "backups" / "copy.sqlite3"
+    assert run_cli(tmp_path, "backup", str(target)).returncode == 0
+    with sqlite3.connect(target) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM clinicians").fetchone()[0] == 1
+    again = run_cli(tmp_path, "backup", str(target))
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
