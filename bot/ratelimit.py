@@ -1,0 +1,237 @@
+"""Outgoing rate limiting for the Bot API: the bot's flood-control budget and its use.
+
+This module owns how fast the bot sends. Telegram allows a bot about 30 messages a second
+overall, one message a second in a private chat and 20 a minute in a group; beyond that it
+answers 429 with ``RetryAfter`` and, if pushed, bans the bot for a while. The limiter gives
+each send a slot ahead of time instead of sleeping in lock-step:
+
+* The overall limit is a grid of slots ``1/overall_per_second`` seconds apart, each holding
+  at most one send, so no one-second window ever holds more than ``overall_per_second``
+  sends. A send takes the first free slot at or after the moment its chat may receive again,
+  so a busy chat never holds up the others: their sends fill the earlier slots.
+* Each chat remembers when it may next receive (``per_chat_interval`` after its last slot);
+  a group additionally keeps its last ``group_per_minute`` slots to stay within a minute's
+  budget. Entries of chats that could receive right now carry no information and are pruned.
+* ``RetryAfter`` is flood control for the whole bot: every send waits until it has passed
+  (plus a small margin), then the failed send is tried again, up to ``max_retries`` times.
+
+Only requests that address a chat (their data has a ``chat_id``) are limited; ``getMe``,
+``answerCallbackQuery`` and the like go straight through. Reserving a slot never awaits, so
+concurrent senders on one event loop need no lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+import warnings
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any, TypeAlias
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+from telegram.warnings import PTBDeprecationWarning
+
+__all__ = ["TelegramRateLimiter"]
+
+ApiResult: TypeAlias = bool | dict[str, Any] | list[dict[str, Any]]
+ChatKey: TypeAlias = int | str
+
+_LOGGER = logging.getLogger(__name__)
+
+_GROUP_WINDOW_SECONDS = 60.0
+_PRUNE_AT_LEAST = 1024  # below this many entries, stale ones cost less than sweeping them
+_SWEEP_EVERY_SECONDS = 60.0  # and a quiet bot still forgets old chats within a minute or so
+
+
+class TelegramRateLimiter(BaseRateLimiter[int]):
+    """Keep outgoing sends within Telegram's overall, per-chat and per-group limits.
+
+    ``rate_limit_args``, when given to a bot method, replaces ``max_retries`` for that call.
+    ``monotonic`` and ``sleep`` are the clock; tests pass a virtual one.
+    """
+
+    def __init__(
+        self,
+        *,
+        overall_per_second: int = 30,
+        per_chat_interval: float = 1.0,
+        group_per_minute: int = 20,
+        max_retries: int = 3,
+        retry_margin: float = 0.1,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if overall_per_second < 1 or group_per_minute < 1:
+            msg = "overall_per_second and group_per_minute must be at least 1"
+            raise ValueError(msg)
+        if per_chat_interval < 0 or max_retries < 0 or retry_margin < 0:
+            msg = "per_chat_interval, max_retries and retry_margin must not be negative"
+            raise ValueError(msg)
+        self._slots_per_second = overall_per_second
+        self._per_chat_interval = per_chat_interval
+        self._group_per_minute = group_per_minute
+        self._max_retries = max_retries
+        self._retry_margin = retry_margin
+        self._monotonic = monotonic
+        self._sleep = sleep
+        # Slot index -> a later index to look at next; an index absent from the map is free.
+        # Following the links (and shortening them) finds the first free slot quickly even
+        # when a thousand sends are queued.
+        self._taken_slots: dict[int, int] = {}
+        self._chat_ready_at: dict[ChatKey, float] = {}
+        self._group_recent: dict[ChatKey, deque[float]] = {}
+        self._paused_until = -math.inf
+        self._prune_slots_at = _PRUNE_AT_LEAST
+        self._prune_chats_at = _PRUNE_AT_LEAST
+        self._next_sweep = -math.inf
+
+    @property
+    def tracked_chats(self) -> int:
+        """Return how many chats the limiter still remembers (stale ones are swept)."""
+        return len(self._chat_ready_at.keys() | self._group_recent.keys())
+
+    async def initialize(self) -> None:
+        """Do nothing: the limiter holds no resources."""
+
+    async def shutdown(self) -> None:
+        """Forget all reservations and pauses."""
+        self._taken_slots.clear()
+        self._chat_ready_at.clear()
+        self._group_recent.clear()
+        self._paused_until = -math.inf
+        self._next_sweep = -math.inf
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, ApiResult]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> ApiResult:
+        """Send the request in its turn, waiting out and retrying flood control as told."""
+        chat = _chat_key(data.get("chat_id"))
+        if chat is None:
+            return await callback(*args, **kwargs)
+        max_retries = self._max_retries if rate_limit_args is None else rate_limit_args
+        is_group = isinstance(chat, str) or chat < 0
+        retries = 0
+        while True:
+            await self._wait_for_turn(chat, is_group=is_group)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as flood:
+                if retries >= max_retries:
+                    _LOGGER.warning(
+                        "flood control persists on %s after %d retries; giving up",
+                        endpoint,
+                        retries,
+                    )
+                    raise
+                retries += 1
+                pause = _retry_after_seconds(flood) + self._retry_margin
+                self._paused_until = max(self._paused_until, self._monotonic() + pause)
+                _LOGGER.warning(
+                    "flood control on %s: pausing all sends for %.1f s (retry %d of %d)",
+                    endpoint,
+                    pause,
+                    retries,
+                    max_retries,
+                )
+
+    async def _wait_for_turn(self, chat: ChatKey, *, is_group: bool) -> None:
+        """Reserve a slot for ``chat`` and sleep until it comes, queueing again after a pause."""
+        while True:
+            slot_time = self._reserve(chat, is_group=is_group)
+            delay = slot_time - self._monotonic()
+            if delay > 0:
+                await self._sleep(delay)
+            if self._monotonic() >= self._paused_until:
+                return
+            # Flood control began while this send waited: its slot fell inside the pause, and
+            # letting every such send go at the pause's end would be a burst. Queue again.
+
+    def _reserve(self, chat: ChatKey, *, is_group: bool) -> float:
+        """Claim the first allowed slot for a send to ``chat`` and return its monotonic time."""
+        now = self._monotonic()
+        self._prune(now)
+        earliest = max(now, self._paused_until, self._chat_ready_at.get(chat, -math.inf))
+        recent = self._group_recent.get(chat) if is_group else None
+        if recent:
+            # A group's slots stay in order, so the oldest of its last few is recent[0].
+            earliest = max(earliest, recent[-1])
+            if len(recent) == self._group_per_minute:
+                earliest = max(earliest, recent[0] + _GROUP_WINDOW_SECONDS)
+        index = self._first_free_slot(math.ceil(earliest * self._slots_per_second))
+        while index / self._slots_per_second < earliest:  # float rounding in the ceil above
+            index = self._first_free_slot(index + 1)
+        self._taken_slots[index] = index + 1
+        slot_time = index / self._slots_per_second
+        self._chat_ready_at[chat] = slot_time + self._per_chat_interval
+        if is_group:
+            if recent is None:
+                recent = deque(maxlen=self._group_per_minute)
+                self._group_recent[chat] = recent
+            recent.append(slot_time)
+        return slot_time
+
+    def _first_free_slot(self, index: int) -> int:
+        """Return the first free slot index at or after ``index``, shortening the links walked."""
+        walked: list[int] = []
+        while index in self._taken_slots:
+            walked.append(index)
+            index = self._taken_slots[index]
+        for taken in walked:
+            self._taken_slots[taken] = index
+        return index
+
+    def _prune(self, now: float) -> None:
+        """Drop past slots and chats that may receive now, every minute or when the maps grow."""
+        sweep = now >= self._next_sweep
+        if sweep:
+            self._next_sweep = now + _SWEEP_EVERY_SECONDS
+        if sweep or len(self._taken_slots) > self._prune_slots_at:
+            # Links only point forward, so dropping past slots never breaks a chain still in use.
+            current = math.floor(now * self._slots_per_second)
+            self._taken_slots = {k: v for k, v in self._taken_slots.items() if k >= current}
+            self._prune_slots_at = max(_PRUNE_AT_LEAST, 2 * len(self._taken_slots))
+        if sweep or len(self._chat_ready_at) > self._prune_chats_at:
+            self._chat_ready_at = {c: t for c, t in self._chat_ready_at.items() if t > now}
+            self._group_recent = {
+                chat: recent
+                for chat, recent in self._group_recent.items()
+                if recent[-1] + _GROUP_WINDOW_SECONDS > now
+            }
+            self._prune_chats_at = max(_PRUNE_AT_LEAST, 2 * len(self._chat_ready_at))
+
+
+def _chat_key(chat_id: object) -> ChatKey | None:
+    """Return the key that identifies the addressed chat, or None for chat-less requests."""
+    if chat_id is None:
+        return None
+    if isinstance(chat_id, int):
+        return chat_id
+    text = str(chat_id).strip()
+    with contextlib.suppress(ValueError):
+        return int(text)
+    return text  # an @username, which only channels and supergroups have
+
+
+def _retry_after_seconds(flood: RetryAfter) -> float:
+    """Return how long Telegram asked us to wait, in seconds."""
+    # The public ``retry_after`` warns about its coming change of type unless PTB_TIMEDELTA is
+    # set, so prefer the timedelta that python-telegram-bot keeps (as its own limiter does).
+    exact = getattr(flood, "_retry_after", None)
+    if isinstance(exact, timedelta):
+        return exact.total_seconds()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        public = flood.retry_after
+    return public.total_seconds() if isinstance(public, timedelta) else float(public)
