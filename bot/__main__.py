@@ -14,12 +14,13 @@ import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from bot.clock import SystemClock
 from bot.config import Settings, SettingsError, configure_libraries, load_settings
 from bot.services.careteam import CareTeamService
 from bot.services.enrollment import EnrollmentError, EnrollmentService
+from bot.services.schedules import ScheduleService, parse_date
 from bot.storage.db import Database, MigrationError
 
 EXIT_FAILURE = 1
@@ -61,7 +62,59 @@ def build_parser() -> argparse.ArgumentParser:
         "--clinician", type=int, metavar="TELEGRAM_ID", help="put this clinician on the care team"
     )
     invite.add_argument("--days", type=int, default=None, help="days the link stays valid")
+    _add_schedule_commands(sub)
     return parser
+
+
+def _add_schedule_commands(sub: Any) -> None:
+    med = sub.add_parser("med", help="manage a patient's medication reminders")
+    msub = med.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    madd = msub.add_parser("add", help="add a medication with its reminder times")
+    madd.add_argument("--patient", required=True, metavar="LABEL")
+    madd.add_argument("--name", required=True, help="medication name, e.g. Buprenorphine")
+    madd.add_argument("--dose", required=True, help="dose as the prescriber wrote it")
+    madd.add_argument("--times", required=True, help="times of day, e.g. 08:00,20:00")
+    madd.add_argument("--days", default="daily", help="e.g. daily, mon-fri, mon,wed,fri")
+    madd.add_argument("--start", help="first local date, YYYY-MM-DD (default today)")
+    madd.add_argument("--end", help="last local date, YYYY-MM-DD (default open-ended)")
+    mlist = msub.add_parser("list", help="list a patient's medications")
+    mlist.add_argument("--patient", required=True, metavar="LABEL")
+    mremove = msub.add_parser("remove", help="stop a medication's reminders")
+    mremove.add_argument("--id", type=int, required=True, help="medication id from list")
+
+    tms = sub.add_parser("tms", help="manage a patient's dTMS course")
+    tsub = tms.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    tadd = tsub.add_parser("add", help="add a course of numbered dTMS sessions")
+    tadd.add_argument("--patient", required=True, metavar="LABEL")
+    tadd.add_argument("--start", required=True, help="first session date, YYYY-MM-DD")
+    tadd.add_argument("--time", required=True, help="session time, HH:MM")
+    tadd.add_argument("--days", default="mon-fri", help="session weekdays (default mon-fri)")
+    tadd.add_argument("--sessions", type=int, required=True, help="number of sessions")
+    tadd.add_argument("--location", help="where, e.g. Room 2")
+    tlist = tsub.add_parser("list", help="list a patient's courses")
+    tlist.add_argument("--patient", required=True, metavar="LABEL")
+    tremove = tsub.add_parser("remove", help="end a course and cancel its remaining sessions")
+    tremove.add_argument("--id", type=int, required=True, help="course id from list")
+
+    appt = sub.add_parser("appt", help="manage single appointments")
+    asub = appt.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    aadd = asub.add_parser("add", help="add an appointment")
+    aadd.add_argument("--patient", required=True, metavar="LABEL")
+    aadd.add_argument(
+        "--kind", required=True, choices=["dtms", "therapy", "prescriber", "group", "other"]
+    )
+    aadd.add_argument("--at", required=True, help='local time, e.g. "2026-12-03 15:00"')
+    aadd.add_argument("--location", help="where")
+    alist = asub.add_parser("list", help="list a patient's upcoming appointments")
+    alist.add_argument("--patient", required=True, metavar="LABEL")
+    aremove = asub.add_parser("remove", help="cancel an appointment")
+    aremove.add_argument("--id", type=int, required=True, help="appointment id from list")
+
+    plan = sub.add_parser("schedule", help="print every planned reminder of a patient")
+    plan.add_argument("--patient", required=True, metavar="LABEL")
+    plan.add_argument("--from", dest="start", help="first local date (default today)")
+    plan.add_argument("--days", type=int, default=7, help="how many days (default 7)")
+    plan.add_argument("--json", action="store_true", help="print JSON")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -184,11 +237,140 @@ async def _backup(settings: Settings, db: Database, args: argparse.Namespace) ->
     print(f"backup written to {destination}")
 
 
+def _schedule_service(settings: Settings, db: Database) -> ScheduleService:
+    from bot.app import build_services  # noqa: PLC0415 - content loads only for these commands
+
+    return build_services(settings, db=db).schedules
+
+
+async def _med(settings: Settings, db: Database, args: argparse.Namespace) -> None:
+    schedules = _schedule_service(settings, db)
+    if args.action == "add":
+        med = await schedules.add_medication(
+            args.patient,
+            name=args.name,
+            dose=args.dose,
+            times=args.times,
+            days=args.days,
+            start=parse_date(args.start) if args.start else None,
+            end=parse_date(args.end) if args.end else None,
+        )
+        print(
+            f"medication {med.id} added: {med.name} ({med.dose_text}) at "
+            f"{','.join(med.times)} {med.weekdays} from {med.start_date}"
+        )
+    elif args.action == "remove":
+        med = await schedules.remove_medication(args.id)
+        print(f"medication {med.id} ({med.name}) stopped")
+    else:
+        patient = await schedules.patient(args.patient)
+        plan = await schedules.schedule_of(patient)
+        if not plan.medications:
+            print(f"no active medications for {patient.label}")
+        for m in plan.medications:
+            end = m.end_date.isoformat() if m.end_date else "open"
+            print(
+                f"{m.id}\t{m.name}\t{m.dose_text}\t{','.join(m.times)}\t{m.weekdays}\t"
+                f"{m.start_date}..{end}"
+            )
+
+
+async def _tms(settings: Settings, db: Database, args: argparse.Namespace) -> None:
+    schedules = _schedule_service(settings, db)
+    if args.action == "add":
+        course, sessions = await schedules.add_tms_course(
+            args.patient,
+            start=parse_date(args.start),
+            time_text=args.time,
+            days=args.days,
+            sessions=args.sessions,
+            location=args.location,
+        )
+        first = sessions[0].local_start if sessions else None
+        last = sessions[-1].local_start if sessions else None
+        print(
+            f"dTMS course {course.id} added: {len(sessions)} sessions, {course.weekdays} at "
+            f"{course.time}, {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+        )
+    elif args.action == "remove":
+        course = await schedules.remove_tms_course(args.id)
+        print(f"dTMS course {course.id} ended; remaining sessions cancelled")
+    else:
+        patient = await schedules.patient(args.patient)
+        plan = await schedules.schedule_of(patient)
+        if not plan.courses:
+            print(f"no active dTMS course for {patient.label}")
+        for c in plan.courses:
+            print(
+                f"{c.id}\t{c.start_date}\t{c.weekdays}\t{c.time}\t{c.sessions} sessions\t"
+                f"{c.location or ''}"
+            )
+
+
+async def _appt(settings: Settings, db: Database, args: argparse.Namespace) -> None:
+    schedules = _schedule_service(settings, db)
+    if args.action == "add":
+        appt = await schedules.add_appointment(
+            args.patient, kind=args.kind, at=args.at, location=args.location
+        )
+        print(
+            f"appointment {appt.id} added: {appt.kind} at "
+            f"{appt.local_start:%Y-%m-%d %H:%M} {appt.timezone}"
+        )
+    elif args.action == "remove":
+        appt = await schedules.cancel_appointment(args.id)
+        print(f"appointment {appt.id} cancelled")
+    else:
+        patient = await schedules.patient(args.patient)
+        plan = await schedules.schedule_of(patient, days_ahead=90)
+        if not plan.appointments:
+            print(f"no upcoming appointments for {patient.label}")
+        for a in plan.appointments:
+            number = f" {a.session_number}/{a.sessions_total}" if a.session_number else ""
+            print(
+                f"{a.id}\t{a.kind}{number}\t{a.local_start:%Y-%m-%d %H:%M} {a.timezone}\t"
+                f"{a.status}\t{a.location or ''}"
+            )
+
+
+async def _schedule(settings: Settings, db: Database, args: argparse.Namespace) -> None:
+    schedules = _schedule_service(settings, db)
+    patient = await schedules.patient(args.patient)
+    start = parse_date(args.start) if args.start else schedules.local_today(patient)
+    views = await schedules.planned(args.patient, start=start, days=args.days)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "kind": v.kind,
+                        "local_time": v.local_time.isoformat(),
+                        "utc_time": v.utc_time.isoformat(),
+                        "what": v.what,
+                    }
+                    for v in views
+                ],
+                indent=2,
+            )
+        )
+        return
+    print(
+        f"{patient.label}: {len(views)} planned reminders, {args.days} days from {start} "
+        f"({patient.timezone})"
+    )
+    for v in views:
+        print(f"{v.local_time:%Y-%m-%d %H:%M %z}\t{v.utc_time:%Y-%m-%d %H:%M}Z\t{v.kind}\t{v.what}")
+
+
 _COMMANDS: dict[str, Callable[[Settings, Database, argparse.Namespace], Awaitable[None]]] = {
     "migrate": _migrate,
     "clinician": _clinician,
     "invite": _invite,
     "backup": _backup,
+    "med": _med,
+    "tms": _tms,
+    "appt": _appt,
+    "schedule": _schedule,
 }
 
 

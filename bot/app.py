@@ -46,10 +46,12 @@ class Services:
     schedules: ScheduleService
 
 
-def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+def build_services(
+    settings: Settings, clock: Clock | None = None, db: Database | None = None
+) -> Services:
     """Create the services (the database is connected later, in ``post_init``)."""
     clock = clock or SystemClock()
-    db = Database(settings.database_path)
+    db = db or Database(settings.database_path)
     texts = load_texts(content_root(), settings.crisis_context())
     careteam = CareTeamService(db, clock)
     reminders = ReminderService(db, clock, texts, settings, careteam)

@@ -10,12 +10,10 @@ import logging
 
 from telegram import Message, Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
 
 from bot.handlers.common import (
     CB_ALERT_ACK,
     Context,
-    keyboard,
     local_time_text,
     reply,
     services_of,

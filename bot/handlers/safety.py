@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.handlers.careteam import notify_care_team
@@ -44,8 +45,11 @@ async def scan_for_crisis(update: Update, context: Context) -> None:
     clinician = await services.careteam.clinician_for_user(user.id)
     locale = user_locale(update, patient)
     texts = services.texts
-    # Resources go out before anything else can fail or wait.
-    await reply(update, texts.render("crisis.reply", locale))
+    # Resources go out before anything else; if Telegram refuses them now, the alert below must
+    # still be raised, and the resources are queued to be retried like any delivery.
+    replied = await _reply_safely(update, texts.render("crisis.reply", locale))
+    if not replied and patient is not None:
+        await services.reminders.enqueue_crisis_reply(patient)
     if patient is not None and clinician is None:
         notice = await services.careteam.raise_alert(
             patient, kind="crisis", severity="urgent", category=signal.category.value
@@ -57,13 +61,25 @@ async def scan_for_crisis(update: Update, context: Context) -> None:
             notice.alert.id,
             notice.is_new,
         )
-        await reply(update, texts.render("crisis.team_told", locale))
         if notice.is_new:
             await notify_care_team(context, notice)
+        await _reply_safely(update, texts.render("crisis.team_told", locale))
     else:
         log.warning("crisis signal update_id=%s patient_id=None", update.update_id)
-        await reply(update, texts.render("crisis.visitor", locale))
+        await _reply_safely(update, texts.render("crisis.visitor", locale))
     raise ApplicationHandlerStop
+
+
+async def _reply_safely(update: Update, text: str) -> bool:
+    """Reply, reporting failure instead of raising, so the safety net never stops half-way."""
+    try:
+        await reply(update, text)
+    except TelegramError as exc:
+        log.error(
+            "crisis reply not sent update_id=%s error=%s", update.update_id, type(exc).__name__
+        )
+        return False
+    return True
 
 
 async def sos(update: Update, context: Context) -> None:

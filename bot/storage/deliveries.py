@@ -73,10 +73,11 @@ class DeliveryRepository:
         self._db = db
 
     async def plan(self, tx: Transaction, rows: Sequence[PlannedDelivery], now: datetime) -> None:
-        """Insert planned rows; a pending or cancelled row with the same key takes the new time.
+        """Insert planned rows; a pending row with the same key takes the new time.
 
         Rows already sent, answered or missed are left alone, so re-planning never repeats a
-        reminder, and a schedule restored after a cancellation comes back.
+        reminder. A cancelled row comes back only if it is still in the future, so resuming
+        reminders never sends what was due during the pause.
         """
         await tx.executemany(
             "INSERT INTO deliveries (dedupe_key, kind, patient_id, clinician_id, chat_id, ref_id, "
@@ -84,8 +85,9 @@ class DeliveryRepository:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) "
             "ON CONFLICT (dedupe_key) DO UPDATE SET due_at = excluded.due_at, "
             "expires_at = excluded.expires_at, chat_id = excluded.chat_id, status = 'pending' "
-            "WHERE deliveries.status = 'cancelled' OR (deliveries.status = 'pending' "
-            "AND deliveries.response IS NULL AND deliveries.due_at != excluded.due_at)",
+            "WHERE (deliveries.status = 'cancelled' AND excluded.due_at >= ?) "
+            "OR (deliveries.status = 'pending' AND deliveries.response IS NULL "
+            "AND deliveries.due_at != excluded.due_at)",
             [
                 (
                     r.dedupe_key,
@@ -99,6 +101,7 @@ class DeliveryRepository:
                     r.priority,
                     to_db_time(r.due_at),
                     to_db_time(r.expires_at),
+                    to_db_time(now),
                     to_db_time(now),
                 )
                 for r in rows
@@ -115,7 +118,9 @@ class DeliveryRepository:
         keep_keys: Sequence[str] = (),
     ) -> int:
         """Cancel a patient's not-yet-sent deliveries (optionally of some kinds or one ref)."""
-        sql = "UPDATE deliveries SET status = 'cancelled' WHERE patient_id = ? AND status = 'pending'"
+        sql = (
+            "UPDATE deliveries SET status = 'cancelled' WHERE patient_id = ? AND status = 'pending'"
+        )
         params: list[object] = [patient_id]
         if kinds:
             sql += f" AND kind IN ({','.join('?' * len(kinds))})"
@@ -160,7 +165,9 @@ class DeliveryRepository:
         claimed.sort(key=lambda d: (d.priority, d.due_at, d.id))
         return claimed
 
-    async def claim_repeats(self, now: datetime, limit: int, lease_until: datetime) -> list[Delivery]:
+    async def claim_repeats(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> list[Delivery]:
         """Claim sent, unanswered rows whose next repeat (or miss deadline) has come."""
         if limit <= 0:
             return []
@@ -174,8 +181,13 @@ class DeliveryRepository:
         return [_delivery(row) for row in rows]
 
     async def record_sent(
-        self, delivery_id: int, message_id: int | None, now: datetime,
-        next_repeat_at: datetime | None, *, repeat: bool = False,
+        self,
+        delivery_id: int,
+        message_id: int | None,
+        now: datetime,
+        next_repeat_at: datetime | None,
+        *,
+        repeat: bool = False,
     ) -> None:
         """Record a successful send (or repeat) and when to repeat next."""
         async with self._db.transaction() as tx:
@@ -252,7 +264,11 @@ class DeliveryRepository:
         return changed == 1
 
     async def snooze(
-        self, tx: Transaction, delivery_id: int, until: datetime, expires_at: datetime,
+        self,
+        tx: Transaction,
+        delivery_id: int,
+        until: datetime,
+        expires_at: datetime,
         minutes: int,
     ) -> bool:
         """Send the reminder again at ``until``; its repeats start over after that."""

@@ -221,8 +221,13 @@ class PatientRepository:
         )
 
     async def set_preferences(
-        self, tx: Transaction, patient_id: int, *, timezone: str | None = None,
-        locale: str | None = None, checkin_time: str | None = None,
+        self,
+        tx: Transaction,
+        patient_id: int,
+        *,
+        timezone: str | None = None,
+        locale: str | None = None,
+        checkin_time: str | None = None,
     ) -> None:
         """Change a patient's zone, language or check-in time (None leaves a value alone)."""
         await tx.execute(

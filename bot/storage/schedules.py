@@ -98,7 +98,9 @@ class ScheduleRepository:
         assert row_id is not None
         return row_id
 
-    async def deactivate_medication(self, tx: Transaction, medication_id: int, now: datetime) -> bool:
+    async def deactivate_medication(
+        self, tx: Transaction, medication_id: int, now: datetime
+    ) -> bool:
         """Stop a medication's reminders (the row stays for the record)."""
         changed = await tx.execute_rowcount(
             "UPDATE medications SET active = 0, updated_at = ? WHERE id = ? AND active = 1",
@@ -111,7 +113,9 @@ class ScheduleRepository:
         row = await self._db.fetchone("SELECT * FROM medications WHERE id = ?", (medication_id,))
         return _medication(row) if row else None
 
-    async def medications_of(self, patient_id: int, *, active_only: bool = True) -> list[Medication]:
+    async def medications_of(
+        self, patient_id: int, *, active_only: bool = True
+    ) -> list[Medication]:
         """Return a patient's medications, by name."""
         rows = await self._db.fetchall(
             "SELECT * FROM medications WHERE patient_id = ? AND (active = 1 OR ? = 0) "
@@ -142,8 +146,15 @@ class ScheduleRepository:
         row_id = await tx.execute(
             "INSERT INTO tms_courses (patient_id, start_date, weekdays, time, sessions, location, "
             "active, created_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
-            (patient_id, start_date.isoformat(), weekdays, time, sessions, location,
-             to_db_time(now)),
+            (
+                patient_id,
+                start_date.isoformat(),
+                weekdays,
+                time,
+                sessions,
+                location,
+                to_db_time(now),
+            ),
         )
         assert row_id is not None
         return row_id
@@ -209,7 +220,9 @@ class ScheduleRepository:
         assert row_id is not None
         return row_id
 
-    async def set_appointment_status(self, tx: Transaction, appointment_id: int, status: str) -> bool:
+    async def set_appointment_status(
+        self, tx: Transaction, appointment_id: int, status: str
+    ) -> bool:
         """Change an appointment's status."""
         changed = await tx.execute_rowcount(
             "UPDATE appointments SET status = ? WHERE id = ?", (status, appointment_id)
@@ -218,9 +231,7 @@ class ScheduleRepository:
 
     async def appointment(self, appointment_id: int) -> Appointment | None:
         """Return one appointment."""
-        row = await self._db.fetchone(
-            "SELECT * FROM appointments WHERE id = ?", (appointment_id,)
-        )
+        row = await self._db.fetchone("SELECT * FROM appointments WHERE id = ?", (appointment_id,))
         return _appointment(row) if row else None
 
     async def appointments_of(

@@ -95,9 +95,7 @@ def test_invite_prints_code_and_link(tmp_path: Path) -> None:
         tmp_path, "invite", "--label", "P-014", "--days", "3", TELEGRAM_BOT_USERNAME="clinic_bot"
     )
     assert result.returncode == 0, result.stderr
-    code = next(
-        line.split()[1] for line in result.stdout.splitlines() if line.startswith("code:")
-    )
+    code = next(line.split()[1] for line in result.stdout.splitlines() if line.startswith("code:"))
     assert f"https://t.me/clinic_bot?start={code}" in result.stdout
     with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
         stored = [row[0] for row in conn.execute("SELECT code_hash FROM invites")]

@@ -33,6 +33,7 @@ class LocalBotApi(BaseRequest):
 
     calls: list[Call] = field(default_factory=list)
     fail_with: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    raise_on: dict[str, list[Exception]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
 
     async def initialize(self) -> None:
@@ -60,6 +61,8 @@ class LocalBotApi(BaseRequest):
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data is not None else {}
         self.calls.append(Call(name, params))
+        if self.raise_on.get(name):
+            raise self.raise_on[name].pop(0)
         if name in self.fail_with:
             status, body = self.fail_with.pop(name)
             return status, json.dumps(body).encode()

@@ -1,0 +1,597 @@
+"""Reminders: planning deliveries from schedules, composing them, and recording answers.
+
+The database is the only source of truth for what is due. The planner turns schedules into
+delivery rows (idempotent by dedupe key) over a rolling window; the dispatcher (in
+``scheduler/``) sends what is due and reports back here. Occurrences are computed with
+``zoneinfo`` in the patient's zone, never with cron triggers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot import callbacks
+from bot.clock import Clock
+from bot.config import Settings
+from bot.models import Appointment, Delivery, DeliveryStatus, Medication, Patient, PatientStatus
+from bot.services.careteam import AlertNotice, CareTeamService
+from bot.services.occurrences import occurrences_between, parse_hhmm, parse_weekdays
+from bot.storage.db import Database
+from bot.storage.deliveries import DeliveryRepository, PlannedDelivery
+from bot.storage.repositories import AlertRepository, PatientRepository
+from bot.storage.schedules import ScheduleRepository
+from bot.texts import Texts
+
+log = logging.getLogger(__name__)
+
+DOSE = "dose"
+APPT_EVENING = "appt_evening"
+APPT_HOUR = "appt_hour"
+ALERT = "alert"
+CRISIS_REPLY = "crisis_reply"
+PATIENT_KINDS = (DOSE, APPT_EVENING, APPT_HOUR)
+
+ALERT_PRIORITY = 0
+REMINDER_PRIORITY = 5
+SNOOZE_CHOICES = (10, 30, 60)
+SKIP_REASONS = ("side_effects", "forgot", "ran_out", "other")
+
+Buttons = tuple[tuple[tuple[str, str], ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A composed message: Telegram HTML and rows of (label, callback data)."""
+
+    chat_id: int
+    text: str
+    buttons: Buttons = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerResult:
+    """What a button press changed, for the handler to show."""
+
+    ok: bool
+    text: str
+    buttons: Buttons = ()
+    toast: str | None = None
+    alert: AlertNotice | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedView:
+    """One planned reminder, as ``companion schedule`` prints it."""
+
+    kind: str
+    local_time: datetime
+    utc_time: datetime
+    what: str
+
+
+class ReminderService:
+    """Plans, composes and records reminders and alert deliveries."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        texts: Texts,
+        settings: Settings,
+        careteam: CareTeamService,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._texts = texts
+        self._settings = settings
+        self._careteam = careteam
+        self.deliveries = DeliveryRepository(db)
+        self._schedules = ScheduleRepository(db)
+        self._patients = PatientRepository(db)
+        self._alerts = AlertRepository(db)
+
+    # Timing ---------------------------------------------------------------------------------
+
+    @property
+    def repeat_interval(self) -> timedelta:
+        """Return the wait between repeats of an unanswered reminder."""
+        return timedelta(minutes=self._settings.reminder_repeat_minutes)
+
+    def _grace(self, kind: str) -> timedelta:
+        minutes = {
+            DOSE: self._settings.grace_minutes_dose,
+            ALERT: self._settings.grace_minutes_alert,
+            CRISIS_REPLY: self._settings.grace_minutes_alert,
+        }.get(kind, self._settings.grace_minutes_appointment)
+        return timedelta(minutes=minutes)
+
+    def next_repeat_after(self, delivery: Delivery, sent_at: datetime) -> datetime | None:
+        """Return when to repeat (or, after the last repeat, to record a miss); None if never."""
+        if delivery.kind != DOSE:
+            return None
+        return sent_at + self.repeat_interval
+
+    # Planning -------------------------------------------------------------------------------
+
+    async def plan(self, now: datetime | None = None) -> int:
+        """Materialise every due-soon reminder of every reachable patient; return rows offered."""
+        now = now or self._clock.now()
+        start = now - max(self._grace(DOSE), self._grace(APPT_HOUR))
+        end = now + timedelta(hours=self._settings.plan_horizon_hours)
+        patients = {p.id: p for p in await self._patients.plannable()}
+        meds: dict[int, list[Medication]] = {}
+        for med in await self._schedules.all_active_medications():
+            meds.setdefault(med.patient_id, []).append(med)
+        appts: dict[int, list[Appointment]] = {}
+        lead = timedelta(days=2)
+        for appt in await self._schedules.upcoming_appointments(start, end + lead):
+            appts.setdefault(appt.patient_id, []).append(appt)
+        rows: list[PlannedDelivery] = []
+        for patient_id, patient in patients.items():
+            rows.extend(
+                self._plan_patient(
+                    patient, meds.get(patient_id, []), appts.get(patient_id, []), start, end
+                )
+            )
+        if rows:
+            async with self._db.transaction() as tx:
+                await self.deliveries.plan(tx, rows, now)
+        return len(rows)
+
+    async def replan_patient(self, patient_id: int) -> None:
+        """Re-plan one patient after a schedule, zone or pause change."""
+        now = self._clock.now()
+        patient = await self._patients.by_id(patient_id)
+        async with self._db.transaction() as tx:
+            await self.deliveries.cancel_pending(tx, patient_id=patient_id, kinds=PATIENT_KINDS)
+        if patient is None or not _plannable(patient):
+            return
+        start = now - self._grace(DOSE)
+        end = now + timedelta(hours=self._settings.plan_horizon_hours)
+        meds = await self._schedules.medications_of(patient_id)
+        appts = await self._schedules.appointments_of(
+            patient_id, since=start, until=end + timedelta(days=2)
+        )
+        rows = self._plan_patient(patient, meds, appts, start, end)
+        async with self._db.transaction() as tx:
+            await self.deliveries.plan(tx, rows, now)
+
+    def _plan_patient(
+        self,
+        patient: Patient,
+        meds: Sequence[Medication],
+        appts: Sequence[Appointment],
+        start: datetime,
+        end: datetime,
+    ) -> list[PlannedDelivery]:
+        assert patient.chat_id is not None
+        zone = ZoneInfo(patient.timezone)
+        rows: list[PlannedDelivery] = []
+        for med in meds:
+            slots = [parse_hhmm(t) for t in med.times]
+            # A schedule never fires for a slot that passed before it was created.
+            window_start = max(start, med.created_at)
+            for occ in occurrences_between(
+                slots,
+                parse_weekdays(med.weekdays),
+                zone,
+                window_start,
+                end,
+                active_from=med.start_date,
+                active_until=med.end_date,
+            ):
+                rows.append(
+                    PlannedDelivery(
+                        dedupe_key=f"dose:{med.id}:{occ.key}",
+                        kind=DOSE,
+                        chat_id=patient.chat_id,
+                        patient_id=patient.id,
+                        ref_id=med.id,
+                        local_date=occ.local_date.isoformat(),
+                        slot=f"{occ.slot:%H:%M}",
+                        due_at=occ.due_utc,
+                        expires_at=occ.due_utc + self._grace(DOSE),
+                        priority=REMINDER_PRIORITY,
+                    )
+                )
+        for appt in appts:
+            if appt.status not in {"scheduled", "confirmed"}:
+                continue
+            rows.extend(self._plan_appointment(patient, appt, zone, start, end))
+        return rows
+
+    def _plan_appointment(
+        self, patient: Patient, appt: Appointment, zone: ZoneInfo, start: datetime, end: datetime
+    ) -> list[PlannedDelivery]:
+        assert patient.chat_id is not None
+        local_start = appt.starts_at.astimezone(zone)
+        evening_date = local_start.date() - timedelta(days=1)
+        evening = datetime.combine(evening_date, self._settings.appointment_evening_time, zone)
+        hour_before = appt.starts_at - timedelta(minutes=self._settings.appointment_lead_minutes)
+        found: list[PlannedDelivery] = []
+        for kind, due, expires in (
+            (APPT_EVENING, evening.astimezone(hour_before.tzinfo), hour_before),
+            (APPT_HOUR, hour_before, appt.starts_at),
+        ):
+            # Skip a reminder that would come after the next one, or before the booking existed.
+            if due >= expires or due < appt.created_at or not start <= due < end:
+                continue
+            found.append(
+                PlannedDelivery(
+                    dedupe_key=f"{kind}:{appt.id}",
+                    kind=kind,
+                    chat_id=patient.chat_id,
+                    patient_id=patient.id,
+                    ref_id=appt.id,
+                    local_date=local_start.date().isoformat(),
+                    slot=f"{local_start:%H:%M}",
+                    due_at=due,
+                    expires_at=min(due + self._grace(kind), expires),
+                    priority=REMINDER_PRIORITY,
+                )
+            )
+        return found
+
+    async def preview(self, patient: Patient, start: datetime, end: datetime) -> list[PlannedView]:
+        """Return what the planner would deliver to a patient in a window, without writing."""
+        meds = await self._schedules.medications_of(patient.id)
+        appts = await self._schedules.appointments_of(
+            patient.id, since=start, until=end + timedelta(days=2)
+        )
+        if patient.chat_id is None:
+            patient = _with_chat(patient)
+        zone = ZoneInfo(patient.timezone)
+        med_names = {m.id: f"{m.name} {m.dose_text}" for m in meds}
+        appt_names = {
+            a.id: f"{a.kind} {a.session_number}/{a.sessions_total}" if a.session_number else a.kind
+            for a in appts
+        }
+        views = []
+        for row in self._plan_patient(patient, meds, appts, start, end):
+            names = med_names if row.kind == DOSE else appt_names
+            views.append(
+                PlannedView(
+                    kind=row.kind,
+                    local_time=row.due_at.astimezone(zone),
+                    utc_time=row.due_at,
+                    what=names.get(row.ref_id or 0, ""),
+                )
+            )
+        views.sort(key=lambda v: (v.utc_time, v.kind, v.what))
+        return views
+
+    # Alerts ---------------------------------------------------------------------------------
+
+    async def enqueue_alert(self, notice: AlertNotice) -> int:
+        """Queue an alert for each recipient as a delivery, so it survives faults and restarts."""
+        now = self._clock.now()
+        rows = [
+            PlannedDelivery(
+                dedupe_key=f"alert:{notice.alert.id}:{clinician.id}",
+                kind=ALERT,
+                chat_id=clinician.telegram_id,
+                clinician_id=clinician.id,
+                patient_id=notice.patient.id,
+                ref_id=notice.alert.id,
+                due_at=now,
+                expires_at=now + self._grace(ALERT),
+                priority=ALERT_PRIORITY,
+            )
+            for clinician in notice.recipients
+        ]
+        if rows:
+            async with self._db.transaction() as tx:
+                await self.deliveries.plan(tx, rows, now)
+        return len(rows)
+
+    async def enqueue_crisis_reply(self, patient: Patient) -> None:
+        """Queue the crisis resources for a patient whose immediate reply Telegram refused."""
+        if patient.chat_id is None:
+            return
+        now = self._clock.now()
+        row = PlannedDelivery(
+            dedupe_key=f"crisis_reply:{patient.id}:{now.isoformat(timespec='seconds')}",
+            kind=CRISIS_REPLY,
+            chat_id=patient.chat_id,
+            patient_id=patient.id,
+            due_at=now,
+            expires_at=now + self._grace(ALERT),
+            priority=ALERT_PRIORITY,
+        )
+        async with self._db.transaction() as tx:
+            await self.deliveries.plan(tx, [row], now)
+
+    # Composing ------------------------------------------------------------------------------
+
+    async def compose(self, delivery: Delivery, *, repeat: bool = False) -> Outgoing | None:
+        """Render a delivery's message; None when what it reminds of no longer exists."""
+        if delivery.kind == ALERT:
+            return await self._compose_alert(delivery)
+        patient = await self._patients.by_id(delivery.patient_id or 0)
+        if patient is not None and delivery.kind == CRISIS_REPLY:
+            return Outgoing(delivery.chat_id, self._texts.render("crisis.reply", patient.locale))
+        if patient is None or delivery.ref_id is None:
+            return None
+        locale = patient.locale
+        if delivery.kind == DOSE:
+            med = await self._schedules.medication(delivery.ref_id)
+            if med is None or not med.active:
+                return None
+            text = self._texts.render(
+                "reminder.dose",
+                locale,
+                name=med.name,
+                dose=med.dose_text,
+                slot=delivery.slot or "",
+                repeat=delivery.repeats_sent + 1 if repeat else 0,
+                repeats=self._settings.reminder_repeats,
+                snoozed=delivery.response == "snoozed" and not repeat,
+            )
+            return Outgoing(delivery.chat_id, text, self._dose_buttons(delivery.id, locale))
+        appt = await self._schedules.appointment(delivery.ref_id)
+        if appt is None or appt.status not in {"scheduled", "confirmed"}:
+            return None
+        return Outgoing(
+            delivery.chat_id,
+            self._appointment_text(appt, patient, delivery.kind),
+            self._appointment_buttons(delivery.id, locale),
+        )
+
+    def _appointment_text(self, appt: Appointment, patient: Patient, kind: str) -> str:
+        local = appt.starts_at.astimezone(ZoneInfo(patient.timezone))
+        return self._texts.render(
+            "reminder.appointment",
+            patient.locale,
+            kind=appt.kind,
+            when="evening" if kind == APPT_EVENING else "soon",
+            time=f"{local:%H:%M}",
+            date=f"{local:%Y-%m-%d}",
+            location=appt.location or "",
+            session=appt.session_number or 0,
+            sessions=appt.sessions_total or 0,
+        )
+
+    async def _compose_alert(self, delivery: Delivery) -> Outgoing | None:
+        alert = await self._alerts.by_id(delivery.ref_id or 0)
+        patient = await self._patients.by_id(delivery.patient_id or 0)
+        if alert is None or patient is None:
+            return None
+        zone = ZoneInfo(self._settings.clinic_timezone)
+        at = f"{alert.created_at.astimezone(zone):%Y-%m-%d %H:%M} {self._settings.clinic_timezone}"
+        text = self._texts.render(
+            f"alert.{alert.kind}",
+            label=patient.label,
+            at=at,
+            category=alert.category or "suicide",
+            team_told=True,
+        )
+        button = ((self._texts.button("acknowledge"), f"{callbacks.ALERT_ACK}{alert.id}"),)
+        return Outgoing(delivery.chat_id, text, (button,))
+
+    def _dose_buttons(self, delivery_id: int, locale: str) -> Buttons:
+        b = self._texts.button
+        return (
+            (
+                (b("taken", locale), callbacks.dose(callbacks.DOSE_TAKEN, delivery_id)),
+                (b("snooze", locale), callbacks.dose(callbacks.DOSE_SNOOZE, delivery_id)),
+                (b("skip", locale), callbacks.dose(callbacks.DOSE_SKIP, delivery_id)),
+            ),
+        )
+
+    def _appointment_buttons(self, delivery_id: int, locale: str) -> Buttons:
+        b = self._texts.button
+        return (
+            ((b("attend", locale), callbacks.appointment(callbacks.APPT_ATTEND, delivery_id)),),
+            (
+                (
+                    b("reschedule", locale),
+                    callbacks.appointment(callbacks.APPT_RESCHEDULE, delivery_id),
+                ),
+            ),
+        )
+
+    # Answers --------------------------------------------------------------------------------
+
+    async def answer_dose(
+        self, user_id: int, delivery_id: int, action: str, choice: str | None
+    ) -> AnswerResult:
+        """Record Taken, Snooze or Skip on the reminder the button belongs to."""
+        patient, delivery = await self._own_delivery(user_id, delivery_id, DOSE)
+        if patient is None or delivery is None:
+            return AnswerResult(ok=False, text="", toast=self._texts.render("error.stale_button"))
+        locale = patient.locale
+        med = await self._schedules.medication(delivery.ref_id or 0)
+        med_line = f"{med.name} {med.dose_text}" if med else ""
+        if delivery.status == DeliveryStatus.ANSWERED and delivery.response in {"taken", "skipped"}:
+            return AnswerResult(
+                ok=True,
+                text=self._recorded_text(delivery, med_line, patient),
+                toast=self._texts.render("reminder.already_recorded", locale),
+            )
+        b = self._texts.button
+        if action == callbacks.DOSE_SNOOZE and choice is None:
+            rows = tuple(
+                (
+                    b("snooze_minutes", locale, minutes=m),
+                    callbacks.dose(action, delivery_id, str(m)),
+                )
+                for m in SNOOZE_CHOICES
+            )
+            back = ((b("back", locale), callbacks.dose(callbacks.DOSE_BACK, delivery_id)),)
+            return AnswerResult(
+                ok=True,
+                text=self._texts.render("reminder.snooze_question", locale, what=med_line),
+                buttons=(rows, back),
+            )
+        if action == callbacks.DOSE_SKIP and choice is None:
+            reasons: Buttons = tuple(
+                ((b(f"skip_{reason}", locale), callbacks.dose(action, delivery_id, reason)),)
+                for reason in SKIP_REASONS
+            )
+            back = ((b("back", locale), callbacks.dose(callbacks.DOSE_BACK, delivery_id)),)
+            return AnswerResult(
+                ok=True,
+                text=self._texts.render("reminder.skip_question", locale, what=med_line),
+                buttons=(*reasons, back),
+            )
+        if action == callbacks.DOSE_BACK:
+            outgoing = await self.compose(delivery)
+            if outgoing is None:
+                return AnswerResult(
+                    ok=False, text="", toast=self._texts.render("error.stale_button")
+                )
+            return AnswerResult(ok=True, text=outgoing.text, buttons=outgoing.buttons)
+        now = self._clock.now()
+        async with self._db.transaction() as tx:
+            if action == callbacks.DOSE_TAKEN:
+                changed = await self.deliveries.answer(tx, delivery.id, "taken", None, now)
+            elif action == callbacks.DOSE_SNOOZE and choice in {str(m) for m in SNOOZE_CHOICES}:
+                minutes = int(choice or 0)
+                until = now + timedelta(minutes=minutes)
+                changed = await self.deliveries.snooze(
+                    tx, delivery.id, until, until + self._grace(DOSE), minutes
+                )
+            elif action == callbacks.DOSE_SKIP and choice in SKIP_REASONS:
+                changed = await self.deliveries.answer(tx, delivery.id, "skipped", choice, now)
+            else:
+                return AnswerResult(
+                    ok=False, text="", toast=self._texts.render("error.stale_button")
+                )
+            updated = await self.deliveries.by_id_tx(tx, delivery.id)
+        assert updated is not None
+        log.info(
+            "dose answer delivery_id=%s patient_id=%s action=%s changed=%s",
+            delivery.id,
+            patient.id,
+            action,
+            changed,
+        )
+        return AnswerResult(ok=changed, text=self._recorded_text(updated, med_line, patient))
+
+    def _recorded_text(self, delivery: Delivery, what: str, patient: Patient) -> str:
+        zone = ZoneInfo(patient.timezone)
+        at = delivery.answered_at or self._clock.now()
+        return self._texts.render(
+            "reminder.recorded",
+            patient.locale,
+            what=what,
+            slot=delivery.slot or "",
+            response=delivery.response or "",
+            detail=delivery.response_detail or "",
+            at=f"{at.astimezone(zone):%H:%M}",
+        )
+
+    async def answer_appointment(self, user_id: int, delivery_id: int, action: str) -> AnswerResult:
+        """Record I'll be there, or ask the care team to reschedule (which alerts them)."""
+        patient, delivery = await self._own_delivery(user_id, delivery_id, None)
+        if (
+            patient is None
+            or delivery is None
+            or delivery.kind not in {APPT_EVENING, APPT_HOUR}
+            or action not in {callbacks.APPT_ATTEND, callbacks.APPT_RESCHEDULE}
+        ):
+            return AnswerResult(ok=False, text="", toast=self._texts.render("error.stale_button"))
+        appt = await self._schedules.appointment(delivery.ref_id or 0)
+        if appt is None:
+            return AnswerResult(ok=False, text="", toast=self._texts.render("error.stale_button"))
+        now = self._clock.now()
+        attending = action == callbacks.APPT_ATTEND
+        async with self._db.transaction() as tx:
+            await self.deliveries.answer(
+                tx, delivery.id, "attending" if attending else "reschedule", None, now
+            )
+            await self._schedules.set_appointment_status(
+                tx, appt.id, "confirmed" if attending else "reschedule_requested"
+            )
+        notice = None
+        if not attending:
+            notice = await self._careteam.raise_alert(
+                patient, kind="reschedule", severity="routine", category=None
+            )
+            if notice.is_new:
+                await self.enqueue_alert(notice)
+            # Its other reminders are void until the team sets a new time.
+            async with self._db.transaction() as tx:
+                await self.deliveries.cancel_pending(
+                    tx, patient_id=patient.id, kinds=(APPT_EVENING, APPT_HOUR), ref_id=appt.id
+                )
+        log.info(
+            "appointment answer delivery_id=%s patient_id=%s attending=%s",
+            delivery.id,
+            patient.id,
+            attending,
+        )
+        text = self._appointment_text(appt, patient, delivery.kind)
+        reply = "reminder.attending" if attending else "reminder.reschedule_sent"
+        return AnswerResult(
+            ok=True,
+            text=f"{text}\n\n{self._texts.render(reply, patient.locale)}",
+            alert=notice,
+        )
+
+    async def _own_delivery(
+        self, user_id: int, delivery_id: int, kind: str | None
+    ) -> tuple[Patient | None, Delivery | None]:
+        patient = await self._patients.by_telegram_user(user_id)
+        delivery = await self.deliveries.by_id(delivery_id)
+        if (
+            patient is None
+            or delivery is None
+            or delivery.patient_id != patient.id
+            or delivery.kind == ALERT
+            or (kind is not None and delivery.kind != kind)
+        ):
+            return None, None
+        return patient, delivery
+
+    # Reachability and pause -----------------------------------------------------------------
+
+    async def mark_unreachable(self, patient_id: int) -> AlertNotice | None:
+        """The patient blocked the bot: stop their reminders and tell the care team once."""
+        async with self._db.transaction() as tx:
+            patient = await self._patients.by_id_tx(tx, patient_id)
+            if patient is None or patient.status == PatientStatus.UNREACHABLE:
+                return None
+            await self._patients.set_status(tx, patient_id, PatientStatus.UNREACHABLE)
+            await self.deliveries.cancel_pending(tx, patient_id=patient_id, kinds=PATIENT_KINDS)
+            await self.deliveries.stop_repeats(tx, patient_id=patient_id)
+        notice = await self._careteam.raise_alert(
+            patient, kind="unreachable", severity="routine", category=None
+        )
+        if notice.is_new:
+            await self.enqueue_alert(notice)
+        log.warning("patient unreachable patient_id=%s alert_id=%s", patient_id, notice.alert.id)
+        return notice
+
+    async def mark_reachable(self, patient: Patient) -> None:
+        """A patient who had blocked the bot wrote again: resume their reminders."""
+        if patient.status != PatientStatus.UNREACHABLE:
+            return
+        async with self._db.transaction() as tx:
+            await self._patients.set_status(tx, patient.id, PatientStatus.ACTIVE)
+        await self.replan_patient(patient.id)
+
+    async def set_paused(self, patient: Patient, *, paused: bool) -> None:
+        """Pause or resume a patient's reminders."""
+        async with self._db.transaction() as tx:
+            await self._patients.set_paused(tx, patient.id, paused=paused)
+            if paused:
+                await self.deliveries.stop_repeats(tx, patient_id=patient.id)
+        await self.replan_patient(patient.id)
+
+
+def _plannable(patient: Patient) -> bool:
+    return (
+        patient.status == PatientStatus.ACTIVE
+        and not patient.reminders_paused
+        and patient.chat_id is not None
+    )
+
+
+def _with_chat(patient: Patient) -> Patient:
+    """Return the patient with a placeholder chat id, for previews before enrollment."""
+    return replace(patient, chat_id=0)

@@ -1,0 +1,227 @@
+"""The dispatcher: claims due deliveries, sends them through the rate-limited bot, records outcomes.
+
+Telegram errors have meaning here:
+- ``Forbidden``: the patient blocked the bot; no retry, the patient is marked unreachable and
+  the care team is told.
+- ``RetryAfter``: the rate limiter already waited as told and retried; if it still fails the row
+  goes back to pending until Telegram's wait is over.
+- ``TimedOut``: the message may have arrived (Telegram has no idempotency key), so the row is
+  retried once and counted as an unknown outcome; a second unknown outcome is taken as sent.
+- ``NetworkError`` (5xx, connection refused): nothing arrived; the row stays pending with backoff.
+- ``BadRequest``: Telegram will never accept it; the row is recorded as failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+
+from bot.clock import Clock
+from bot.models import Delivery
+from bot.services.reminders import ALERT, Outgoing, ReminderService
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(minutes=5)
+REPEAT_LEASE = timedelta(minutes=5)
+
+
+@dataclass
+class DispatchStats:
+    """Counters for logs and benchmarks."""
+
+    sent: int = 0
+    repeats: int = 0
+    retried: int = 0
+    unknown: int = 0
+    failed: int = 0
+    missed: int = 0
+    unreachable: int = 0
+
+
+@dataclass
+class Dispatcher:
+    """Sends due deliveries; one instance per running bot."""
+
+    bot: Bot
+    reminders: ReminderService
+    clock: Clock
+    max_in_flight: int = 60
+    repeats_allowed: int = 3
+    stats: DispatchStats = field(default_factory=DispatchStats)
+    on_unreachable: Callable[[int], None] | None = None
+    _in_flight: set[asyncio.Task[None]] = field(default_factory=set)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def in_flight(self) -> int:
+        """Return how many sends are under way."""
+        return len(self._in_flight)
+
+    async def recover(self) -> None:
+        """After a crash: rows claimed but never recorded are resent once."""
+        resend, assumed = await self.reminders.deliveries.recover_in_flight()
+        if resend or assumed:
+            log.warning("recovered in-flight deliveries resend=%s assumed_sent=%s", resend, assumed)
+
+    async def tick(self) -> None:
+        """Claim what is due and start sending it; return without waiting for the sends."""
+        if self._lock.locked():
+            return
+        async with self._lock:
+            now = self.clock.now()
+            for missed in await self.reminders.deliveries.expire_overdue(now):
+                self.stats.missed += 1
+                log.warning(
+                    "delivery missed (not sent in its grace window) delivery_id=%s kind=%s",
+                    missed.id,
+                    missed.kind,
+                )
+            room = self.max_in_flight - len(self._in_flight)
+            for delivery in await self.reminders.deliveries.claim_due(now, room):
+                self._start(self._send_first(delivery))
+            room = self.max_in_flight - len(self._in_flight)
+            for delivery in await self.reminders.deliveries.claim_repeats(
+                now, room, now + REPEAT_LEASE
+            ):
+                self._start(self._send_repeat(delivery))
+
+    async def drain(self, within_seconds: float | None = None) -> None:
+        """Wait for the sends under way (used at shutdown and in tests)."""
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=within_seconds)
+
+    def _start(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _send_first(self, delivery: Delivery) -> None:
+        try:
+            outgoing = await self.reminders.compose(delivery)
+            if outgoing is None:
+                await self.reminders.deliveries.record_failed(delivery.id, "nothing_to_send")
+                return
+            message_id = await self._send(outgoing)
+        except Forbidden:
+            await self._forbidden(delivery)
+        except TimedOut:
+            await self._timed_out(delivery)
+        except RetryAfter as exc:
+            await self._retry_later(delivery, _seconds(exc.retry_after), "RetryAfter")
+        except BadRequest as exc:
+            self.stats.failed += 1
+            log.error("delivery refused delivery_id=%s error=%s", delivery.id, type(exc).__name__)
+            await self.reminders.deliveries.record_failed(delivery.id, type(exc).__name__)
+        except NetworkError as exc:
+            await self._retry_later(delivery, _backoff(delivery.attempts), type(exc).__name__)
+        except Exception:
+            # Never leave a claimed row behind: put it back and let the next tick try again.
+            log.exception("delivery crashed delivery_id=%s", delivery.id)
+            await self._retry_later(delivery, _backoff(delivery.attempts), "internal_error")
+        else:
+            self.stats.sent += 1
+            now = self.clock.now()
+            await self.reminders.deliveries.record_sent(
+                delivery.id, message_id, now, self.reminders.next_repeat_after(delivery, now)
+            )
+            log.info("delivery sent delivery_id=%s kind=%s", delivery.id, delivery.kind)
+
+    async def _send_repeat(self, delivery: Delivery) -> None:
+        if delivery.repeats_sent >= self.repeats_allowed:
+            if await self.reminders.deliveries.record_missed(delivery.id, "no_answer"):
+                self.stats.missed += 1
+                log.info("dose recorded missed delivery_id=%s", delivery.id)
+            return
+        try:
+            outgoing = await self.reminders.compose(delivery, repeat=True)
+            if outgoing is None:
+                await self.reminders.deliveries.record_missed(delivery.id, "schedule_removed")
+                return
+            message_id = await self._send(outgoing)
+        except Forbidden:
+            await self._forbidden(delivery)
+            return
+        except TelegramError as exc:
+            # The lease brings the repeat back; nothing was lost.
+            log.warning("repeat not sent delivery_id=%s error=%s", delivery.id, type(exc).__name__)
+            return
+        self.stats.repeats += 1
+        now = self.clock.now()
+        await self.reminders.deliveries.record_sent(
+            delivery.id, message_id, now, now + self.reminders.repeat_interval, repeat=True
+        )
+
+    async def _send(self, outgoing: Outgoing) -> int:
+        markup = (
+            InlineKeyboardMarkup(
+                [
+                    [InlineKeyboardButton(text, callback_data=data) for text, data in row]
+                    for row in outgoing.buttons
+                ]
+            )
+            if outgoing.buttons
+            else None
+        )
+        message = await self.bot.send_message(
+            outgoing.chat_id,
+            outgoing.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            disable_web_page_preview=True,
+        )
+        return message.message_id
+
+    async def _forbidden(self, delivery: Delivery) -> None:
+        self.stats.failed += 1
+        await self.reminders.deliveries.record_failed(delivery.id, "Forbidden")
+        if delivery.kind == ALERT or delivery.patient_id is None:
+            log.error("alert not delivered: clinician blocked the bot delivery_id=%s", delivery.id)
+            return
+        self.stats.unreachable += 1
+        await self.reminders.mark_unreachable(delivery.patient_id)
+
+    async def _timed_out(self, delivery: Delivery) -> None:
+        self.stats.unknown += 1
+        if delivery.unknown_sends >= 1:
+            # Retried once already; a third copy would be worse than a possible gap.
+            now = self.clock.now()
+            log.warning("delivery outcome unknown twice, taken as sent delivery_id=%s", delivery.id)
+            await self.reminders.deliveries.record_sent(
+                delivery.id, None, now, self.reminders.next_repeat_after(delivery, now)
+            )
+            return
+        self.stats.retried += 1
+        await self.reminders.deliveries.record_retry(
+            delivery.id, self.clock.now(), "TimedOut", unknown=True
+        )
+
+    async def _retry_later(self, delivery: Delivery, wait: timedelta, error: str) -> None:
+        self.stats.retried += 1
+        log.warning(
+            "delivery will be retried delivery_id=%s error=%s wait_s=%.0f",
+            delivery.id,
+            error,
+            wait.total_seconds(),
+        )
+        await self.reminders.deliveries.record_retry(
+            delivery.id, self.clock.now() + wait, error, unknown=False
+        )
+
+
+def _backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
+
+
+def _seconds(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    return timedelta(seconds=float(value))  # type: ignore[arg-type]

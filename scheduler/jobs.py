@@ -1,0 +1,92 @@
+"""Scheduler set-up: fixed-interval ticks on PTB's JobQueue (APScheduler 3).
+
+Only fixed intervals are used. Wall-clock times are computed by the planner with ``zoneinfo``;
+cron triggers skip or double slots around DST changes (see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from telegram.ext import Application, ContextTypes
+
+from bot.app import Services, get_services
+from scheduler.dispatch import Dispatcher
+
+log = logging.getLogger(__name__)
+
+DISPATCHER_KEY = "dispatcher"
+UPDATE_MEMORY = timedelta(hours=48)
+JOB_KWARGS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+
+
+def get_dispatcher(application: Application[Any, Any, Any, Any, Any, Any]) -> Dispatcher:
+    """Return the running dispatcher."""
+    dispatcher = application.bot_data[DISPATCHER_KEY]
+    assert isinstance(dispatcher, Dispatcher)
+    return dispatcher
+
+
+async def start_jobs(
+    application: Application[Any, Any, Any, Any, Any, Any], services: Services
+) -> Dispatcher:
+    """Recover interrupted sends, then schedule the planner, dispatcher and clean-up ticks."""
+    settings = services.settings
+    dispatcher = Dispatcher(
+        bot=application.bot,
+        reminders=services.reminders,
+        clock=services.clock,
+        repeats_allowed=settings.reminder_repeats,
+        max_in_flight=max(2 * settings.rate_limit_per_second, 10),
+    )
+    application.bot_data[DISPATCHER_KEY] = dispatcher
+    await dispatcher.recover()
+    await services.reminders.plan()
+    queue = application.job_queue
+    if queue is None:
+        msg = "the job-queue extra of python-telegram-bot is not installed"
+        raise RuntimeError(msg)
+    queue.run_repeating(
+        _plan,
+        interval=settings.planner_interval_seconds,
+        first=settings.planner_interval_seconds,
+        name="PLAN upcoming reminders",
+        job_kwargs=JOB_KWARGS,
+    )
+    queue.run_repeating(
+        _dispatch,
+        interval=settings.dispatch_interval_seconds,
+        first=0.1,
+        name="DISPATCH due deliveries",
+        job_kwargs=JOB_KWARGS,
+    )
+    queue.run_repeating(
+        _forget_old_updates,
+        interval=timedelta(hours=1),
+        first=timedelta(minutes=1),
+        name="PRUNE remembered update ids",
+        job_kwargs=JOB_KWARGS,
+    )
+    return dispatcher
+
+
+async def stop_jobs(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Let the sends under way finish (briefly) before the bot shuts down."""
+    dispatcher = application.bot_data.get(DISPATCHER_KEY)
+    if isinstance(dispatcher, Dispatcher):
+        await dispatcher.drain(within_seconds=10)
+
+
+async def _plan(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await get_services(context).reminders.plan()
+
+
+async def _dispatch(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await get_dispatcher(context.application).tick()
+
+
+async def _forget_old_updates(context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = get_services(context)
+    await services.update_log.forget_before(services.clock.now() - UPDATE_MEMORY)
