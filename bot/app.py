@@ -16,10 +16,13 @@ from bot.config import Settings
 from bot.ratelimit import TelegramRateLimiter
 from bot.services.careteam import CareTeamService
 from bot.services.enrollment import EnrollmentService
+from bot.services.learn import LearnService
+from bot.services.library import load_library
 from bot.services.reminders import ReminderService
 from bot.services.schedules import ScheduleService
 from bot.storage.db import Database
 from bot.storage.repositories import UpdateLog
+from bot.storage.schedules import ScheduleRepository
 from bot.texts import LOCALES, Texts, content_root, load_texts
 
 log = logging.getLogger(__name__)
@@ -27,7 +30,7 @@ log = logging.getLogger(__name__)
 SERVICES_KEY = "services"
 START_SCHEDULER_KEY = "start_scheduler"
 
-PATIENT_COMMANDS = ("schedule", "pause", "resume", "help", "sos")
+PATIENT_COMMANDS = ("learn", "schedule", "pause", "resume", "help", "sos")
 CLINICIAN_COMMANDS = ("patients", "invite", "help", "sos")
 
 
@@ -44,6 +47,7 @@ class Services:
     update_log: UpdateLog
     reminders: ReminderService
     schedules: ScheduleService
+    learn: LearnService
 
 
 def build_services(
@@ -55,6 +59,10 @@ def build_services(
     texts = load_texts(content_root(), settings.crisis_context())
     careteam = CareTeamService(db, clock)
     reminders = ReminderService(db, clock, texts, settings, careteam)
+    library = load_library(
+        content_root() / "articles" / "en",
+        medication_footer=texts.render("learn.medication_footer"),
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -70,6 +78,7 @@ def build_services(
         update_log=UpdateLog(db),
         reminders=reminders,
         schedules=ScheduleService(db, clock, reminders),
+        learn=LearnService(library, texts, ScheduleRepository(db), careteam, clock),
     )
 
 

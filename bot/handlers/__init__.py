@@ -14,7 +14,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import careteam, errors, guard, onboarding, reminders, safety
+from bot.handlers import careteam, errors, guard, learn, onboarding, reminders, safety
 from bot.handlers.common import (
     CB_ALERT_ACK,
     CB_CONSENT_AGREE,
@@ -54,6 +54,12 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         CommandHandler("pause", reminders.pause),
         CommandHandler("resume", reminders.resume),
         CallbackQueryHandler(reminders.answer_reminder, pattern=r"^(d|a):"),
+        CommandHandler("learn", learn.learn),
+        CallbackQueryHandler(learn.browse, pattern=r"^l:"),
+        # Free text outside any flow is a question for the library (crisis language never gets
+        # here: the safety net ran first and stopped the update).
+        MessageHandler(filters.TEXT & ~filters.COMMAND, learn.question),
+        MessageHandler(filters.COMMAND, learn.unknown_command),
         # Last: a button from an old message or forged data gets a polite answer, not silence.
         CallbackQueryHandler(onboarding.stale_button),
     ]

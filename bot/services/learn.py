@@ -1,0 +1,178 @@
+"""The psychoeducation library as patients meet it: topics, pages, questions and guardrails.
+
+Composes views (Telegram HTML and rows of buttons) without knowing Telegram. A question that
+asks for a personal medication decision never reaches search: it gets the fixed guardrail
+answer, the articles that educate on it, and an offer to tell the care team.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.clock import Clock
+from bot.models import Patient
+from bot.services.careteam import AlertNotice, CareTeamService
+from bot.services.guardrails import classify_medication_question
+from bot.services.library import Article, Library
+from bot.storage.schedules import ScheduleRepository
+from bot.texts import Texts
+
+log = logging.getLogger(__name__)
+
+Buttons = tuple[tuple[tuple[str, str], ...], ...]
+
+# Callback data: l:<view>[:<id>[:<page>]]; article and topic ids are [a-z0-9-], under 40 bytes.
+LEARN = "l"
+TOPICS = "l:top"
+TOPIC = "l:t:"
+PAGE = "l:p:"
+ASK_TEAM = "l:team"
+FOR_YOU = "l:you"
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A message to show: HTML text and button rows."""
+
+    text: str
+    buttons: Buttons = ()
+
+
+class LearnService:
+    """Browsing, search and guardrails over the validated library."""
+
+    def __init__(
+        self,
+        library: Library,
+        texts: Texts,
+        schedules: ScheduleRepository,
+        careteam: CareTeamService,
+        clock: Clock,
+    ) -> None:
+        self.library = library
+        self._texts = texts
+        self._schedules = schedules
+        self._careteam = careteam
+        self._clock = clock
+
+    async def for_patient(self, patient: Patient) -> list[Article]:
+        """Return the articles about the patient's own medications and dTMS course."""
+        meds = await self._schedules.medications_of(patient.id)
+        courses = await self._schedules.courses_of(patient.id)
+        now = self._clock.now()
+        dtms_booked = any(
+            a.kind == "dtms"
+            for a in await self._schedules.appointments_of(
+                patient.id, since=now - timedelta(days=60), until=now + timedelta(days=60)
+            )
+        )
+        return self.library.for_patient([m.name for m in meds], bool(courses) or dtms_booked)
+
+    async def topics_view(self, patient: Patient) -> View:
+        """Return the library menu: "For you" first, then every topic."""
+        locale = patient.locale
+        rows: list[tuple[tuple[str, str], ...]] = []
+        if await self.for_patient(patient):
+            rows.append(((self._texts.button("learn_for_you", locale), FOR_YOU),))
+        rows.extend(((topic.title, f"{TOPIC}{topic.id}"),) for topic in self.library.topics())
+        topics = [{"title": t.title, "description": t.description} for t in self.library.topics()]
+        return View(self._texts.render("learn.topics", locale, topics=topics), tuple(rows))
+
+    async def for_you_view(self, patient: Patient) -> View:
+        """Return the articles that match the patient's own treatment."""
+        articles = await self.for_patient(patient)
+        return View(
+            self._texts.render("learn.for_you", patient.locale, count=len(articles)),
+            self._article_rows(articles, patient.locale),
+        )
+
+    def topic_view(self, topic_id: str, locale: str) -> View | None:
+        """Return one topic's articles, or None for an unknown topic."""
+        topic = next((t for t in self.library.topics() if t.id == topic_id), None)
+        if topic is None:
+            return None
+        return View(
+            self._texts.render(
+                "learn.topic", locale, title=topic.title, description=topic.description
+            ),
+            self._article_rows(self.library.articles_in(topic_id), locale),
+        )
+
+    def page_view(self, article_id: str, page: int, locale: str) -> View | None:
+        """Return one page of an article with Back / Next / Topics; None if it does not exist."""
+        article = self.library.get(article_id)
+        if article is None or not 0 <= page < len(article.pages):
+            return None
+        nav: list[tuple[str, str]] = []
+        if page > 0:
+            nav.append((self._texts.button("learn_back", locale), f"{PAGE}{article.id}:{page - 1}"))
+        if page + 1 < len(article.pages):
+            nav.append((self._texts.button("learn_next", locale), f"{PAGE}{article.id}:{page + 1}"))
+        rows: list[tuple[tuple[str, str], ...]] = []
+        if nav:
+            rows.append(tuple(nav))
+        if page + 1 == len(article.pages) and article.kind == "medication":
+            rows.append(((self._texts.button("tell_team", locale), ASK_TEAM),))
+        rows.append(
+            (
+                (self._texts.button("learn_topic", locale), f"{TOPIC}{article.topic}"),
+                (self._texts.button("learn_topics", locale), TOPICS),
+            )
+        )
+        header = self._texts.render(
+            "learn.page_header",
+            locale,
+            title=article.title,
+            page=page + 1,
+            pages=len(article.pages),
+        )
+        return View(f"{header}\n\n{article.pages[page]}", tuple(rows))
+
+    def answer_question(self, text: str, locale: str) -> View:
+        """Answer free text: the guardrail for decisions, else the best articles, else help."""
+        guard = classify_medication_question(text, lexicon=self.library.lexicon)
+        if guard is not None:
+            articles = [
+                a for a in self.library.all() if set(guard.medications).intersection(a.applies_to)
+            ][:2]
+            if guard.kind == "mixing":
+                mixing = self.library.get("mixing-risks")
+                if mixing is not None and mixing not in articles:
+                    articles.append(mixing)
+            log.info("guardrail answer kind=%s articles=%s", guard.kind, len(articles))
+            rows = (
+                *self._article_rows(articles, locale),
+                ((self._texts.button("tell_team", locale), ASK_TEAM),),
+            )
+            return View(self._texts.render(f"guard.{guard.kind}", locale), rows)
+        hits = self.library.search(text, limit=3)
+        log.info("search answered hits=%s", len(hits))
+        if not hits:
+            return View(
+                self._texts.render("learn.no_match", locale),
+                (
+                    ((self._texts.button("learn_topics", locale), TOPICS),),
+                    ((self._texts.button("tell_team", locale), ASK_TEAM),),
+                ),
+            )
+        return View(
+            self._texts.render(
+                "learn.found",
+                locale,
+                articles=[{"title": h.article.title, "summary": h.article.summary} for h in hits],
+            ),
+            self._article_rows([h.article for h in hits], locale),
+        )
+
+    async def tell_team(self, patient: Patient) -> tuple[View, AlertNotice]:
+        """Tell the care team the patient has a question about their treatment."""
+        notice = await self._careteam.raise_alert(
+            patient, kind="question", severity="routine", category=None
+        )
+        return View(self._texts.render("learn.team_told", patient.locale)), notice
+
+    def _article_rows(self, articles: list[Article], locale: str) -> Buttons:
+        del locale  # article titles are shown as written
+        return tuple(((a.title, f"{PAGE}{a.id}:0"),) for a in articles)
