@@ -1,0 +1,1004 @@
+"""Crisis-language detection: the deterministic detector behind the safety net.
+
+This module owns the decision "does this text signal a crisis, and of which kind". It is pure
+(no I/O, no logging, no clock), deterministic (regular expressions, no model, no network) and
+tuned for RECALL: a false alarm costs the patient one extra message and the care team one
+alert, a miss can cost a life. English and Spanish patterns are both applied to every message,
+whatever language the patient chose.
+
+How a message is matched:
+
+1. It is normalised (:func:`normalize`): quotes straightened and apostrophes removed
+   ("don't" -> "dont"), accents stripped ("suicidárme" -> "suicidarme"), case folded, digits
+   inside words read as letters ("k1ll" -> "kill"), everything that is not a letter or digit
+   turned into one space, runs of three or more of the same letter collapsed ("diiiie" ->
+   "die"), and common internet forms mapped to plain words ("kms" -> "kill myself", "kys" ->
+   "kill yourself", "unalive", "sewerslide", "self delete", "can not" -> "cant", "wanna" ->
+   "want to", "kiero" -> "quiero", "od'd" -> "overdosed"). A letter run is also tried collapsed
+   to two letters ("killlll" -> "kill").
+2. Patterns are matched on whole words, so "diet", "studied", "skill", "overdue", "cutting
+   board" and "killing time" do not match. Euphemisms ("end it all", "off myself", "not wake
+   up", "dirt nap", "final exit") are patterns of their own.
+3. Negation is deliberately ignored: "I don't want to die but I keep thinking about it" and
+   "I'm not suicidal" both match.
+4. When several categories match, the most severe wins (:data:`SEVERITY_ORDER`). Severity is the
+   urgency of a threat to life in the next minutes: an overdose or another medical emergency
+   needs 911 and naloxone now, so it outranks suicide, which outranks harm to others, danger
+   or abuse, and self-harm. Within a category an English pattern is reported before a Spanish
+   one.
+
+Known false positives that are accepted (documented with examples in the test corpus): bare
+mentions of suicide or overdose ("my cousin died by suicide"), idioms that use crisis words
+("I'm dying" on its own, "my mom is going to kill me", "I could kill him", "this chest pain",
+"I can't take it anymore" about a headache, "no puedo más"), accidents described with
+self-harm words ("I cut myself shaving", "I hurt myself at the gym"), and sleepiness that is an
+overdose sign on methadone ("I can't stay awake", "nodding out"). A few educational framings
+are deliberately quiet because patients of a dTMS programme ask them routinely: "seizure risk",
+"history of seizures", "risk of overdose", "overdose prevention", "how does naloxone reverse an
+overdose"; "dying to try it" and "dying for a cigarette" are read as idioms too. "Killing time"
+and "this craving is killing me" do not match: "X is killing me" describes discomfort, and
+craving is recorded by the daily check-in. "odd" is an ordinary word and only "od'd" (with an
+apostrophe) is read as "overdosed".
+
+The result never carries or logs the text, only the category and the locale of the pattern.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+__all__ = [
+    "SEVERITY_ORDER",
+    "CrisisCategory",
+    "CrisisSignal",
+    "detect_crisis",
+    "normalize",
+]
+
+
+class CrisisCategory(StrEnum):
+    """The kind of crisis a message signals; the value names the alert text for the team."""
+
+    SUICIDE = "suicide"
+    SELF_HARM = "self_harm"
+    OVERDOSE = "overdose"
+    MEDICAL_EMERGENCY = "medical_emergency"
+    HARM_TO_OTHERS = "harm_to_others"
+    ABUSE_OR_DANGER = "abuse_or_danger"
+
+
+SEVERITY_ORDER: Final[tuple[CrisisCategory, ...]] = (
+    CrisisCategory.OVERDOSE,
+    CrisisCategory.MEDICAL_EMERGENCY,
+    CrisisCategory.SUICIDE,
+    CrisisCategory.HARM_TO_OTHERS,
+    CrisisCategory.ABUSE_OR_DANGER,
+    CrisisCategory.SELF_HARM,
+)
+"""Categories from most to least severe; the first one that matches is reported."""
+
+_LOCALES: Final[tuple[str, ...]] = ("en", "es")
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisSignal:
+    """A crisis signal: its category and the locale ("en"/"es") of the pattern that matched."""
+
+    category: CrisisCategory
+    locale: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation
+# ---------------------------------------------------------------------------------------------
+
+_QUOTES: Final = str.maketrans(
+    {
+        "\u2018": "'",  # left single quotation mark
+        "\u2019": "'",  # right single quotation mark, the usual phone apostrophe
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u02bc": "'",  # modifier letter apostrophe
+        "\u2032": "'",  # prime
+        "\u00b4": "'",  # acute accent typed as an apostrophe
+        "`": "'",
+        "\uff07": "'",  # fullwidth apostrophe
+        "&": " and ",
+    }
+)
+# Combining accents (what NFKD splits off "á" and "ñ") and invisible characters (zero-width
+# spaces and joiners, soft hyphens, byte-order marks) that would split a word in two.
+_MARKS: Final = re.compile(
+    "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+    "\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
+)
+_OD_APOSTROPHE: Final = re.compile(r"\bo\.?d\.?\s*'\s*(d|ed|ing)\b")
+_LEET_CHAR: Final = re.compile(r"[0-9@$]")
+_WORDISH: Final = re.compile(r"[a-z0-9@$]+")
+_LEET: Final = str.maketrans("0134579@$", "oieastgas")
+_NOT_WORD: Final = re.compile(r"[^a-z0-9]+")
+_NOT_WORD_OR_BREAK: Final = re.compile(r"[^a-z0-9\x1f]+")
+# A sentence break: one stop, or ! ? ; , : followed by a space, or a new line. An ellipsis is
+# not a break ("i just want to... disappear").
+_SENTENCE_BREAK: Final = re.compile(r"(?:(?<!\.)\.(?!\.)|[!?;,:]+)(?=\s)|\n")
+_LETTER_RUN: Final = re.compile(r"([a-z])\1{2,}")
+
+# Single words typed in place of plain ones (chat spelling, slang, common typos).
+_WORD_MAP: Final[dict[str, str]] = {
+    # internet forms
+    "kms": "kill myself",
+    "kys": "kill yourself",
+    "kmn": "kill me now",
+    "sewerslide": "suicide",
+    "sewercide": "suicide",
+    "selfdelete": "suicide",
+    "ctb": "suicide",
+    "ded": "dead",
+    "dieing": "dying",
+    "dyin": "dying",
+    "killin": "killing",
+    "overdosin": "overdosing",
+    # contractions and chat spelling
+    "cannot": "cant",
+    "cnt": "cant",
+    "dnt": "dont",
+    "iam": "im",
+    "wanna": "want to",
+    "wana": "want to",
+    "wnna": "want to",
+    "wnat": "want",
+    "wnt": "want",
+    "whant": "want",
+    "gonna": "going to",
+    "gunna": "going to",
+    "gona": "going to",
+    "finna": "going to",
+    "imma": "im going to",
+    "ima": "im going to",
+    "tryna": "trying to",
+    "u": "you",
+    "ur": "your",
+    "r": "are",
+    "n": "and",
+    "w": "with",
+    "pls": "please",
+    "plz": "please",
+    "plez": "please",
+    "rn": "right now",
+    "ppl": "people",
+    "somei": "someone",
+    "sumi": "someone",
+    "sumone": "someone",
+    "meself": "myself",
+    "myslef": "myself",
+    "mysefl": "myself",
+    "mysef": "myself",
+    "urself": "yourself",
+    "yourslef": "yourself",
+    # Spanish chat spelling
+    "kiero": "quiero",
+    "qiero": "quiero",
+    "qero": "quiero",
+    "kero": "quiero",
+    "quero": "quiero",
+    "q": "que",
+    "k": "que",
+    "ke": "que",
+    "qe": "que",
+    "toy": "estoy",
+    "xq": "porque",
+    "pq": "porque",
+    "porq": "porque",
+    "xk": "porque",
+    "aki": "aqui",
+}
+_WORD_MAP_PATTERN: Final = re.compile(r"\b(?:" + "|".join(sorted(_WORD_MAP)) + r")\b")
+
+# Phrases run together, as in hashtags ("#iwanttodie"), are split back into words.
+_RUN_TOGETHER: Final[dict[str, str]] = {
+    "wanttodie": "want to die",
+    "wannadie": "want to die",
+    "killmyself": "kill myself",
+    "killingmyself": "killing myself",
+    "endmylife": "end my life",
+    "endmyself": "end myself",
+    "iwishiwasdead": "i wish i was dead",
+    "quieromorir": "quiero morir",
+    "mequieromorir": "me quiero morir",
+    "suicidal": "suicidal",
+}
+_RUN_TOGETHER_PATTERN: Final = re.compile("|".join(sorted(_RUN_TOGETHER, key=len, reverse=True)))
+_TARGETS_OF_OTHERS: Final = (
+    r"him|her|them|someone|somebody|you|yourself|everyone|everybody|people|my|his|that|this"
+)
+
+# Multi-word forms, rewritten in one pass after the single-word map. Earlier rules win where
+# two could start at the same place ("unalive myself" before "unalive").
+_PHRASE_RULES: Final[tuple[tuple[str, Callable[[str], str]], ...]] = (
+    (r"can not", lambda _: "cant"),
+    (r"do not", lambda _: "dont"),
+    (r"will not", lambda _: "wont"),
+    (r"does not", lambda _: "doesnt"),
+    (r"did not", lambda _: "didnt"),
+    (r"is not", lambda _: "isnt"),
+    (r"are not", lambda _: "arent"),
+    (r"was not", lambda _: "wasnt"),
+    (r"could not", lambda _: "couldnt"),
+    (r"i am", lambda _: "im"),
+    (r"he is", lambda _: "hes"),
+    (r"she is", lambda _: "shes"),
+    (r"they are", lambda _: "theyre"),
+    (r"it is", lambda _: "its"),
+    (
+        r"(?:want|wants|wanted|going|ready|need|have|got|wish|trying|about|deserve|like) 2",
+        lambda found: found[:-1] + "to",
+    ),
+    (
+        r"(?:took|take|taking|taken|used) (?:2|to) (?:much|many)",
+        lambda found: found.split()[0] + " too " + found.split()[2],
+    ),
+    (r"my self", lambda _: "myself"),
+    (r"your self", lambda _: "yourself"),
+    (r"some one", lambda _: "someone"),
+    (r"sewer ?(?:slide|side|slid)\w*", lambda _: "suicide"),
+    (r"self ?delet\w*", lambda _: "suicide"),
+    (r"(?:commit|kermit) (?:sudoku|die|toaster bath|seppuku|suicide)", lambda _: "commit suicide"),
+    (r"un ?aliv(?:e|ed|es|ing)? (?:me|myself)", lambda _: "kill myself"),
+    (r"un ?aliv(?:e|ed|es|ing)?(?= (?:" + _TARGETS_OF_OTHERS + r")\b)", lambda _: "kill"),
+    (r"un ?aliv\w*", lambda _: "kill myself"),
+    (r"od (?:d|ed)", lambda _: "overdosed"),
+    (r"over dos(?:e|ed|es|ing)", lambda found: found.replace(" ", "")),
+    (r"sobre dosis", lambda _: "sobredosis"),
+    (r"(?:feeling|feel|im|so|very|bit) sui", lambda found: found[:-3] + "suicidal"),
+    (r"sui (?:thoughts|ideation|vibes)", lambda found: "suicidal" + found[3:]),
+)
+_PHRASE_PATTERN: Final = re.compile(
+    r"\b(?:"
+    + "|".join(f"(?P<r{index}>{pattern})" for index, (pattern, _) in enumerate(_PHRASE_RULES))
+    + r")\b"
+)
+
+
+def _rewrite_phrase(match: re.Match[str]) -> str:
+    rule = match.lastgroup
+    if rule is None:  # every alternative is a named group, so this never happens
+        return match.group()
+    return _PHRASE_RULES[int(rule[1:])][1](match.group())
+
+
+def _strip_marks(text: str) -> str:
+    return _MARKS.sub("", unicodedata.normalize("NFKD", text))
+
+
+def _read_leet(match: re.Match[str]) -> str:
+    token = match.group()
+    # Only words that mix letters with look-alike digits ("k1ll", "d13"); "911", "2x" and "0d"
+    # stay as typed.
+    if len(token) >= 3 and not token.isalpha() and any(c.isalpha() for c in token):
+        return token.translate(_LEET)
+    return token
+
+
+def _map_words(text: str) -> str:
+    if _RUN_TOGETHER_PATTERN.search(text):
+        text = _RUN_TOGETHER_PATTERN.sub(lambda m: f" {_RUN_TOGETHER[m.group()]} ", text)
+        text = " ".join(text.split())
+    text = _WORD_MAP_PATTERN.sub(lambda m: _WORD_MAP[m.group()], text)
+    return _PHRASE_PATTERN.sub(_rewrite_phrase, text)
+
+
+def _fold(text: str) -> str:
+    """Fold quotes, marks, case and look-alike digits; punctuation and letter runs stay."""
+    text = text.translate(_QUOTES)
+    if not text.isascii():
+        text = _strip_marks(text)
+    text = text.casefold()
+    text = _OD_APOSTROPHE.sub(
+        lambda m: " overdosing " if m.group(1) == "ing" else " overdosed ", text
+    )
+    text = text.replace("'", "")
+    if _LEET_CHAR.search(text) is None:
+        return text
+    return _WORDISH.sub(_read_leet, text)
+
+
+def _forms(text: str) -> tuple[str, ...]:
+    """Return every normalised form of ``text`` that the patterns are matched against.
+
+    The flat form joins words across punctuation ("i.want.to.die"). When the text has sentence
+    breaks, a second form keeps them as " . ", so that an exception written for one phrase
+    ("wake up" followed by "so early") never reads into the next sentence ("...never wake up.
+    So tired"). Each form is tried with letter runs cut to one letter and to two.
+    """
+    folded = _fold(text)
+    flats = [_NOT_WORD.sub(" ", folded).strip()]
+    if _SENTENCE_BREAK.search(folded):
+        marked = _SENTENCE_BREAK.sub(" \x1f ", folded)
+        flats.append(_NOT_WORD_OR_BREAK.sub(" ", marked).replace("\x1f", ".").strip())
+    forms: list[str] = []
+    for flat in flats:
+        if _LETTER_RUN.search(flat) is None:
+            forms.append(_map_words(flat))
+        else:
+            forms.append(_map_words(_LETTER_RUN.sub(r"\1", flat)))
+            forms.append(_map_words(_LETTER_RUN.sub(r"\1\1", flat)))
+    return tuple(forms)
+
+
+def normalize(text: str) -> str:
+    """Return the folded form of ``text`` that the crisis patterns are matched against."""
+    flat = _NOT_WORD.sub(" ", _fold(text)).strip()
+    return _map_words(_LETTER_RUN.sub(r"\1", flat))
+
+
+# ---------------------------------------------------------------------------------------------
+# Patterns (written against normalised text: lowercase ASCII words separated by single spaces)
+# ---------------------------------------------------------------------------------------------
+
+# Filler words people put inside a phrase ("i just really want to die").
+_ADV: Final = (
+    r"(?:(?:just|really|so|so much|honestly|fucking|fuckin|freaking|actually|literally|kinda"
+    r"|kind of|sort of|simply|badly|truly|seriously|still|sometimes|often|always|even|only|all"
+    r"|totally|genuinely|definitely|probably|prolly|lowkey|low key|deadass|lol|tbh|ngl|now"
+    r"|tonight|today|soon|also|too) ){0,3}"
+)
+_PEOPLE: Final = (
+    r"(?:wife|husband|partner|boyfriend|girlfriend|bf|gf|ex|dad|father|stepdad|mom|mum|mother"
+    r"|stepmom|brother|sister|son|daughter|uncle|aunt|cousin|roommate|neighbor|neighbour|dealer"
+    r"|boss|coworker|landlord|family|parents|friend|pimp|grandpa|grandma|stepfather|stepmother)"
+)
+# Third parties whose collapse is someone else's medical emergency.
+# "wake up" as a wish not to live, but not "wake up early" or "wake up late".
+_WAKE_UP: Final = r"wake up(?! (?:early|late|at|for|so|in time|on time|tomorrow morning)\b)"
+_SOMEONE_ELSE: Final = (
+    r"(?:he|she|they|hes|shes|theyre|him|her|them|baby|friend|roommate|partner|husband|wife"
+    r"|boyfriend|girlfriend|bf|gf|son|daughter|brother|sister|mom|mum|dad|father|mother|man|guy"
+    r"|woman|girl|kid|person|someone|somebody|cousin|uncle|aunt|buddy|homie)"
+)
+_AGGRESSOR: Final = (
+    r"(?:he|she|they|hes|shes|theyre|my " + _PEOPLE + r"|someone|somebody|a guy|this guy|some guy"
+    r"|a man|this man|some man|people)"
+)
+_DRUGS: Final = (
+    r"(?:fentanyl|fent|fetty|heroin|dope|h|methadone|meth|suboxone|subs|bupe|buprenorphine"
+    r"|xanax|xans|bars|benzos|benzo|klonopin|valium|ativan|oxy|oxys|oxycodone|oxycontin|percs"
+    r"|percocet|pills|meds|tablets|opiates|opioids|morphine|tramadol|codeine|lean|ketamine|ghb"
+    r"|coke|cocaine|crack|molly|mdma|ecstasy|downers|sleeping pills|ambien|gabapentin|tylenol"
+    r"|insulin|dose|doses|medication|medicine|vivitrol|naltrexone|antabuse)"
+)
+_SEDATIVES: Final = (
+    r"(?:xanax|xans|bars|benzos|benzo|klonopin|klonnies|valium|ativan|alprazolam|clonazepam"
+    r"|diazepam|lorazepam|alcohol|booze|liquor|vodka|beer|wine|whiskey|drinks|drinking"
+    r"|methadone|suboxone|subs|bupe|buprenorphine|heroin|dope|fentanyl|fent|oxy|oxys|oxycodone"
+    r"|percs|percocet|opioids|opiates|pills|lean|codeine|morphine|tramadol|gabapentin|gabbies"
+    r"|ambien|sleeping pills|ghb|ketamine|xylazine|tranq|muscle relaxers|soma)"
+)
+_SEDANTES: Final = (
+    r"(?:alcohol|xanax|clonazepam|rivotril|alprazolam|diazepam|valium|lorazepam|benzos"
+    r"|benzodiazepinas|pastillas|pildoras|metadona|suboxone|buprenorfina|heroina|fentanilo|fenta"
+    r"|oxicodona|morfina|tramadol|tragos?|cervezas?|vino|tequila|mezcal|ron|vodka|opioides"
+    r"|pastillas para dormir|pregabalina|gabapentina)"
+)
+# "morirse de risa", "me mató de hambre": Spanish idioms, not intent.
+_NOT_AN_IDIOM: Final = (
+    r"(?! de (?:la |el |los )?(?:risa|verguenza|pena|hambre|sueno|frio|calor|ganas"
+    r"|aburrimiento|nervios|amor|cansancio|envidia)\b)"
+)
+_PERSONAS: Final = (
+    r"(?:esposo|esposa|marido|mujer|pareja|novio|novia|ex|papa|padre|padrastro|mama|madre"
+    r"|madrastra|hermano|hermana|hijo|hija|tio|tia|primo|prima|companero|companera|jefe|dealer"
+    r"|familia|amigo|amiga|vecino|vecina|suegro|suegra|cunado|cunada)"
+)
+
+_SUICIDE_EN: Final = (
+    r"suicid(?:e|es|ed|al|ally|ality|ial|ing|y|ey)",
+    r"(?:suiside|sucide|suicde|suacide|suicdal|sucidal|suisidal|suicidel|suicital)\w*",
+    r"kil{1,2}(?:ing|ed|s)? (?:myself|me self)",
+    r"kil{1,2}(?:ing)? yourself",
+    r"(?:please|someone|somebody|just|want to|want someone to|need someone to"
+    r"|wish someone would|god|lord) " + _ADV + r"kil{1,2} me",
+    r"kil{1,2} me now",
+    r"end(?:ing|ed|s)? (?:it all|it tonight|it now|it today|it soon|it for good|everything"
+    r"|my life|my own life|my suffering|things for good|my existence|this life|my pain)",
+    r"(?:decided|going|ready|plan|planning|want|need|time|about) to end it\b(?! with\b)",
+    r"(?:take|taking|took|takes) (?:my|my own) life(?! back\b)",
+    r"(?:put|putting) an end to (?:it all|my life|everything|myself)",
+    r"off(?:ing)? myself",
+    r"end(?:ing)? myself",
+    r"(?:want|wish i was|wish i were|ready) to be gone(?! (?:by|before|from|for|at|when|until)\b)",
+    r"(?:have|got|getting) (?:the |all the |all my )pills ready\b(?! for\b)",
+    r"(?:have|got|getting) (?:the |my |a )?(?:rope|gun|noose|razor|knife) ready",
+    r"(?:last time|never) (?:\w+ ){0,2}hear from me",
+    r"wont (?:ever )?hear from me (?:again|anymore|ever)",
+    r"(?:love you all|love you guys|love you|love yall|love you both) (?:so much )?(?:goodbye"
+    r"|good bye|bye forever|farewell)",
+    r"(?:hang|hanging|hung|hanged|neck|necking|rope|roping) myself",
+    r"noose",
+    r"(?:bought|buy|buying|got|get|have|tie|tied|tying|made|making) (?:a |the |my )?rope",
+    r"rope (?:around|round) my neck",
+    r"(?:want to|going to|ready to|about to|thinking about|thinking of) rop(?:e|ing)\b",
+    r"(?:shoot|shooting|shot) myself",
+    r"blow(?:ing)? my (?:brains|head) out",
+    r"bullet (?:in|into|through) my (?:head|brain|skull|mouth)",
+    r"(?:eat|eating) (?:a|my) (?:bullet|gun)",
+    r"(?:gun|pistol|revolver|rifle|shotgun|barrel) (?:to|in|into|against|at) my "
+    r"(?:head|mouth|temple|chin|chest)",
+    r"(?:bought|buying|got|have|holding|loaded|loading) (?:a |my |the |dads |his )?"
+    r"(?:gun|pistol|revolver|shotgun)",
+    r"(?:thinking about|thinking of|going to|want to|ready to|about to|planning to) "
+    r"jump(?:ing)?\b(?! (?:in|into|on|onto|rope|start|back|ship|the gun|at|over|through"
+    r"|around|up|ahead|to|out of bed|for joy|the queue|a car)\b)",
+    r"jump(?:ing|ed)? (?:off|from|of) (?:a |the |this |that |my )?(?:\w+ ){0,2}?(?:bridge"
+    r"|building|roof|rooftop|balcony|cliff|overpass|ledge|window|parking garage|tower)",
+    r"(?:jump|jumping|step|stepping|walk|walking|throw myself|throwing myself) (?:in front of"
+    r"|infront of|under|into) (?:a |the )?(?:train|bus|truck|car|cars|traffic|subway|oncoming)",
+    r"(?:standing|stand|sitting|sit|sat|stood) on (?:a |the |this )?(?:\w+ )?"
+    r"(?:bridge|ledge|roof|rooftop)",
+    r"(?:drive|driving|crash|crashing|steer) (?:my car |the car |my truck )?(?:off|into) "
+    r"(?:a |the )?(?:bridge|cliff|wall|tree|river|oncoming traffic|lake)",
+    r"crash my car on purpose",
+    r"(?:drown|drowning|poison|poisoning|gas|gassing|suffocate|suffocating|smother"
+    r"|electrocute) myself",
+    r"\w+ myself to death",
+    r"(?:slit|slitting|slice|slicing|open|opening) my (?:wrists?|throat|veins)",
+    r"(?:take|taking|swallow|swallowing|down|downing) (?:all|all of|every one of|the rest of"
+    r"|the whole bottle of|a whole bottle of|a bottle of|a handful of) (?:my |the |these "
+    r"|those |of my )?(?:pills|meds|tablets|medication|medicine|xanax|bars|methadone"
+    r"|sleeping pills|tylenol|pain ?killers)",
+    r"(?:stockpil\w*|hoard\w*|saving up|saving|collecting|stashing) (?:up )?(?:my |all my |the )?"
+    r"(?:pills|meds|tablets|medication)",
+    r"enough (?:pills|meds|tablets|xanax|tylenol|insulin|methadone|fentanyl|heroin|dope) to "
+    r"(?:die|kill|end|not wake|never wake)",
+    r"how many (?:\w+ ){0,2}(?:would it take|does it take|will it take|to die|to kill me"
+    r"|to end it|to be fatal)",
+    r"(?:lethal|fatal|deadly) (?:dose|amount)",
+    r"(?:painless|easiest|quickest|fastest|best|easy|quick) (?:way|ways|method|methods) to "
+    r"(?:die|end it|kill myself)",
+    r"(?:want|wants|wanted|wanting|ready|plan|planning|need|deserve|deserved|hope|hoping"
+    r"|praying|pray|trying|tried|wish|wishing|like) "
+    + _ADV
+    + r"to "
+    + _ADV
+    + r"(?:die\b(?! (?:my|her|his|your) hair\b)|be dead|dye\b(?! (?:my|her|his|your|it|the|a"
+    r"|some|them|this|that)\b))",
+    r"(?:wish|hope|pray|praying|hoping) (?:that )?i (?:could |would |will |d |can |might )?"
+    + _ADV
+    + r"die\b",
+    r"(?:i|id|i would) (?:rather|sooner) " + _ADV + r"(?:die|be dead)",
+    r"i "
+    + _ADV
+    + r"(?:should|must|deserve to|need to|might as well|may as well) "
+    + _ADV
+    + r"(?:die|be dead|kill myself|end it)\b",
+    r"(?:let|make) me die",
+    r"wish (?:that )?i (?:was|were|could be) " + _ADV + r"dead",
+    r"wish (?:that )?i (?:was|were|had|had been|d been)? ?never (?:been )?born",
+    r"wish (?:that )?i (?:wasnt|werent|didnt) (?:alive|exist|here anymore|born)",
+    r"wish (?:that )?i (?:could|would) "
+    + _ADV
+    + r"(?:disappear|stop existing|not exist|not wake up|never wake up)",
+    r"(?:better|be better|would be better|be happier) (?:off )?without me",
+    r"better off dead",
+    r"better (?:off )?if i (?:was dead|were dead|was gone|were gone|was not here|wasnt here"
+    r"|werent here|wasnt around|wasnt alive|was never born|died|never existed|disappeared)",
+    r"(?:no|zero|nothing left|not a single|not any|any|not one) (?:\w+ )?(?:reason|reasons|point"
+    r"|purpose|will|desire|motivation) (?:left )?(?:to|for|in) (?:live|living|keep living"
+    r"|go on|going on|be alive|being alive|stay alive|exist|existing|carry on)",
+    r"nothing (?:left )?to live for",
+    r"(?:see|find) (?:the|any|a) (?:point|reason) (?:in|to|of) (?:living|life|going on"
+    r"|being alive|keep living)",
+    r"(?:want|need|wish) (?:it|this|everything|it all|the pain|all of this|all this) (?:all )?"
+    r"to (?:end|stop|be over)",
+    r"(?:im|i am|feel like|feel like im|im just|im such) (?:such )?a burden\b",
+    r"(?:and|feel|feeling|felt) like dying",
+    r"not worth living",
+    r"(?:life|living|my life) (?:is not|isnt|aint|is no longer|not) worth (?:it|living|anything)",
+    r"(?:whats|what is|whats even) the point (?:of|in) (?:living|life|going on|being alive"
+    r"|existing|me being here)",
+    r"(?:dont|no longer|never|not|didnt|doesnt) " + _ADV + r"(?:want|wish|care) to (?:live"
+    r"|be alive|exist|go on|keep living|be here anymore|" + _WAKE_UP + r"|stay alive"
+    r"|be on this earth|be in this world|see tomorrow)",
+    r"(?:dont|no longer|not) (?:care|caring) (?:if|whether) i (?:die|live|wake up|make it"
+    r"|survive)",
+    r"tired of (?:living|being alive|life|existing|waking up)",
+    r"(?:done|finished) with (?:life|living|being alive|it all|this life)",
+    r"cant (?:go on(?! (?:a|an|the|that|this|my|vacation|holiday|leave|medication|with|to)\b)"
+    r"|keep going|carry on|live like this|live with this|live with myself"
+    r"|do this anymore|take it anymore|take this anymore|take anymore|handle it anymore"
+    r"|handle this anymore|do it anymore|keep living)",
+    r"(?:want to|wish i could|going to|need to) " + _ADV + r"(?:disappear|stop existing"
+    r"|cease to exist|not exist)",
+    r"(?:want|wish i could|just want) (?:to )?(?:sleep|go to sleep|fall asleep) "
+    + _ADV
+    + r"(?:forever|and (?:not|never) wake up)",
+    r"(?:sleep|asleep|bed) (?:\w+ ){0,2}(?:and|then) (?:not|never|dont) wake up",
+    r"(?:hope|hoping|wish|wishing|pray|praying|rather) (?:\w+ ){0,3}(?:not|never|dont|wont"
+    r"|doesnt) (?:to )?" + _WAKE_UP,
+    r"never " + _WAKE_UP,
+    r"not wake up again",
+    r"dirt nap",
+    r"final exit",
+    r"permanent (?:solution|sleep|nap|exit)",
+    r"eternal sleep",
+    r"(?:thoughts|thinking|think|thought|dreaming|fantasi[sz]ing) (?:of|about) (?:dying"
+    r"|death|ending it|ending my life|killing myself|not being here|not existing|my funeral"
+    r"|being dead)",
+    r"this is (?:my )?(?:goodbye|good bye|farewell)",
+    r"(?:goodbye|good bye|farewell) (?:forever|everyone|everybody|world|cruel world|for good"
+    r"|for ever|all)\b",
+    r"final (?:goodbye|goodbyes|farewell|message|words|note|letter)",
+    r"last (?:goodbye|goodbyes|farewell|words)",
+    r"this is my last (?:message|text|night|goodbye)",
+    r"(?:saying|say|said) my (?:final |last )?goodbyes",
+    r"(?:take|taking) care of (?:my |the )?(?:kids|children|son|daughter|baby|babies|dog|dogs"
+    r"|cat|cats|pets|mom|mum|family|wife|husband|girls|boys) for me",
+    r"tell (?:my |them |him |her |everyone |everybody )?(?:\w+ ){0,2}?(?:that )?(?:i love"
+    r"|i loved|im sorry|i was sorry|i tried)",
+    r"(?:when|after|once) im (?:gone|dead|not here|not around|no longer here)",
+    r"(?:when|after|once) i (?:die|pass away)",
+    r"by the time (?:you|anyone|someone) (?:read|reads|see|sees|get|gets|find|finds) "
+    r"(?:this|these|my)",
+    r"(?:wont|not going to) be (?:here|around|alive) (?:much longer|anymore|for long|by morning)",
+    r"giv(?:e|ing|en) away (?:all )?(?:of )?my (?:stuff|things|belongings|possessions)",
+    r"(?:suicide|goodbye|farewell) (?:note|letter|message|video)",
+    r"(?:forgive me|im sorry|sorry) for what im (?:about|going) to do",
+    r"see you (?:all )?on the other side",
+)
+
+_SUICIDE_ES: Final = (
+    r"suicid(?:a|as|arme|arse|arte|io|ios|ar|ando|ado|ada|andome|aria|are)",
+    r"suicid\w*",  # any other form of the word, whatever the language
+    r"(?:quiero|quisiera|deseo|prefiero|necesito|voy a|pienso|pensando en|pienso en|ganas de"
+    r"|tengo ganas de|me dan ganas de|trate de|planeo|planeando|podria) (?:\w+ ){0,2}?"
+    r"(?:morir|morirme|matarme|suicidarme|quitarme la vida|acabar con mi vida"
+    r"|desaparecer para siempre|dejar de existir|dejar de vivir|no despertar|no despertarme"
+    r"|ahorcarme|colgarme|tirarme|aventarme|lanzarme|dispararme|envenenarme"
+    r"|cortarme las venas)" + _NOT_AN_IDIOM,
+    r"me (?:quiero|voy a|vaya a) (?:\w+ )?(?:morir|matar|suicidar|quitar la vida|ahorcar"
+    r"|colgar|aventar|disparar|envenenar)" + _NOT_AN_IDIOM,
+    # "me quiere matar" / "amenazó con matarme" is someone else's threat (danger or abuse).
+    r"(?=matarme)(?<!quiere )(?<!quieren )(?<!va a )(?<!van a )(?<!con )(?<!intento )"
+    r"(?<!intentaron )(?<!trato de )(?<!trataron de )matarme",
+    r"me mato" + _NOT_AN_IDIOM,
+    r"quitar(?:me|se) la vida",
+    r"acabar con (?:mi vida|todo|esto de una vez|mi existencia|mi sufrimiento)",
+    r"terminar con (?:mi vida|todo)",
+    r"poner fin a (?:mi vida|todo)",
+    r"no (?:quiero|deseo) (?:\w+ )?(?:vivir|seguir viviendo|existir|estar vivo|estar viva"
+    r"|despertar|despertarme|seguir aqui|seguir en este mundo|estar en este mundo)",
+    r"no (?:vale|valgo) la pena (?:vivir|seguir)",
+    r"(?:la vida|mi vida|vivir) no vale (?:la pena|nada)",
+    r"no (?:tengo|hay|tiene) (?:\w+ )?(?:razon|razones|motivo|motivos|sentido|porque|por que"
+    r"|para que) (?:para |de |por )?(?:vivir|seguir)",
+    r"nada (?:por|para) (?:lo )?(?:que|cual) vivir",
+    r"no tiene sentido (?:mi vida|la vida|vivir|seguir)",
+    r"(?:estarian|estaran|estaria|estarias|vivirian|seria|serian) mejor sin mi",
+    r"mejor sin mi",
+    r"mejor (?:estar )?muert[oa]s?",
+    r"(?:ojala|quisiera) (?:\w+ )?(?:estar muert[oa]|estuviera muert[oa]|me muera|me muriera"
+    r"|morirme|morir|no despertar|no despierte|no haber nacido|nunca haber nacido)",
+    r"ya no quiero estar aqui",
+    r"(?:prefiero|quisiera|quiero|preferiria|deseo) estar muert[oa]",
+    r"no (?:le )?(?:encuentro|veo|tiene|tengo) (?:ningun |nada de )?sentido (?:a|de|en) "
+    r"(?:la|mi|esta) vida",
+    r"(?:dormir|dormirme) y no (?:despertar|despertarme|volver a despertar)",
+    r"no (?:volver a|quiero) despertar(?:me)?",
+    r"no despertar (?:nunca|jamas|mas)",
+    r"(?:esto|este) es (?:un |mi )?(?:adios|despedida)",
+    r"(?:este|esta) es mi (?:ultimo|ultima) (?:mensaje|despedida|noche)",
+    r"(?:ultima|ultimo) (?:despedida|adios)",
+    r"adios (?:a todos|para siempre|mundo|mundo cruel)",
+    r"carta de despedida",
+    r"cuid(?:a|en|ad|e|ar|enme|ame) (?:a |de )?mis (?:hijos|hijas|hijo|hija|ninos|nenes|bebes"
+    r"|perros|gatos|mascotas) por mi",
+    r"cuando (?:ya no este|me haya ido|yo no este|me vaya para siempre|este muert[oa])",
+    r"diles? a (?:mis|mi) (?:\w+ ){0,2}?que (?:los|las|la|lo) (?:quiero|ame|amo|quise)",
+    r"(?:ya )?no puedo mas",
+    r"(?:ya )?no aguanto (?:mas|esta vida|vivir)",
+    r"no puedo seguir (?:asi|viviendo|adelante|con mi vida|con esta vida)",
+    r"(?:cansad[oa]|hart[oa]) de (?:vivir|la vida|estar vivo|estar viva|existir)",
+    r"(?:ahorcarme|colgarme|dispararme|envenenarme)",
+    r"(?:tirar|aventar|lanzar|arrojar)(?:me)? (?:de|del|desde|por|a|al|bajo|frente a) "
+    r"(?:un |una |el |la |los |las )?(?:\w+ )?(?:puente|edificio|techo|azotea|balcon|ventana"
+    r"|tren|metro|vias|precipicio|barranco|acantilado|carro|coche|camion)",
+    r"(?:pegarme|darme|meterme) un (?:tiro|balazo)",
+    r"volarme (?:los sesos|la cabeza)",
+    r"(?:cortarme|me corto|me corte|cortar) las venas",
+    r"(?:tengo|compre|consegui) (?:un |una )?(?:pistola|arma|soga)",
+    r"soga (?:al|en el) cuello",
+    r"(?:tomarme|me voy a tomar|voy a tomar|quiero tomarme) (?:todas|todo|toda) (?:las|el|la"
+    r"|mis) (?:pastillas|pildoras|medicinas|medicamentos|frasco|caja)",
+    r"(?:juntando|guardando|acumulando) (?:\w+ )?(?:pastillas|pildoras|medicinas)",
+    r"(?:quiero|voy a|ganas de) desaparecer",
+    r"dejar de existir",
+    r"(?:pienso|pensando|pensamientos|pensar) (?:mucho )?(?:en|de) (?:la muerte|morir|morirme"
+    r"|matarme|quitarme la vida)",
+    r"(?:me quiero|quiero|me voy a) ir (?:de este mundo|para siempre)",
+    r"(?:mejor|preferiria) (?:no )?(?:haber nacido|no existir)",
+)
+
+_SELF_HARM_EN: Final = (
+    r"self ?harm\w*",
+    r"self ?injur\w*",
+    r"self ?mutilat\w*",
+    r"(?:hurt|hurting|hurts|harm|harming|injure|injuring|punish|punishing|mutilate"
+    r"|mutilating|stab|stabbing|stabbed|starve|starving) myself",
+    r"(?:cut|cuts|cutting|slash|slashing|carve|carving|carved) myself",
+    r"(?:cut|cutting|cuts|slash|slashed|slashing|carve|carving|carved|scratch|scratching"
+    r"|scratched) (?:into |on )?my (?:arm|arms|wrist|wrists|leg|legs|thigh|thighs|skin"
+    r"|stomach|body|hip|hips)",
+    r"cutting again",
+    r"(?:started|start|starting|back to|urge to|urges to|want to|going to) cutting\b",
+    r"(?:relapsed|relapse|clean from|urges? to) (?:on |with )?(?:sh|cutting)\b",
+    r"(?:burn|burns|burned|burnt|burning) (?:myself|my skin|my arm|my arms|my wrist|my leg"
+    r"|my legs)",
+    r"cigarette burns? (?:on|into) my",
+    r"(?:hit|hitting|punch|punching|slap|slapping) myself",
+    r"(?:bang|banging|bash|bashing) my head (?:against|on|into)",
+    r"(?:punch|punching|punched) (?:walls|the wall|a wall) (?:until|till|til)",
+    r"(?:make|making|made) myself (?:bleed|bleeding|hurt|suffer)",
+    r"(?:until|till|til) (?:it|i) (?:bleeds|bleed|bled)",
+    r"razor ?blades?",
+    r"(?:want|need|deserve|deserved) (?:\w+ )?to (?:feel pain|suffer|bleed|be punished)",
+    r"(?:want|going|urge|urges|need) (?:to )?(?:hurt|harm|cut|burn) (?:myself|me)",
+)
+
+_SELF_HARM_ES: Final = (
+    r"auto ?lesion\w*",
+    r"(?:hacerme|me hago|me hice|me estoy haciendo) (?:\w+ )?(?:dano|mal)\b",
+    r"lastimarme",
+    r"me (?:lastimo|lastime|estoy lastimando)",
+    r"(?:cortarme|me corto|me corte|cortandome|me estoy cortando|me volvi a cortar"
+    r"|volvi a cortarme)(?! (?:el|la|los|las|un|una) (?:pelo|cabello|unas|barba|fleco"
+    r"|flequillo|puntas|dedo|pelito)\b)",
+    r"(?:quemarme|me quemo|me queme|quemandome)(?! (?:cocinando|con el sol|al sol"
+    r"|con la plancha)\b)",
+    r"(?:golpearme|me golpeo (?:la cabeza|contra)|darme golpes|pegarme (?:en|contra))",
+    r"(?:quiero|necesito|merezco) (?:sentir )?dolor",
+    r"(?:castigarme|me castigo) (?:con|cortando|quemando|golpeando)",
+)
+
+_OVERDOSE_EN: Final = (
+    r"overdos(?:ed|ing)",
+    r"(?=overdose)(?<!risk of )(?<!risk of an )(?<!risk of a )(?<!prevent )(?<!prevent an )"
+    r"(?<!preventing )(?<!preventing an )(?<!reverse )(?<!reverse an )(?<!reverses )"
+    r"(?<!reverses an )(?<!reversing )(?<!reversing an )(?<!chance of )(?<!chance of an )"
+    r"overdoses?(?! (?:prevention|risk|risks|awareness|kit|kits|training|class|deaths|crisis"
+    r"|epidemic|statistics|rate|rates)\b)",
+    r"(?:ovedose|overdoze|overdosis|ovrdose|overdoce|overdosd|overdossed|overdosee)\w*",
+    r"od",
+    r"oded",
+    r"oding",
+    r"took too (?:many|much)(?! (?:time|effort|energy|money|space|long|hours|days|sleep)\b)",
+    r"(?:shot|shoot|shooting) up (?:way )?too (?:much|many)",
+    r"(?:took|taken|swallowed|popped|downed|ate) (?:like )?(?:[5-9]|[1-9][0-9]+|five|six|seven"
+    r"|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty) of (?:my|the|his|her"
+    r"|their) \w+",
+    r"(?:took|taken|swallowed|popped|downed|ate) (?:like )?(?:[5-9]|[1-9][0-9]+|five|six|seven"
+    r"|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|a dozen|dozens of) "
+    r"(?:of (?:my |the |his |her )?)?(?:pills|xanax|xans|bars|benzos|percs|oxys|oxy|tablets"
+    r"|tabs|klonopin|valium|ativan|sleeping pills|tylenol|advil|ibuprofen|benadryl|gabapentin"
+    r"|methadone|suboxone|strips|films|roxys|vicodin|norcos)",
+    r"(?:taken|used|shot|snorted|swallowed|popped|sniffed|injected|dosed|slammed|banged) "
+    r"(?:way )?too (?:many|much)",
+    r"too (?:much|many) (?:of (?:my|the|his|her) )?" + _DRUGS,
+    r"(?:took|take|taken|swallowed|ate|popped|downed) (?:a |an |the |my |his |her )?"
+    r"(?:whole|entire|full) (?:bottle|pack|packet|box|strip|sheet|script|prescription|month"
+    r"|week|sleeve|bag|bundle)",
+    r"(?:whole|entire|full) (?:bottle|pack|packet|box|strip|sheet) of (?:pills|meds|tablets"
+    r"|xanax|tylenol|advil|ibuprofen|aspirin|sleeping pills|benadryl|methadone|oxy|percs|bars"
+    r"|vodka|liquor|whiskey|tequila|rum)",
+    r"(?:took|swallowed|popped|ate|downed|take|taking) (?:a |like a |like )?(?:handful|bunch"
+    r"|fistful|ton|lot|shit ton) of (?:pills|meds|tablets|xanax|bars|benzos|percs|oxys"
+    r"|sleeping pills|tylenol)",
+    r"handful of (?:pills|xanax|bars|benzos|tablets|sleeping pills|percs|oxys|meds)",
+    r"(?:took|swallowed|popped|downed) (?:all|all of|every one of|the rest of|everything in) "
+    r"(?:my|the|his|her|their|these|those) (?:pills|meds|tablets|medication|medicine|xanax"
+    r"|bars|benzos|methadone|script|prescription|sleeping pills|bottle)(?! (?:today"
+    r"|this morning|this afternoon|on time|as prescribed|for today|for the day|yesterday"
+    r"|like (?:i|im) supposed to|like prescribed)\b)",
+    r"(?:took|take|taken|swallowed|popped) (?:\w+ ){0,2}(?:pills|meds|tablets|doses) "
+    r"(?:all )?at once",
+    r"(?:took|taken|had|swallowed) (?:my |a |the |both |two )?(?:dose|doses|pill|pills|meds"
+    r"|methadone|suboxone|medication) twice(?! (?:a day|daily|per day|as prescribed)\b)",
+    r"(?:took|taken) (?:a |my )?double (?:dose|doses)",
+    r"double dosed",
+    r"(?:took|taken|used|had) (?:\w+ )?extra (?:methadone|suboxone|doses?|strips?|films?"
+    r"|pills|xanax|bars|benzos|oxys?|percs|fentanyl)",
+    r"mix(?:ed|ing|es)? (?:\w+ ){0,2}?"
+    + _SEDATIVES
+    + r" (?:and|with|plus) (?:\w+ ){0,2}?"
+    + _SEDATIVES,
+    r"cant (?:stay|keep) (?:him |her |them |myself )?awake",
+    r"nodding out",
+    r"(?:he|she|they|hes|shes|theyre|keeps|keep|is|im) (?:\w+ )?nodding (?:out|off)",
+    r"pinpoint(?:ed)? pupils",
+    r"pupils (?:are )?(?:pinpoint|tiny|pinned)",
+    r"(?:gave|give|giving|given|used|hit|sprayed|spraying|administered|administering"
+    r"|had to use|had to give) (?:\w+ ){0,2}(?:narcan|naloxone|kloxxado)\b(?! (?:training|kit"
+    r"|class|prescription)\b)",
+    r"narcan(?:ned|ed)",
+    r"narcan (?:him|her|them|my \w+)",
+    r"(?:need|needs|get|bring|where is|wheres|find) (?:the |a |some )?(?:narcan|naloxone) "
+    r"(?:now|asap|right now|quick|quickly|please|help|fast)",
+    r"laced (?:with )?(?:fent|fentanyl|fetty|xylazine|tranq|carfentanil)",
+    r"(?:was|were|must have been|think it was|got) laced",
+    r"alcohol poisoning",
+)
+
+_OVERDOSE_ES: Final = (
+    r"(?=sobredosis)(?<!riesgo de )(?<!riesgo de una )(?<!prevenir )(?<!prevenir una )"
+    r"(?<!prevencion de )(?<!prevencion de la )(?<!revertir )(?<!revertir una )sobredosis",
+    r"sobredosifi\w*",
+    r"(?:me|se|te) (?:pase|paso|pasaste|pasaron) (?:de|con) (?:la |las |mi |su )?(?:dosis|pastillas"
+    r"|metadona|droga)",
+    r"(?:tome|tomo|tomamos|tomaron|me tome|se tomo|consumi|me meti|se metio|use|me inyecte"
+    r"|se inyecto) (?:\w+ ){0,2}?(?:demasiad[oa]s?|de mas|mucho mas de la cuenta|el doble)"
+    r"(?! (?:cafe|agua|refresco|comida|tiempo)\b)",
+    r"demasiad[oa]s? (?:pastillas|pildoras|tabletas|fentanilo|fenta|heroina|metadona|suboxone"
+    r"|xanax|clonazepam|rivotril|alprazolam|benzos|oxicodona|morfina|tramadol|opioides"
+    r"|medicinas|medicamentos|dosis)",
+    r"(?:me tome|tome|se tomo|tomo|se trago|me trague|trague) (?:\w+ )?(?:todas|todo|toda) "
+    r"(?:las|mis|sus|el|la) (?:pastillas|pildoras|tabletas|medicinas|medicamentos|frasco|caja"
+    r"|bote|metadona)(?! (?:de hoy|hoy|esta manana|a tiempo|como me dijeron)\b)",
+    r"(?:un|una|el|la) (?:frasco|bote|caja|tira|blister|paquete) (?:entero|entera|completo"
+    r"|completa)",
+    r"(?:un|una) (?:punado|monton|chingo|bola) de (?:pastillas|pildoras|tabletas)",
+    r"(?:tome|me tome|se tomo|tomo) (?:la |mi |su |las )?(?:dosis|pastilla|pastillas|metadona"
+    r"|medicina) dos veces",
+    r"(?:tome|me tome|se tomo|tomo) (?:una |la |mi )?doble dosis",
+    r"mezcl(?:e|o|aron|amos|ando) (?:\w+ ){0,2}?"
+    + _SEDANTES
+    + r" (?:con|y) (?:\w+ ){0,2}?"
+    + _SEDANTES,
+    r"no (?:puedo|puede|pueden|podia|podemos) (?:mantenerme|mantenerse|estar|seguir) "
+    r"despiert[oa]s?",
+    r"no (?:me|se) (?:puedo|puede) mantener despiert[oa]",
+    r"(?:le|les) (?:di|dimos|puse|pusimos|aplique|aplicamos|dieron|pusieron) (?:\w+ )?"
+    r"(?:naloxona|narcan)",
+    r"necesit(?:o|amos|a) (?:\w+ )?(?:naloxona|narcan) (?:ya|ahora|urgente|rapido)",
+    r"pupilas (?:como )?(?:puntos|puntitos|muy pequenas|chiquitas|diminutas)",
+    r"(?:adulterad[oa]|cortad[oa]|mezclad[oa]) con (?:fentanilo|fenta|xilacina)",
+    r"intoxicacion (?:por alcohol|alcoholica|etilica)",
+    r"(?:me|se) intoxic\w*",
+)
+
+_MEDICAL_EN: Final = (
+    r"(?:not|isnt|arent|aint|stopped|stop|barely|hardly) breath(?:ing|in)",
+    r"cant (?:breathe|breath|breth)",
+    r"(?:no|weak) pulse",
+    r"(?:turning|turned|gone|going|went|getting) (?:blue|purple)",
+    r"lips (?:\w+ ){0,2}(?:blue|purple|gray|grey|bluish)",
+    r"(?:blue|purple|bluish) (?:lips|face|fingertips|fingers|nails)",
+    r"unresponsive",
+    _SOMEONE_ELSE + r" (?:\w+ )?(?:is |s |looks |might be |seems |could be )dead",
+    _SOMEONE_ELSE + r" (?:\w+ ){0,2}?(?:is |are |s )?(?:not|isnt|arent|wont|stopped|doesnt|dont"
+    r"|cant|will not) (?:respond|responding|responsive|reacting|react|moving|move|wake"
+    r"|waking|woken|woke)\w*",
+    r"cant (?:wake|get) (?:him|her|them|my \w+|\w+) (?:up|to wake|to respond)",
+    r"(?:passed|passes|passing) out",
+    r"fainted",
+    r"collapsed",
+    r"unconscious",
+    r"(?:having|had|has|have|is having) a (?:seizure|fit|stroke|heart attack)",
+    r"(?=seizure)(?<!risk of )(?<!risk of a )(?<!history of )(?<!history of a )(?<!chance of )"
+    r"(?<!chance of a )(?<!prone to )(?<!cause )(?<!cause a )(?<!causes )(?<!causes a )"
+    r"(?<!lower )(?<!lowers )(?<!about )(?<!about a )seizures?(?! (?:risk|risks|threshold"
+    r"|history|disorder|rate|rates)\b)",
+    r"seizing",
+    r"convuls(?:e|es|ed|ing|ion|ions|ive|ively)",
+    r"heart attack",
+    r"chest (?:pain|pains|hurts|hurting|is hurting|tightness|pressure|feels tight|is tight"
+    r"|is killing me)",
+    r"pain in my chest",
+    r"(?:face|mouth|smile) (?:is )?(?:drooping|droopy)",
+    r"cant (?:feel|move) my (?:arm|arms|leg|legs|face|body|left|right)",
+    r"(?:throwing|threw|throw) up blood",
+    r"(?:vomiting|puking|coughing|coughed|vomited|puked) (?:up )?blood",
+    r"(?:bleeding|bleeds|bled) (?:a lot|heavily|badly|bad|so much|everywhere|out|profusely"
+    r"|too much|nonstop)",
+    r"(?:wont|cant|doesnt) stop (?:the )?bleeding",
+    r"(?:lot|lots|pool|so much|tons) of blood",
+    r"(?:choking|choked) on (?:his |her |their |my |the )?(?:vomit|puke|tongue|food)",
+    r"gurgling",
+    r"(?:snoring|breathing) (?:weird|strange|funny|really slow|so slow)",
+    r"(?:call|called|calling|get|need|needs|send|sending) (?:an |the )?(?:ambulance"
+    r"|paramedics|ems|911)",
+    r"911",
+    r"(?:in|at|to) the (?:er|emergency room|emergency department|icu)",
+    r"(?:im|hes|shes|theyre|i think im|i feel like im|feel like im|think im) dying\b(?! (?:to"
+    r"|for|of laughter|laughing|of boredom|of embarrassment)\b)",
+    r"(?:im|i think im|i feel like im|feel like im) (?:about|going) to (?:die|pass out|faint"
+    r"|collapse)",
+    r"(?:allergic reaction|anaphyla\w*|throat (?:is )?(?:closing|swelling))",
+    r"(?:its|this is|its an|this is an|having an|medical) emergency",
+)
+
+_MEDICAL_ES: Final = (
+    r"no (?:esta )?respira(?:ndo)?",
+    r"dejo de respirar",
+    r"no (?:puedo|puede|podia) respirar",
+    r"(?:casi|apenas) (?:no )?respira",
+    r"respira (?:muy )?(?:lento|poco|raro|despacio|feo|con dificultad)",
+    r"no (?:se )?(?:despierta|despertaba|reacciona|responde|reaccionaba|respondia|se mueve)",
+    r"no (?:lo|la|los|las|le) (?:puedo|podemos) despertar",
+    r"(?:esta|quedo|se quedo) (?:inconsciente|desmayad[oa]|inerte)",
+    r"inconsciente",
+    r"(?:se|me) desmay\w*",
+    r"labios (?:\w+ ){0,2}(?:morados|azules|moraditos|grises)",
+    r"(?:se esta poniendo|se puso|esta) (?:morad[oa]|azul)",
+    r"(?:cara|piel|unas) (?:\w+ )?(?:morad[oa]s?|azul(?:es)?)",
+    r"convulsion(?:es|ando|a|o)?",
+    r"convulsiona\w*",
+    r"(?:ataque|crisis) (?:epileptic[oa]|convulsiv[oa])",
+    r"ataque (?:al corazon|cardiaco)",
+    r"infarto",
+    r"dolor (?:en el |de |del )pecho",
+    r"(?:me|le) duele (?:mucho )?el pecho",
+    r"opresion en el pecho",
+    r"(?:llamen|llama|llame|llamar|necesito|necesitamos|manden|mandar) (?:a )?(?:una )?"
+    r"(?:ambulancia|paramedicos|emergencias|al 911|911)",
+    r"(?:es|tengo|hay) una emergencia",
+    r"emergencia medica",
+    r"(?:me estoy|se esta|se nos esta|creo que me estoy) muriendo",
+    r"se (?:va|van) a morir",
+    r"(?:sangrando|sangra) (?:mucho|muchisimo|demasiado|sin parar)",
+    r"no (?:para|deja) de sangrar",
+    r"(?:mucha|muchisima) sangre",
+    r"(?:vomitando|vomita|vomito|escupe|tose) sangre",
+    r"(?:se|me) (?:ahoga|ahogo|esta ahogando|estoy ahogando)",
+    r"(?:le|me) dio un (?:derrame|infarto|ataque)",
+    r"derrame cerebral",
+    r"no siento (?:el|la|mi|los|las) (?:brazo|brazos|pierna|piernas|cara)",
+)
+
+_HARM_INTENT: Final = (
+    r"(?:want|going|about|ready|plan|planning|urge|urges|thinking about|thinking of"
+    r"|fantasi[sz]\w* about|feel like|could|will|ill|might|scared|afraid|worried) (?:to "
+    r"|that i will |that i might |i will |i ll |ill |i might |i could )?(?:really )?"
+)
+_HARM_TO_OTHERS_EN: Final = (
+    r"homicid\w*",
+    r"(?:kill|kil|murder|stab|strangle|shoot) (?:him|her|them|someone|somebody|everyone"
+    r"|everybody|people|my " + _PEOPLE + r"|that (?:guy|man|woman|bitch|bastard|person|dude"
+    r"|asshole|fucker|mf))\b",
+    _HARM_INTENT + r"(?:attack|beat|beat up|kill|murder|stab|shoot|strangle|choke|punch) "
+    r"(?:him|her|them|someone|somebody|anyone|anybody|people|others|everyone|you|my "
+    + _PEOPLE
+    + r")\b",
+    # "hurt" alone is often emotional ("I don't want to hurt my family again"): no relatives.
+    _HARM_INTENT + r"(?:hurt|harm) (?:him|her|them|someone|somebody|anyone|anybody|people"
+    r"|others|everyone|you)\b",
+    r"hurt (?:someone|somebody)",
+    r"beat the (?:shit|crap|hell|life) out of (?:him|her|them|someone|somebody|my \w+)",
+    r"(?:ill|i will|im going to|going to|want to) (?:\w+ )?(?:kill|murder|hurt|stab|shoot) you",
+    r"shoot up (?:the|a|my|this|that) (?:school|work|office|clinic|place|mall|church|party"
+    r"|store|building)",
+    r"(?:bring|bringing|take|taking) (?:a|my) (?:gun|knife|weapon) (?:to|into) (?:work|school"
+    r"|the clinic|the office|his|her|their)",
+    r"(?:thoughts|thinking|fantasies|fantasizing|dreams) (?:of|about) (?:killing|hurting"
+    r"|murdering|stabbing|shooting) (?:him|her|them|someone|somebody|people|my \w+)",
+)
+
+_HARM_TO_OTHERS_ES: Final = (
+    r"homicid\w*",
+    r"(?:quiero|voy a|ganas de|tengo ganas de|pienso|podria|me dan ganas de|deseo|planeo) "
+    r"(?:\w+ )?(?:matar|lastimar|herir|apunalar|acuchillar|golpear|balear|ahorcar|estrangular"
+    r"|disparar)(?:l[oa]s?|les?)\b",
+    r"(?:matar|lastimar|herir|apunalar|golpear|balear|dispararle|hacerle dano|hacerles dano) a "
+    r"(?:alguien|el|ella|ellos|todos|mi \w+|ese|esa|esos|mis \w+)",
+    r"(?:lo|la|los|las) (?:voy a|quiero|podria|puedo) (?:matar|lastimar|apunalar|ahorcar"
+    r"|balear)",
+    r"(?:hacerle|hacerles|le voy a hacer|les voy a hacer) (?:\w+ )?dano",
+    r"(?:quiero|voy a) (?:\w+ )?(?:matar|lastimar) (?:a )?(?:alguien|gente|todos)",
+    r"(?:te|los) voy a matar",
+)
+
+_ABUSE_EN: Final = (
+    _AGGRESSOR + r" (?:\w+ ){0,3}?beat(?:s|ing|en)? me\b(?! (?:at|to|in a|up)\b)",
+    _AGGRESSOR + r" (?:\w+ ){0,3}?(?:hit|hits|hitting|punch|punched"
+    r"|punches|punching|kick|kicked|kicks|kicking|slap|slapped|slaps|slapping|chok(?:e|ed|es"
+    r"|ing)|strangl(?:e|ed|es|ing)|hurt|hurts|hurting|attack|attacked|attacks|attacking"
+    r"|threaten(?:ed|s|ing)?|rap(?:e|ed|es|ing)|abus(?:e|ed|es|ing)|assault(?:ed|s|ing)?"
+    r"|molest(?:ed|s|ing)?|stab(?:bed|s|bing)?|shot|shoot(?:s|ing)?|shov(?:e|ed|es|ing)"
+    r"|grab(?:bed|s|bing)?|drag(?:ged|s|ging)?|burn(?:ed|t|s|ing)?|stalk(?:ed|s|ing)?"
+    r"|touch(?:es|ed|ing)?) me\b"
+    r"(?! (?:up|off|back)\b)",
+    _AGGRESSOR + r" (?:\w+ ){0,3}?push(?:ed|es|ing)? me\b(?! (?:to|into going|up|off)\b)",
+    r"(?:im|i am|i was|i got|got|ive been|i have been|been|being|getting|keep getting) "
+    r"(?:\w+ )?(?:beaten|beat up|raped|assaulted|sexually assaulted|attacked|abused|choked"
+    r"|strangled|stabbed|threatened|molested|trafficked|kidnapped|held hostage|stalked"
+    r"|jumped|shot)\b(?! (?:down|up|at|for|by a (?:car|ball))\b)",
+    r"rap(?:e|ed|ist)",
+    r"sexual(?:ly)? (?:assault\w*|abus\w*|harass\w*)",
+    r"domestic (?:violence|abuse|violen\w*)",
+    r"(?:abusive|violent) (?:relationship|partner|husband|wife|boyfriend|girlfriend|ex|home"
+    r"|dad|father|mom|mother|parent|parents|family)",
+    r"(?:not|dont feel|never feel|no longer|isnt|its not|not feeling) safe (?:at home|here"
+    r"|in my (?:home|house|apartment|room)|with (?:him|her|them|my \w+)|around (?:him|her|them"
+    r"|my \w+)|to go home|going home|anymore)",
+    r"(?:dont|never|no longer) feel safe\b(?! (?:driving|to drive|on the road)\b)",
+    r"(?:afraid|scared|terrified) to go (?:back )?home",
+    r"(?:im|i am|were|we are|i feel) (?:not safe|unsafe)",
+    r"unsafe (?:at home|here|with|around)",
+    r"(?:im|i am|were|we are|my life is|my kids are|my \w+ is|hes|shes) in (?:\w+ )?"
+    r"danger\b(?! of (?:relapsing|relapse|losing|failing|using)\b)",
+    r"(?:afraid|scared|terrified|fear) (?:for my life|of (?:him|her|them|my (?:husband|wife"
+    r"|partner|boyfriend|girlfriend|ex|dad|father|stepdad|mom|mother|brother|dealer"
+    r"|roommate)))",
+    r"(?:going|threaten\w*|tried|trying|try|will|wants|want|swore|said hed|says hell|said shed"
+    r"|says shell|hed|hell|shell|shed) (?:to )?(?:\w+ )?(?:kill|hurt|murder|shoot|stab) me\b",
+    r"(?:has|had|have|pulled|pointed|held|holding) (?:a |his |her |their )?(?:gun|knife"
+    r"|weapon) (?:on|at|to|against) me",
+    r"(?:pulled|pointed) a (?:gun|knife)",
+    r"(?:locked|locks|locking|trapped|traps) me (?:in|inside|up)",
+    r"(?:wont|doesnt|dont) let me (?:leave|leave the house|out of the house|call anyone"
+    r"|have my phone)",
+    r"(?:follow(?:ed|s|ing)?) me home",
+    r"(?:call|called|calling) (?:the )?(?:police|cops)",
+    r"traffick(?:ed|ing) me",
+    r"(?:broke|breaking|broken) into (?:my|the) (?:house|apartment|home|place|room)",
+)
+
+_ABUSE_ES: Final = (
+    r"(?:me|nos) (?:pega|pego|pegan|pegaron|golpea|golpeo|golpean|golpearon|esta pegando"
+    r"|esta golpeando|amenaza|amenazo|amenazan|amenazaron|maltrata|maltrato|violo|viola"
+    r"|violaron|abusa|abuso|ataco|ataca|ahorca|ahorco|estrangulo|empujo|patea|pateo|apunalo"
+    r"|lastima)\b",
+    r"(?:abusa|abuso|abusaron|abusan) de mi",
+    r"(?:me|nos) (?:quiere|quieren|va a|van a|amenazo con|amenaza con|amenazaron con|intento"
+    r"|intentaron|trato de|trataron de) (?:matar|lastimar|hacer dano|golpear|pegar|violar)",
+    r"(?:quiere|quieren|va a|van a|amenazo con|amenaza con|amenazaron con|intento|intentaron"
+    r"|trato de|trataron de) (?:matarme|lastimarme|golpearme|pegarme|violarme|hacerme dano)",
+    r"violencia (?:domestica|familiar|intrafamiliar|de genero|sexual)",
+    r"abuso sexual",
+    r"violacion",
+    r"no (?:estoy|estamos|me siento|nos sentimos) (?:a salvo|segur[oa]s? (?:en (?:mi |la )?casa"
+    r"|aqui|con (?:el|ella|mi \w+)))",
+    r"no me siento segur[oa]s?(?! de\b)",
+    r"(?:estoy|estamos|corro|corremos) (?:en )?peligro",
+    r"tengo miedo (?:de que me (?:pegue|mate|lastime|golpee|haga dano)|de (?:el|ella|mi "
+    + _PERSONAS
+    + r")|por mi vida)",
+    r"(?:me|nos) (?:tiene|tienen) (?:encerrad[oa]s?|amenazad[oa]s?|secuestrad[oa]s?)",
+    r"no me (?:deja|dejan) (?:salir|irme|llamar)",
+    r"(?:tiene|saco) (?:una |un )?(?:pistola|cuchillo|arma) (?:y|contra|apuntandome)",
+    r"(?:me )?(?:apunto|apunta) con (?:una |un )?(?:pistola|arma|cuchillo)",
+    r"(?:llamen|llama|llamar) a la policia",
+)
+
+
+def _compile(alternatives: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.ASCII)
+
+
+_PATTERNS_BY_CATEGORY: Final[dict[CrisisCategory, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    CrisisCategory.OVERDOSE: (_OVERDOSE_EN, _OVERDOSE_ES),
+    CrisisCategory.MEDICAL_EMERGENCY: (_MEDICAL_EN, _MEDICAL_ES),
+    CrisisCategory.SUICIDE: (_SUICIDE_EN, _SUICIDE_ES),
+    CrisisCategory.HARM_TO_OTHERS: (_HARM_TO_OTHERS_EN, _HARM_TO_OTHERS_ES),
+    CrisisCategory.ABUSE_OR_DANGER: (_ABUSE_EN, _ABUSE_ES),
+    CrisisCategory.SELF_HARM: (_SELF_HARM_EN, _SELF_HARM_ES),
+}
+# In severity order, English before Spanish: the first pattern that matches decides.
+_DETECTORS: Final[tuple[tuple[CrisisCategory, str, re.Pattern[str]], ...]] = tuple(
+    (category, locale, _compile(alternatives))
+    for category in SEVERITY_ORDER
+    for locale, alternatives in zip(_LOCALES, _PATTERNS_BY_CATEGORY[category], strict=True)
+)
+
+
+def detect_crisis(text: str) -> CrisisSignal | None:
+    """Return the most severe crisis signal in ``text``, or None when there is none."""
+    if not text:
+        return None
+    forms = _forms(text)
+    for category, locale, pattern in _DETECTORS:
+        if any(pattern.search(form) for form in forms):
+            return CrisisSignal(category=category, locale=locale)
+    return None
