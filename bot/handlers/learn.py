@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
@@ -65,7 +65,7 @@ async def browse(update: Update, context: Context) -> None:
         await query.edit_message_text(
             view.text,
             parse_mode=ParseMode.HTML,
-            reply_markup=keyboard(view.buttons) if view.buttons else InlineKeyboardMarkup([]),
+            reply_markup=keyboard(view.buttons) if view.buttons else None,
             disable_web_page_preview=True,
         )
     except BadRequest as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from zoneinfo import ZoneInfo
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
@@ -43,7 +43,7 @@ async def answer_reminder(update: Update, context: Context) -> None:
 async def _show(update: Update, result: AnswerResult) -> None:
     query = update.callback_query
     assert query is not None
-    markup = keyboard(result.buttons) if result.buttons else InlineKeyboardMarkup([])
+    markup = keyboard(result.buttons) if result.buttons else None
     try:
         await query.edit_message_text(
             result.text,

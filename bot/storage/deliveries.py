@@ -155,9 +155,16 @@ class DeliveryRepository:
         if limit <= 0:
             return []
         async with self._db.transaction() as tx:
+            # One row per chat at a time: a chat's next message waits for the previous outcome,
+            # so a patient who blocked the bot gets exactly one attempt, and Telegram's
+            # one-message-per-second-per-chat limit is never pushed.
             rows = await tx.fetchall(
                 "UPDATE deliveries SET status = 'sending', attempts = attempts + 1 "
-                "WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND due_at <= ? "
+                "WHERE id IN (SELECT id FROM (SELECT id, chat_id, priority, due_at, "
+                "ROW_NUMBER() OVER (PARTITION BY chat_id ORDER BY priority, due_at, id) AS rn "
+                "FROM deliveries WHERE status = 'pending' AND due_at <= ?) "
+                "WHERE rn = 1 AND chat_id NOT IN "
+                "(SELECT chat_id FROM deliveries WHERE status = 'sending') "
                 "ORDER BY priority, due_at, id LIMIT ?) RETURNING *",
                 (to_db_time(now), limit),
             )
