@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.ratelimit import TelegramRateLimiter
 from bot.services.careteam import CareTeamService
 from bot.services.enrollment import EnrollmentService
+from bot.services.flows import FlowService
 from bot.services.learn import LearnService
 from bot.services.library import load_library
 from bot.services.reminders import ReminderService
@@ -30,8 +31,8 @@ log = logging.getLogger(__name__)
 SERVICES_KEY = "services"
 START_SCHEDULER_KEY = "start_scheduler"
 
-PATIENT_COMMANDS = ("learn", "schedule", "pause", "resume", "help", "sos")
-CLINICIAN_COMMANDS = ("patients", "invite", "help", "sos")
+PATIENT_COMMANDS = ("learn", "schedule", "pause", "resume", "settings", "help", "sos")
+CLINICIAN_COMMANDS = ("patients", "invite", "addmed", "addtms", "cancel", "help", "sos")
 
 
 @dataclass(slots=True)
@@ -47,6 +48,7 @@ class Services:
     update_log: UpdateLog
     reminders: ReminderService
     schedules: ScheduleService
+    flows: FlowService
     learn: LearnService
 
 
@@ -78,6 +80,7 @@ def build_services(
         update_log=UpdateLog(db),
         reminders=reminders,
         schedules=ScheduleService(db, clock, reminders),
+        flows=FlowService(db, clock, reminders),
         learn=LearnService(library, texts, ScheduleRepository(db), careteam, clock),
     )
 

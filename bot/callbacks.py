@@ -21,6 +21,9 @@ APPT = "a"  # a:<action>:<delivery id>
 APPT_ATTEND = "y"
 APPT_RESCHEDULE = "r"
 
+FLOW = "fl"  # fl:<run token>:<step>:<choice>; the token ties a button to one run of a flow
+SETTINGS = "st"  # st:<action>[:<value>]
+
 
 def dose(action: str, delivery_id: int, choice: str | None = None) -> str:
     """Return the callback data of a dose-reminder button."""
@@ -40,3 +43,29 @@ def parse(data: str) -> tuple[str, str, int, str | None] | None:
         return None
     choice = parts[3] if len(parts) == 4 else None
     return parts[0], parts[1], int(parts[2]), choice
+
+
+def flow(run: str, step: str, choice: str) -> str:
+    """Return the callback data of a button in a guided flow."""
+    return f"{FLOW}:{run}:{step}:{choice}"
+
+
+def parse_flow(data: str) -> tuple[str, str, str] | None:
+    """Split ``fl:run:step:choice`` into (run, step, choice); None when malformed."""
+    parts = data.split(":", 3)
+    if len(parts) != 4 or parts[0] != FLOW or not all(parts[1:]):
+        return None
+    return parts[1], parts[2], parts[3]
+
+
+def settings(action: str, value: str | None = None) -> str:
+    """Return the callback data of a settings button (a value may hold ':' as in 08:00)."""
+    return f"{SETTINGS}:{action}" if value is None else f"{SETTINGS}:{action}:{value}"
+
+
+def parse_settings(data: str) -> tuple[str, str | None] | None:
+    """Split ``st:action[:value]`` into (action, value); None when malformed."""
+    parts = data.split(":", 2)
+    if len(parts) < 2 or parts[0] != SETTINGS or not parts[1]:
+        return None
+    return parts[1], parts[2] if len(parts) == 3 and parts[2] else None

@@ -63,6 +63,13 @@ async def start_jobs(
         job_kwargs=JOB_KWARGS,
     )
     queue.run_repeating(
+        _end_idle_flows,
+        interval=timedelta(minutes=5),
+        first=timedelta(minutes=5),
+        name="EXPIRE idle step-by-step flows",
+        job_kwargs=JOB_KWARGS,
+    )
+    queue.run_repeating(
         _forget_old_updates,
         interval=timedelta(hours=1),
         first=timedelta(minutes=1),
@@ -85,6 +92,10 @@ async def _plan(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _dispatch(context: ContextTypes.DEFAULT_TYPE) -> None:
     await get_dispatcher(context.application).tick()
+
+
+async def _end_idle_flows(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await get_services(context).flows.expire_idle()
 
 
 async def _forget_old_updates(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -14,7 +14,10 @@ from telegram.ext import (
     filters,
 )
 
+from bot import callbacks
 from bot.handlers import careteam, errors, guard, learn, onboarding, reminders, safety
+from bot.handlers import flows as flow_handlers
+from bot.handlers import settings as settings_handlers
 from bot.handlers.common import (
     CB_ALERT_ACK,
     CB_CONSENT_AGREE,
@@ -28,6 +31,9 @@ from bot.handlers.common import (
 GROUP_DEDUPE = -300
 GROUP_SAFETY = -200  # crisis language is answered before anything else may swallow the message
 GROUP_CONSENT = -100
+# Typed answers to an open guided flow (/addmed, /addtms, a typed setting) are taken here,
+# before any free-text feature can read them as something else.
+GROUP_FLOWS = -50
 GROUP_FEATURES = 0
 
 
@@ -38,6 +44,11 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         MessageHandler(filters.TEXT | filters.CAPTION, safety.scan_for_crisis), GROUP_SAFETY
     )
     application.add_handler(TypeHandler(Update, guard.require_consent), GROUP_CONSENT)
+    # New messages only: an edited earlier answer must not be read as the answer to this step.
+    application.add_handler(
+        MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, flow_handlers.take_message),
+        GROUP_FLOWS,
+    )
 
     features = [
         CommandHandler("start", onboarding.start),
@@ -56,6 +67,12 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         CallbackQueryHandler(reminders.answer_reminder, pattern=r"^(d|a):"),
         CommandHandler("learn", learn.learn),
         CallbackQueryHandler(learn.browse, pattern=r"^l:"),
+        CommandHandler("addmed", flow_handlers.addmed),
+        CommandHandler("addtms", flow_handlers.addtms),
+        CommandHandler("cancel", flow_handlers.cancel),
+        CallbackQueryHandler(flow_handlers.answer_button, pattern=f"^{callbacks.FLOW}:"),
+        CommandHandler("settings", settings_handlers.show_settings),
+        CallbackQueryHandler(settings_handlers.answer_button, pattern=f"^{callbacks.SETTINGS}:"),
         # Free text outside any flow is a question for the library (crisis language never gets
         # here: the safety net ran first and stopped the update).
         MessageHandler(filters.TEXT & ~filters.COMMAND, learn.question),

@@ -93,6 +93,7 @@ class ReminderService:
         self._schedules = ScheduleRepository(db)
         self._patients = PatientRepository(db)
         self._alerts = AlertRepository(db)
+        self._dose_labels: dict[str, tuple[str, ...]] = {}
 
     # Timing ---------------------------------------------------------------------------------
 
@@ -311,35 +312,39 @@ class ReminderService:
         """Render a delivery's message; None when what it reminds of no longer exists."""
         if delivery.kind == ALERT:
             return await self._compose_alert(delivery)
+        if delivery.kind == DOSE:
+            return await self._compose_dose(delivery, repeat=repeat)
         patient = await self._patients.by_id(delivery.patient_id or 0)
         if patient is not None and delivery.kind == CRISIS_REPLY:
             return Outgoing(delivery.chat_id, self._texts.render("crisis.reply", patient.locale))
         if patient is None or delivery.ref_id is None:
             return None
-        locale = patient.locale
-        if delivery.kind == DOSE:
-            med = await self._schedules.medication(delivery.ref_id)
-            if med is None or not med.active:
-                return None
-            text = self._texts.render(
-                "reminder.dose",
-                locale,
-                name=med.name,
-                dose=med.dose_text,
-                slot=delivery.slot or "",
-                repeat=delivery.repeats_sent + 1 if repeat else 0,
-                repeats=self._settings.reminder_repeats,
-                snoozed=delivery.response == "snoozed" and not repeat,
-            )
-            return Outgoing(delivery.chat_id, text, self._dose_buttons(delivery.id, locale))
         appt = await self._schedules.appointment(delivery.ref_id)
         if appt is None or appt.status not in {"scheduled", "confirmed"}:
             return None
         return Outgoing(
             delivery.chat_id,
             self._appointment_text(appt, patient, delivery.kind),
-            self._appointment_buttons(delivery.id, locale),
+            self._appointment_buttons(delivery.id, patient.locale),
         )
+
+    async def _compose_dose(self, delivery: Delivery, *, repeat: bool) -> Outgoing | None:
+        # One query for what the message needs: this runs for every dose the dispatcher sends.
+        context = await self._schedules.dose_context(delivery.ref_id or 0)
+        if context is None:
+            return None
+        locale, name, dose = context
+        text = self._texts.render(
+            "reminder.dose",
+            locale,
+            name=name,
+            dose=dose,
+            slot=delivery.slot or "",
+            repeat=delivery.repeats_sent + 1 if repeat else 0,
+            repeats=self._settings.reminder_repeats,
+            snoozed=delivery.response == "snoozed" and not repeat,
+        )
+        return Outgoing(delivery.chat_id, text, self._dose_buttons(delivery.id, locale))
 
     def _appointment_text(self, appt: Appointment, patient: Patient, kind: str) -> str:
         local = appt.starts_at.astimezone(ZoneInfo(patient.timezone))
@@ -373,12 +378,15 @@ class ReminderService:
         return Outgoing(delivery.chat_id, text, (button,))
 
     def _dose_buttons(self, delivery_id: int, locale: str) -> Buttons:
-        b = self._texts.button
+        labels = self._dose_labels.get(locale)
+        if labels is None:
+            labels = tuple(self._texts.button(key, locale) for key in ("taken", "snooze", "skip"))
+            self._dose_labels[locale] = labels
+        actions = (callbacks.DOSE_TAKEN, callbacks.DOSE_SNOOZE, callbacks.DOSE_SKIP)
         return (
-            (
-                (b("taken", locale), callbacks.dose(callbacks.DOSE_TAKEN, delivery_id)),
-                (b("snooze", locale), callbacks.dose(callbacks.DOSE_SNOOZE, delivery_id)),
-                (b("skip", locale), callbacks.dose(callbacks.DOSE_SKIP, delivery_id)),
+            tuple(
+                (label, callbacks.dose(action, delivery_id))
+                for label, action in zip(labels, actions, strict=True)
             ),
         )
 

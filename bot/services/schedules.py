@@ -28,6 +28,7 @@ from bot.storage.schedules import ScheduleRepository
 APPOINTMENT_KINDS = ("dtms", "therapy", "prescriber", "group", "other")
 MAX_TIMES_PER_DAY = 8
 MAX_TMS_SESSIONS = 200
+TEXT_LIMITS = {"medication name": 80, "dose": 120, "location": 120}
 
 
 class ScheduleError(ValueError):
@@ -81,8 +82,8 @@ class ScheduleService:
     ) -> Medication:
         """Add a medication with its reminder times."""
         patient = await self.patient(label)
-        clean_name = _text(name, "medication name", 80)
-        clean_dose = _text(dose, "dose", 120)
+        clean_name = clean_text(name, "medication name")
+        clean_dose = clean_text(dose, "dose")
         slots = parse_times(times)
         weekdays = _weekdays(days)
         start = start or self.local_today(patient)
@@ -133,7 +134,7 @@ class ScheduleService:
         if not 1 <= sessions <= MAX_TMS_SESSIONS:
             msg = f"a course has 1 to {MAX_TMS_SESSIONS} sessions"
             raise ScheduleError(msg)
-        place = _text(location, "location", 120) if location else None
+        place = clean_text(location, "location") if location else None
         zone = ZoneInfo(patient.timezone)
         dates: list[date] = []
         day = start
@@ -224,7 +225,7 @@ class ScheduleService:
         if starts_at <= self._clock.now():
             msg = "the appointment is in the past"
             raise ScheduleError(msg)
-        place = _text(location, "location", 120) if location else None
+        place = clean_text(location, "location") if location else None
         now = self._clock.now()
         async with self._db.transaction() as tx:
             appt_id = await self._repo.add_appointment(
@@ -345,7 +346,9 @@ def _weekdays(text: str) -> str:
     return format_weekdays(parse_weekdays_or_error(text))
 
 
-def _text(value: str | None, what: str, limit: int) -> str:
+def clean_text(value: str | None, what: str) -> str:
+    """Collapse white space and check a free-text field against its length limit."""
+    limit = TEXT_LIMITS[what]
     clean = " ".join((value or "").split())
     if not clean:
         msg = f"the {what} is empty"

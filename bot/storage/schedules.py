@@ -113,6 +113,15 @@ class ScheduleRepository:
         row = await self._db.fetchone("SELECT * FROM medications WHERE id = ?", (medication_id,))
         return _medication(row) if row else None
 
+    async def dose_context(self, medication_id: int) -> tuple[str, str, str] | None:
+        """Return (patient locale, medication name, dose text) of an active medication."""
+        row = await self._db.fetchone(
+            "SELECT p.locale, m.name, m.dose_text FROM medications m "
+            "JOIN patients p ON p.id = m.patient_id WHERE m.id = ? AND m.active = 1",
+            (medication_id,),
+        )
+        return (row["locale"], row["name"], row["dose_text"]) if row else None
+
     async def medications_of(
         self, patient_id: int, *, active_only: bool = True
     ) -> list[Medication]:
