@@ -19,6 +19,8 @@ import yaml
 from jinja2 import Environment, StrictUndefined, Template, TemplateError
 from markupsafe import Markup
 
+from bot.services.library import check_telegram_html
+
 DEFAULT_LOCALE = "en"
 LOCALES = ("en", "es")
 # Onboarding, consent, help and every crisis reply must exist in each locale: a patient in
@@ -39,6 +41,7 @@ REQUIRED_IN_EVERY_LOCALE = (
 
 # Button labels and command-menu descriptions are shown verbatim by Telegram, not as HTML.
 PLAIN_PREFIXES = ("button.", "menu.")
+PLAIN_LIMIT = 64
 
 
 class ContentError(Exception):
@@ -198,7 +201,14 @@ def _check_renders(
             if not text:
                 msg = f"{messages / locale / filename}: {key}: renders to nothing"
                 raise ContentError(msg)
-            limit = 64 if key.startswith(PLAIN_PREFIXES) else 4096
-            if len(text) > limit:
-                msg = f"{messages / locale / filename}: {key}: longer than {limit} characters"
-                raise ContentError(msg)
+            if key.startswith(PLAIN_PREFIXES):
+                if len(text) > PLAIN_LIMIT:
+                    msg = f"{messages / locale / filename}: {key}: longer than {PLAIN_LIMIT}"
+                    raise ContentError(msg)
+                continue
+            try:
+                # The same check the articles get: only Telegram's HTML, properly nested,
+                # 1..4096 characters as Telegram counts them.
+                check_telegram_html(text, where=f"{messages / locale / filename}: {key}")
+            except ValueError as exc:
+                raise ContentError(str(exc)) from exc
