@@ -10,7 +10,7 @@ run: $(VENV)/.installed
 	$(BIN)/companion run
 
 test: $(VENV)/.dev-installed lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 4 --dist worksteal
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

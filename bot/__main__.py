@@ -1,4 +1,4 @@
-"""The admin CLI: ``companion run | migrate | clinician | invite | backup``.
+"""The admin CLI: ``companion run | migrate | clinician | invite | backup | export``.
 
 Every failure a person can cause (a bad argument, a missing setting, an unknown label) is one
 line on stderr and a non-zero exit, never a traceback.
@@ -10,16 +10,18 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn
 
 from bot.clock import SystemClock
 from bot.config import Settings, SettingsError, configure_libraries, load_settings
 from bot.services.careteam import CareTeamService
 from bot.services.enrollment import EnrollmentError, EnrollmentService
+from bot.services.privacy import UnknownPatientError
 from bot.services.schedules import ScheduleService, parse_date
 from bot.storage.db import Database, MigrationError
 
@@ -44,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="create or upgrade the database")
     backup = sub.add_parser("backup", help="copy the database safely while the bot runs")
     backup.add_argument("destination", type=Path, help="file to write (must not exist)")
+    export = sub.add_parser(
+        "export", help="write everything stored about a patient as JSON (the /mydata file)"
+    )
+    export.add_argument("--patient", required=True, metavar="LABEL", help="the patient's label")
+    export.add_argument(
+        "--output", type=Path, metavar="FILE", help="file to write (must not exist); default stdout"
+    )
 
     clinician = sub.add_parser("clinician", help="manage clinicians")
     csub = clinician.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -237,6 +246,46 @@ async def _backup(settings: Settings, db: Database, args: argparse.Namespace) ->
     print(f"backup written to {destination}")
 
 
+async def _export(settings: Settings, db: Database, args: argparse.Namespace) -> None:
+    from bot.app import build_services  # noqa: PLC0415 - content loads only for these commands
+
+    # The file is claimed before the export is taken, so a refusal leaves no audit row behind.
+    handle = _new_private_file(args.output) if args.output is not None else None
+    try:
+        export = await build_services(settings, db=db).privacy.export_for_label(args.patient)
+        if handle is None:
+            sys.stdout.write(export.content().decode("utf-8"))
+            return
+        with handle:
+            handle.write(export.content())
+    except BaseException as exc:
+        if handle is not None:
+            handle.close()
+            args.output.unlink(missing_ok=True)
+        if isinstance(exc, UnknownPatientError):
+            raise CliError(str(exc)) from exc
+        if isinstance(exc, OSError):
+            target = args.output or "standard output"
+            msg = f"cannot write {target}: {exc.strerror or exc}"
+            raise CliError(msg) from exc
+        raise
+    print(f"export of {export.label} written to {args.output}")
+
+
+def _new_private_file(path: Path) -> BinaryIO:
+    """Create a file that must not exist yet, readable by its owner only (it holds health data)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        msg = f"{path} already exists; choose a new file name"
+        raise CliError(msg) from exc
+    except OSError as exc:
+        msg = f"cannot write {path}: {exc.strerror or exc}"
+        raise CliError(msg) from exc
+    return os.fdopen(descriptor, "wb")
+
+
 def _schedule_service(settings: Settings, db: Database) -> ScheduleService:
     from bot.app import build_services  # noqa: PLC0415 - content loads only for these commands
 
@@ -367,6 +416,7 @@ _COMMANDS: dict[str, Callable[[Settings, Database, argparse.Namespace], Awaitabl
     "clinician": _clinician,
     "invite": _invite,
     "backup": _backup,
+    "export": _export,
     "med": _med,
     "tms": _tms,
     "appt": _appt,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -15,10 +16,13 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.ratelimit import TelegramRateLimiter
 from bot.services.careteam import CareTeamService
+from bot.services.checkins import CheckinService
+from bot.services.crypto import NoteCipher
 from bot.services.enrollment import EnrollmentService
 from bot.services.flows import FlowService
 from bot.services.learn import LearnService
-from bot.services.library import load_library
+from bot.services.library import Library, load_library
+from bot.services.privacy import Decrypt, PrivacyService
 from bot.services.reminders import ReminderService
 from bot.services.schedules import ScheduleService
 from bot.storage.db import Database
@@ -31,7 +35,18 @@ log = logging.getLogger(__name__)
 SERVICES_KEY = "services"
 START_SCHEDULER_KEY = "start_scheduler"
 
-PATIENT_COMMANDS = ("learn", "schedule", "pause", "resume", "settings", "help", "sos")
+PATIENT_COMMANDS = (
+    "checkin",
+    "learn",
+    "schedule",
+    "pause",
+    "resume",
+    "settings",
+    "mydata",
+    "delete",
+    "help",
+    "sos",
+)
 CLINICIAN_COMMANDS = ("patients", "invite", "addmed", "addtms", "cancel", "help", "sos")
 
 
@@ -50,6 +65,8 @@ class Services:
     schedules: ScheduleService
     flows: FlowService
     learn: LearnService
+    checkins: CheckinService
+    privacy: PrivacyService
 
 
 def build_services(
@@ -58,13 +75,10 @@ def build_services(
     """Create the services (the database is connected later, in ``post_init``)."""
     clock = clock or SystemClock()
     db = db or Database(settings.database_path)
-    texts = load_texts(content_root(), settings.crisis_context())
+    texts, library = load_content(tuple(sorted(settings.crisis_context().items())))
     careteam = CareTeamService(db, clock)
     reminders = ReminderService(db, clock, texts, settings, careteam)
-    library = load_library(
-        content_root() / "articles" / "en",
-        medication_footer=texts.render("learn.medication_footer"),
-    )
+    flows = FlowService(db, clock, reminders)
     return Services(
         settings=settings,
         clock=clock,
@@ -80,9 +94,35 @@ def build_services(
         update_log=UpdateLog(db),
         reminders=reminders,
         schedules=ScheduleService(db, clock, reminders),
-        flows=FlowService(db, clock, reminders),
+        flows=flows,
         learn=LearnService(library, texts, ScheduleRepository(db), careteam, clock),
+        checkins=CheckinService(
+            db,
+            clock,
+            texts,
+            flows,
+            NoteCipher.from_settings(settings),
+            answer_days=settings.checkin_answer_days,
+        ),
+        privacy=PrivacyService(db, clock, decrypt=_note_decryptor(settings)),
     )
+
+
+def _note_decryptor(settings: Settings) -> Decrypt | None:
+    """Return what opens encrypted notes for a patient's data export (None without a key)."""
+    cipher = NoteCipher.from_settings(settings)
+    return cipher.decrypt if cipher is not None else None
+
+
+@functools.lru_cache(maxsize=4)
+def load_content(globals_: tuple[tuple[str, str], ...]) -> tuple[Texts, Library]:
+    """Load and check every template and article once per process (they are read-only)."""
+    texts = load_texts(content_root(), dict(globals_))
+    library = load_library(
+        content_root() / "articles" / "en",
+        medication_footer=texts.render("learn.medication_footer"),
+    )
+    return texts, library
 
 
 def get_services(context: ContextTypes.DEFAULT_TYPE) -> Services:

@@ -24,6 +24,23 @@ APPT_RESCHEDULE = "r"
 FLOW = "fl"  # fl:<run token>:<step>:<choice>; the token ties a button to one run of a flow
 SETTINGS = "st"  # st:<action>[:<value>]
 
+# ci:<local date YYYY-MM-DD>:<step>:<choice>; the date is the day the check-in was asked for,
+# so a press on an old prompt records against that day, never against "today".
+CHECKIN = "ci"
+CHECKIN_CRAVING = "c"  # choice: 0..10
+CHECKIN_MOOD = "m"  # choice: 0..10
+CHECKIN_USE = "u"  # choice: CHECKIN_NO or CHECKIN_YES
+CHECKIN_NOTE = "n"  # choice: CHECKIN_SKIP
+CHECKIN_CHANGE = "e"  # choice: CHECKIN_AGAIN
+CHECKIN_NO = "no"
+CHECKIN_YES = "yes"
+CHECKIN_SKIP = "skip"
+CHECKIN_AGAIN = "again"
+
+PRIVACY = "pv"  # pv:erase:<patient id>:<enrollment token> or pv:keep
+PRIVACY_ERASE = "erase"
+PRIVACY_KEEP = "keep"
+
 
 def dose(action: str, delivery_id: int, choice: str | None = None) -> str:
     """Return the callback data of a dose-reminder button."""
@@ -69,3 +86,39 @@ def parse_settings(data: str) -> tuple[str, str | None] | None:
     if len(parts) < 2 or parts[0] != SETTINGS or not parts[1]:
         return None
     return parts[1], parts[2] if len(parts) == 3 and parts[2] else None
+
+
+def privacy_erase(patient_id: int, token: str) -> str:
+    """Return the callback data of the button that confirms erasing a patient's data."""
+    return f"{PRIVACY}:{PRIVACY_ERASE}:{patient_id}:{token}"
+
+
+def privacy_keep() -> str:
+    """Return the callback data of the button that keeps a patient's data."""
+    return f"{PRIVACY}:{PRIVACY_KEEP}"
+
+
+def parse_privacy(data: str) -> tuple[str, int, str] | None:
+    """Split ``pv:erase:id:token`` or ``pv:keep`` into (action, id, token); None if malformed."""
+    parts = data.split(":")
+    if parts == [PRIVACY, PRIVACY_KEEP]:
+        return PRIVACY_KEEP, 0, ""
+    if len(parts) != 4 or parts[:2] != [PRIVACY, PRIVACY_ERASE]:
+        return None
+    patient_id, token = parts[2], parts[3]
+    if not (patient_id.isascii() and patient_id.isdigit() and token.isascii() and token.isalnum()):
+        return None
+    return PRIVACY_ERASE, int(patient_id), token
+
+
+def checkin(day: str, step: str, choice: str) -> str:
+    """Return the callback data of a check-in button (``day`` is an ISO local date)."""
+    return f"{CHECKIN}:{day}:{step}:{choice}"
+
+
+def parse_checkin(data: str) -> tuple[str, str, str] | None:
+    """Split ``ci:day:step:choice`` into (day, step, choice); None when malformed."""
+    parts = data.split(":")
+    if len(parts) != 4 or parts[0] != CHECKIN or not all(parts[1:]):
+        return None
+    return parts[1], parts[2], parts[3]

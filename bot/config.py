@@ -8,6 +8,7 @@ pydantic traceback, because clinic IT reads that line in a service log.
 from __future__ import annotations
 
 import os
+import re
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +20,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class SettingsError(Exception):
     """A setting is missing or malformed; the message names the variable."""
+
+
+# A Fernet key: 32 bytes in urlsafe base64, which is always 43 characters and one "=".
+_FERNET_KEY = re.compile(r"[A-Za-z0-9_-]{43}=")
+# Settings whose value must never be echoed in an error line.
+_SECRET_NAMES = ("TOKEN", "KEY")
 
 
 def _validate_zone(value: str) -> str:
@@ -74,6 +81,16 @@ class Settings(BaseSettings):
     rate_limit_per_second: Annotated[int, Field(ge=1, le=30)] = 29
     rate_limit_per_chat_seconds: Annotated[float, Field(ge=0, le=60)] = 1.0
 
+    # Daily check-in. Grace: how late the daily prompt may still be sent after downtime; past
+    # it the prompt is recorded as missed (a missing check-in is never filled in). Answer days:
+    # how many days after its date a check-in may still be answered or changed (0 = only the
+    # day itself), so a press on yesterday's prompt counts for yesterday.
+    grace_minutes_checkin: Annotated[int, Field(ge=1, le=720)] = 120
+    checkin_answer_days: Annotated[int, Field(ge=0, le=60)] = 7
+    # The key that encrypts free text patients type (check-in notes) at rest: a Fernet key.
+    # Unset, the bot never offers a note, so no note is ever stored in plaintext.
+    data_encryption_key: SecretStr | None = None
+
     invite_valid_days: Annotated[int, Field(ge=1, le=90)] = 7
     consent_version: str = "2026-11-1"
     checkin_default_time: time = time(20, 0)
@@ -101,6 +118,21 @@ class Settings(BaseSettings):
             msg = "must start with http:// or https://"
             raise ValueError(msg)
         return value.rstrip("/")
+
+    @field_validator("data_encryption_key", mode="before")
+    @classmethod
+    def _encryption_key(cls, value: object) -> object:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        if not isinstance(raw, str) or not _FERNET_KEY.fullmatch(raw.strip()):
+            msg = (
+                "must be a Fernet key (44 characters of urlsafe base64); generate one with "
+                'python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())"'
+            )
+            raise ValueError(msg)
+        return raw.strip()
 
     @field_validator("log_level")
     @classmethod
@@ -150,6 +182,7 @@ def load_settings(**overrides: Any) -> Settings:
         name = "_".join(str(part) for part in first["loc"]).upper() or "SETTINGS"
         message = first["msg"].removeprefix("Value error, ")
         raw = first.get("input")
-        shown = f" (got {raw!r})" if isinstance(raw, str | int) and "TOKEN" not in name else ""
+        secret = any(part in name for part in _SECRET_NAMES)
+        shown = f" (got {raw!r})" if isinstance(raw, str | int) and not secret else ""
         error = f"{name}: {message}{shown}"
         raise SettingsError(error) from None

@@ -16,7 +16,9 @@ from telegram.ext import (
 
 from bot import callbacks
 from bot.handlers import careteam, errors, guard, learn, onboarding, reminders, safety
+from bot.handlers import checkin as checkin_handlers
 from bot.handlers import flows as flow_handlers
+from bot.handlers import privacy as privacy_handlers
 from bot.handlers import settings as settings_handlers
 from bot.handlers.common import (
     CB_ALERT_ACK,
@@ -31,6 +33,9 @@ from bot.handlers.common import (
 GROUP_DEDUPE = -300
 GROUP_SAFETY = -200  # crisis language is answered before anything else may swallow the message
 GROUP_CONSENT = -100
+# A typed note for the check-in, taken only while the patient is at the note question. Before
+# the flows group: that group ends any flow it does not know, and the note question is one.
+GROUP_CHECKIN_NOTE = -75
 # Typed answers to an open guided flow (/addmed, /addtms, a typed setting) are taken here,
 # before any free-text feature can read them as something else.
 GROUP_FLOWS = -50
@@ -44,7 +49,12 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         MessageHandler(filters.TEXT | filters.CAPTION, safety.scan_for_crisis), GROUP_SAFETY
     )
     application.add_handler(TypeHandler(Update, guard.require_consent), GROUP_CONSENT)
-    # New messages only: an edited earlier answer must not be read as the answer to this step.
+    # New messages only (in both groups): an edited earlier answer must not be read as the
+    # answer to the question open now.
+    application.add_handler(
+        MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, checkin_handlers.take_note),
+        GROUP_CHECKIN_NOTE,
+    )
     application.add_handler(
         MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, flow_handlers.take_message),
         GROUP_FLOWS,
@@ -61,6 +71,8 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         CommandHandler("patients", careteam.patients),
         CommandHandler("invite", careteam.invite),
         CallbackQueryHandler(careteam.acknowledge_alert, pattern=f"^{CB_ALERT_ACK}\\d+$"),
+        CommandHandler("checkin", checkin_handlers.checkin),
+        CallbackQueryHandler(checkin_handlers.answer_button, pattern=f"^{callbacks.CHECKIN}:"),
         CommandHandler("schedule", reminders.schedule),
         CommandHandler("pause", reminders.pause),
         CommandHandler("resume", reminders.resume),
@@ -73,6 +85,9 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         CallbackQueryHandler(flow_handlers.answer_button, pattern=f"^{callbacks.FLOW}:"),
         CommandHandler("settings", settings_handlers.show_settings),
         CallbackQueryHandler(settings_handlers.answer_button, pattern=f"^{callbacks.SETTINGS}:"),
+        CommandHandler("mydata", privacy_handlers.my_data),
+        CommandHandler("delete", privacy_handlers.delete_data),
+        CallbackQueryHandler(privacy_handlers.answer_delete, pattern=f"^{callbacks.PRIVACY}:"),
         # Free text outside any flow is a question for the library (crisis language never gets
         # here: the safety net ran first and stopped the update).
         MessageHandler(filters.TEXT & ~filters.COMMAND, learn.question),

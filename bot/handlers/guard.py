@@ -11,9 +11,10 @@ from bot.handlers.common import Context, reply, services_of, user_locale
 
 log = logging.getLogger(__name__)
 
-# What anyone may use before (or without) consenting: enrollment itself, help and the crisis path.
-OPEN_COMMANDS = frozenset({"start", "help", "sos"})
-OPEN_CALLBACK_PREFIXES = ("c:", "sos:")
+# What anyone may use before (or without) consenting: enrollment itself, help, the crisis path,
+# and the right to see or erase what is stored (a declined patient still has a row).
+OPEN_COMMANDS = frozenset({"start", "help", "sos", "mydata", "delete"})
+OPEN_CALLBACK_PREFIXES = ("c:", "sos:", "pv:")
 
 
 async def drop_repeated_update(update: Update, context: Context) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import callbacks
@@ -19,6 +19,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.models import Appointment, Delivery, DeliveryStatus, Medication, Patient, PatientStatus
 from bot.services.careteam import AlertNotice, CareTeamService
+from bot.services.checkins import prompt_key, prompt_screen
 from bot.services.occurrences import occurrences_between, parse_hhmm, parse_weekdays
 from bot.storage.db import Database
 from bot.storage.deliveries import DeliveryRepository, PlannedDelivery
@@ -33,7 +34,9 @@ APPT_EVENING = "appt_evening"
 APPT_HOUR = "appt_hour"
 ALERT = "alert"
 CRISIS_REPLY = "crisis_reply"
-PATIENT_KINDS = (DOSE, APPT_EVENING, APPT_HOUR)
+CHECKIN = "checkin"  # the daily check-in prompt: once a day, never repeated
+PATIENT_KINDS = (DOSE, APPT_EVENING, APPT_HOUR, CHECKIN)
+EVERY_DAY = frozenset(range(7))
 
 ALERT_PRIORITY = 0
 REMINDER_PRIORITY = 5
@@ -107,6 +110,7 @@ class ReminderService:
             DOSE: self._settings.grace_minutes_dose,
             ALERT: self._settings.grace_minutes_alert,
             CRISIS_REPLY: self._settings.grace_minutes_alert,
+            CHECKIN: self._settings.grace_minutes_checkin,
         }.get(kind, self._settings.grace_minutes_appointment)
         return timedelta(minutes=minutes)
 
@@ -121,7 +125,7 @@ class ReminderService:
     async def plan(self, now: datetime | None = None) -> int:
         """Materialise every due-soon reminder of every reachable patient; return rows offered."""
         now = now or self._clock.now()
-        start = now - max(self._grace(DOSE), self._grace(APPT_HOUR))
+        start = now - max(self._grace(DOSE), self._grace(APPT_HOUR), self._grace(CHECKIN))
         end = now + timedelta(hours=self._settings.plan_horizon_hours)
         patients = {p.id: p for p in await self._patients.plannable()}
         meds: dict[int, list[Medication]] = {}
@@ -151,7 +155,7 @@ class ReminderService:
             await self.deliveries.cancel_pending(tx, patient_id=patient_id, kinds=PATIENT_KINDS)
         if patient is None or not _plannable(patient):
             return
-        start = now - self._grace(DOSE)
+        start = now - max(self._grace(DOSE), self._grace(CHECKIN))
         end = now + timedelta(hours=self._settings.plan_horizon_hours)
         meds = await self._schedules.medications_of(patient_id)
         appts = await self._schedules.appointments_of(
@@ -203,7 +207,39 @@ class ReminderService:
             if appt.status not in {"scheduled", "confirmed"}:
                 continue
             rows.extend(self._plan_appointment(patient, appt, zone, start, end))
+        rows.extend(self._plan_checkins(patient, zone, start, end))
         return rows
+
+    def _plan_checkins(
+        self, patient: Patient, zone: ZoneInfo, start: datetime, end: datetime
+    ) -> list[PlannedDelivery]:
+        """Plan one check-in prompt per local day at the patient's check-in time."""
+        assert patient.chat_id is not None
+        if patient.consented_at is None:
+            return []
+        try:
+            slot = parse_hhmm(patient.checkin_time)
+        except ValueError:
+            # One bad stored time must not stop the planner for every other patient.
+            log.warning("checkin time unreadable patient_id=%s", patient.id)
+            return []
+        # Never a prompt for a slot before consent (nor one before a zone or time change: such
+        # a row was cancelled by the re-plan, and a cancelled row only comes back in the future).
+        window_start = max(start, patient.consented_at)
+        return [
+            PlannedDelivery(
+                dedupe_key=prompt_key(patient.id, occ.local_date),
+                kind=CHECKIN,
+                chat_id=patient.chat_id,
+                patient_id=patient.id,
+                local_date=occ.local_date.isoformat(),
+                slot=f"{occ.slot:%H:%M}",
+                due_at=occ.due_utc,
+                expires_at=occ.due_utc + self._grace(CHECKIN),
+                priority=REMINDER_PRIORITY,
+            )
+            for occ in occurrences_between([slot], EVERY_DAY, zone, window_start, end)
+        ]
 
     def _plan_appointment(
         self, patient: Patient, appt: Appointment, zone: ZoneInfo, start: datetime, end: datetime
@@ -314,6 +350,8 @@ class ReminderService:
             return await self._compose_alert(delivery)
         if delivery.kind == DOSE:
             return await self._compose_dose(delivery, repeat=repeat)
+        if delivery.kind == CHECKIN:
+            return await self._compose_checkin(delivery)
         patient = await self._patients.by_id(delivery.patient_id or 0)
         if patient is not None and delivery.kind == CRISIS_REPLY:
             return Outgoing(delivery.chat_id, self._texts.render("crisis.reply", patient.locale))
@@ -345,6 +383,21 @@ class ReminderService:
             snoozed=delivery.response == "snoozed" and not repeat,
         )
         return Outgoing(delivery.chat_id, text, self._dose_buttons(delivery.id, locale))
+
+    async def _compose_checkin(self, delivery: Delivery) -> Outgoing | None:
+        patient = await self._patients.by_id(delivery.patient_id or 0)
+        if patient is None or delivery.local_date is None:
+            return None
+        today = self._clock.now().astimezone(ZoneInfo(patient.timezone)).date()
+        screen = prompt_screen(
+            self._texts,
+            patient.locale,
+            date.fromisoformat(delivery.local_date),
+            today=today,
+            # The note question is asked only when notes can be encrypted (see checkins).
+            notes=self._settings.data_encryption_key is not None,
+        )
+        return Outgoing(delivery.chat_id, screen.text, screen.buttons)
 
     def _appointment_text(self, appt: Appointment, patient: Patient, kind: str) -> str:
         local = appt.starts_at.astimezone(ZoneInfo(patient.timezone))

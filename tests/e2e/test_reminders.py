@@ -45,13 +45,15 @@ def add_bulk_patients(bot: BotProcess, first_id: int, count: int) -> list[int]:
     assert bot.cli("migrate").returncode == 0
     local_now = datetime.now(NEW_YORK)
     slot = f"{local_now:%H:%M}"
+    # The daily check-in prompt is kept twelve hours away so only the dose is due now.
+    checkin = f"{local_now + timedelta(hours=12):%H:%M}"
     created = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
     ids = list(range(first_id, first_id + count))
     for user_id in ids:
         bot.execute(
             "INSERT INTO patients (label, telegram_user_id, chat_id, status, timezone, created_at, "
-            "consented_at) VALUES (?, ?, ?, 'active', 'America/New_York', ?, ?)",
-            (f"B-{user_id}", user_id, user_id, created, created),
+            "consented_at, checkin_time) VALUES (?, ?, ?, 'active', 'America/New_York', ?, ?, ?)",
+            (f"B-{user_id}", user_id, user_id, created, created, checkin),
         )
         bot.execute(
             "INSERT INTO medications (patient_id, name, dose_text, times, weekdays, start_date, "
@@ -189,7 +191,8 @@ async def test_kill_9_with_500_due_delivers_all_after_restart(
     assert duplicates <= 5
     assert max(per_chat[i] for i in ids) <= 2
     rows = bot.query(
-        "SELECT status, COUNT(*) AS n FROM deliveries WHERE due_at <= ? GROUP BY status",
+        "SELECT status, COUNT(*) AS n FROM deliveries WHERE kind = 'dose' AND due_at <= ? "
+        "GROUP BY status",
         (now_db(),),
     )
     assert {r["status"]: r["n"] for r in rows} == {"sent": 500}

@@ -130,3 +130,41 @@ def test_backup_writes_a_consistent_copy(tmp_path: Path) -> None:
     again = run_cli(tmp_path, "backup", str(target))
     assert again.returncode == 1
     assert "already exists" in again.stderr
+
+
+def test_export_writes_the_patient_file_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    """`companion export` writes the /mydata file (owner-only), audited; it never overwrites."""
+    assert run_cli(tmp_path, "invite", "--label", "P-014").returncode == 0
+    target = tmp_path / "exports" / "p-014.json"
+    result = run_cli(tmp_path, "export", "--patient", "P-014", "--output", str(target))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(target.read_text(encoding="utf-8"))
+    assert document["patient"]["label"] == "P-014"
+    assert {"patients", "invites", "audit_log", "clinicians"} <= set(document["tables"])
+    assert target.stat().st_mode & 0o777 == 0o600, "health data is readable by its owner only"
+
+    again = run_cli(tmp_path, "export", "--patient", "P-014", "--output", str(target))
+    assert again.returncode == 1
+    assert len(again.stderr.strip().splitlines()) == 1
+    assert "already exists" in again.stderr
+    assert json.loads(target.read_text(encoding="utf-8")) == document, "the file is untouched"
+    with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
+        audited = conn.execute(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'patient.export' AND actor_kind = 'cli'"
+        ).fetchone()[0]
+    assert audited == 1, "a refused export leaves no audit row"
+
+
+def test_export_prints_to_stdout_and_refuses_an_unknown_label(tmp_path: Path) -> None:
+    """Without --output the document goes to stdout; an unknown label is one line, no file."""
+    assert "--output" in run_cli(tmp_path, "export", "--help").stdout
+    assert run_cli(tmp_path, "invite", "--label", "P-015").returncode == 0
+    printed = run_cli(tmp_path, "export", "--patient", "P-015")
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout)["patient"]["label"] == "P-015"
+    target = tmp_path / "nobody.json"
+    missing = run_cli(tmp_path, "export", "--patient", "P-404", "--output", str(target))
+    assert missing.returncode == 1
+    assert len(missing.stderr.strip().splitlines()) == 1
+    assert "no patient with label P-404" in missing.stderr
+    assert not target.exists()

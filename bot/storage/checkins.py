@@ -1,0 +1,126 @@
+"""The checkins table: all the SQL for daily check-ins, one row per patient and local date.
+
+Each answer is written as soon as it is given (an upsert that sets only the values given), so
+a check-in answered half-way keeps what was answered and an edit replaces only what changed.
+The note is stored as the ciphertext the service hands over; this module never sees its text.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from bot.storage.db import Database, Transaction, from_db_time, to_db_time
+
+# One statement for every answer: a value given replaces the stored one, a value not given
+# (NULL) leaves the stored one alone.
+_RECORD = (
+    "INSERT INTO checkins (patient_id, local_date, craving, mood, used, note_cipher, created_at, "
+    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (patient_id, local_date) DO UPDATE "
+    "SET craving = COALESCE(excluded.craving, checkins.craving), "
+    "mood = COALESCE(excluded.mood, checkins.mood), "
+    "used = COALESCE(excluded.used, checkins.used), "
+    "note_cipher = COALESCE(excluded.note_cipher, checkins.note_cipher), "
+    "updated_at = excluded.updated_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkin:
+    """One day's check-in as stored: None marks a question not answered."""
+
+    id: int
+    patient_id: int
+    local_date: date
+    craving: int | None
+    mood: int | None
+    used: bool | None
+    note_cipher: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def has_note(self) -> bool:
+        """Return whether a note is stored for the day."""
+        return self.note_cipher is not None
+
+
+def _checkin(row: sqlite3.Row) -> Checkin:
+    used = row["used"]
+    return Checkin(
+        id=row["id"],
+        patient_id=row["patient_id"],
+        local_date=date.fromisoformat(row["local_date"]),
+        craving=row["craving"],
+        mood=row["mood"],
+        used=None if used is None else bool(used),
+        note_cipher=row["note_cipher"],
+        created_at=from_db_time(row["created_at"]),
+        updated_at=from_db_time(row["updated_at"]),
+    )
+
+
+class CheckinRepository:
+    """The ``checkins`` table, and the check-in prompt's row among the deliveries."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record(
+        self,
+        tx: Transaction,
+        patient_id: int,
+        day: date,
+        now: datetime,
+        *,
+        craving: int | None = None,
+        mood: int | None = None,
+        used: bool | None = None,
+        note_cipher: str | None = None,
+    ) -> None:
+        """Store the answers given (each replaces that day's value); leave the others alone."""
+        stamp = to_db_time(now)
+        await tx.execute(
+            _RECORD,
+            (
+                patient_id,
+                day.isoformat(),
+                craving,
+                mood,
+                None if used is None else int(used),
+                note_cipher,
+                stamp,
+                stamp,
+            ),
+        )
+
+    async def by_date(self, patient_id: int, day: date) -> Checkin | None:
+        """Return a patient's check-in for one local date."""
+        row = await self._db.fetchone(
+            "SELECT * FROM checkins WHERE patient_id = ? AND local_date = ?",
+            (patient_id, day.isoformat()),
+        )
+        return _checkin(row) if row else None
+
+    async def by_date_tx(self, tx: Transaction, patient_id: int, day: date) -> Checkin | None:
+        """Return a patient's check-in for one local date, inside a transaction."""
+        row = await tx.fetchone(
+            "SELECT * FROM checkins WHERE patient_id = ? AND local_date = ?",
+            (patient_id, day.isoformat()),
+        )
+        return _checkin(row) if row else None
+
+    async def of_patient(self, patient_id: int, *, since: date, until: date) -> list[Checkin]:
+        """Return a patient's check-ins for local dates in ``[since, until]``, by date."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM checkins WHERE patient_id = ? AND local_date >= ? AND local_date <= ? "
+            "ORDER BY local_date",
+            (patient_id, since.isoformat(), until.isoformat()),
+        )
+        return [_checkin(row) for row in rows]
+
+    async def prompt_id(self, tx: Transaction, dedupe_key: str) -> int | None:
+        """Return the id of the day's check-in prompt delivery, if one was planned."""
+        row = await tx.fetchone("SELECT id FROM deliveries WHERE dedupe_key = ?", (dedupe_key,))
+        return int(row["id"]) if row else None
