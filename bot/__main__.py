@@ -21,9 +21,11 @@ from bot.clock import SystemClock
 from bot.config import Settings, SettingsError, configure_libraries, load_settings
 from bot.services.careteam import CareTeamService
 from bot.services.enrollment import EnrollmentError, EnrollmentService
+from bot.services.library import ContentError as LibraryContentError
 from bot.services.privacy import UnknownPatientError
 from bot.services.schedules import ScheduleService, parse_date
 from bot.storage.db import Database, MigrationError
+from bot.texts import ContentError as TextsContentError
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -136,7 +138,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(settings)
         handler = _COMMANDS[args.command]
         asyncio.run(_with_database(settings, lambda db: handler(settings, db, args)))
-    except (SettingsError, CliError, EnrollmentError, MigrationError, ValueError) as exc:
+    except (
+        SettingsError,
+        CliError,
+        EnrollmentError,
+        MigrationError,
+        TextsContentError,
+        LibraryContentError,
+        ValueError,
+    ) as exc:
+        # A broken article or template names its file here, and the bot does not start.
         print(f"companion: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except sqlite3.Error as exc:
@@ -197,6 +208,7 @@ async def _invite(settings: Settings, db: Database, args: argparse.Namespace) ->
         SystemClock(),
         default_timezone=settings.clinic_timezone,
         consent_version=settings.consent_version,
+        default_checkin_time=f"{settings.checkin_default_time:%H:%M}",
     )
     days = args.days if args.days is not None else settings.invite_valid_days
     issued = await enrollment.create_invite(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
@@ -75,7 +76,9 @@ def build_services(
     """Create the services (the database is connected later, in ``post_init``)."""
     clock = clock or SystemClock()
     db = db or Database(settings.database_path)
-    texts, library = load_content(tuple(sorted(settings.crisis_context().items())))
+    texts, library = load_content(
+        settings.content_dir or content_root(), tuple(sorted(settings.crisis_context().items()))
+    )
     careteam = CareTeamService(db, clock)
     reminders = ReminderService(db, clock, texts, settings, careteam)
     flows = FlowService(db, clock, reminders)
@@ -89,6 +92,7 @@ def build_services(
             clock,
             default_timezone=settings.clinic_timezone,
             consent_version=settings.consent_version,
+            default_checkin_time=f"{settings.checkin_default_time:%H:%M}",
         ),
         careteam=careteam,
         update_log=UpdateLog(db),
@@ -115,11 +119,11 @@ def _note_decryptor(settings: Settings) -> Decrypt | None:
 
 
 @functools.lru_cache(maxsize=4)
-def load_content(globals_: tuple[tuple[str, str], ...]) -> tuple[Texts, Library]:
+def load_content(root: Path, globals_: tuple[tuple[str, str], ...]) -> tuple[Texts, Library]:
     """Load and check every template and article once per process (they are read-only)."""
-    texts = load_texts(content_root(), dict(globals_))
+    texts = load_texts(root, dict(globals_))
     library = load_library(
-        content_root() / "articles" / "en",
+        root / "articles" / "en",
         medication_footer=texts.render("learn.medication_footer"),
     )
     return texts, library

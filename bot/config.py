@@ -51,9 +51,10 @@ class Settings(BaseSettings):
     telegram_base_url: str | None = None
     telegram_bot_username: str | None = None
     database_path: Path = Path("data/companion.sqlite3")
+    # A clinic's own copy of content/ (articles and message templates); default: the shipped one.
+    content_dir: Path | None = None
     clinic_name: str = "Your clinic"
     clinic_timezone: str = "America/New_York"
-    default_locale: str = "en"
 
     # Crisis resources: US defaults, each overridable for a clinic elsewhere.
     crisis_line: str = "988"
@@ -101,13 +102,16 @@ class Settings(BaseSettings):
     def _zone(cls, value: str) -> str:
         return _validate_zone(value)
 
-    @field_validator("default_locale")
+    @field_validator("content_dir", mode="before")
     @classmethod
-    def _locale(cls, value: str) -> str:
-        if value not in {"en", "es"}:
-            msg = "must be en or es"
+    def _content_dir(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        folder = Path(str(value))
+        if not (folder / "messages").is_dir() or not (folder / "articles").is_dir():
+            msg = "must be a folder holding messages/ and articles/ (a copy of content/)"
             raise ValueError(msg)
-        return value
+        return folder
 
     @field_validator("telegram_base_url")
     @classmethod

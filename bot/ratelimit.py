@@ -49,6 +49,9 @@ _PRUNE_AT_LEAST = 1024  # below this many entries, stale ones cost less than swe
 _SWEEP_EVERY_SECONDS = 60.0  # and a quiet bot still forgets old chats within a minute or so
 
 
+_WINDOW_TOLERANCE = 1e-6
+
+
 class TelegramRateLimiter(BaseRateLimiter[int]):
     """Keep outgoing sends within Telegram's overall, per-chat and per-group limits.
 
@@ -87,6 +90,7 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
         self._chat_ready_at: dict[ChatKey, float] = {}
         self._group_recent: dict[ChatKey, deque[float]] = {}
         self._paused_until = -math.inf
+        self._started: deque[float] = deque(maxlen=overall_per_second)
         self._prune_slots_at = _PRUNE_AT_LEAST
         self._prune_chats_at = _PRUNE_AT_LEAST
         self._next_sweep = -math.inf
@@ -125,6 +129,7 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
         retries = 0
         while True:
             await self._wait_for_turn(chat, is_group=is_group)
+            await self._respect_overall_window()
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as flood:
@@ -145,6 +150,21 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
                     retries,
                     max_retries,
                 )
+
+    async def _respect_overall_window(self) -> None:
+        """Never start more sends in any one second than the overall limit.
+
+        The slot grid spaces sends evenly, but a busy event loop can wake several late sends
+        at once; this window over the actual start times keeps such a catch-up from ever
+        exceeding the limit.
+        """
+        started = self._started
+        while len(started) == started.maxlen:
+            wait = started[0] + 1.0 - self._monotonic()
+            if wait <= _WINDOW_TOLERANCE:  # grid slots are exact; float sums are not
+                break
+            await self._sleep(wait)
+        started.append(self._monotonic())
 
     async def _wait_for_turn(self, chat: ChatKey, *, is_group: bool) -> None:
         """Reserve a slot for ``chat`` and sleep until it comes, queueing again after a pause."""

@@ -27,6 +27,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot.clock import Clock
 from bot.models import Delivery
 from bot.services.reminders import ALERT, Outgoing, ReminderService
+from bot.storage.deliveries import DeliveryRepository, SentOutcome
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,10 @@ class Dispatcher:
     on_unreachable: Callable[[int], None] | None = None
     _in_flight: set[asyncio.Task[None]] = field(default_factory=set)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _outcomes: GroupCommit = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._outcomes = GroupCommit(self.reminders.deliveries)
 
     @property
     def in_flight(self) -> int:
@@ -130,8 +135,10 @@ class Dispatcher:
         else:
             self.stats.sent += 1
             now = self.clock.now()
-            await self.reminders.deliveries.record_sent(
-                delivery.id, message_id, now, self.reminders.next_repeat_after(delivery, now)
+            await self._outcomes.record(
+                SentOutcome(
+                    delivery.id, message_id, now, self.reminders.next_repeat_after(delivery, now)
+                )
             )
             log.info("delivery sent delivery_id=%s kind=%s", delivery.id, delivery.kind)
 
@@ -156,8 +163,10 @@ class Dispatcher:
             return
         self.stats.repeats += 1
         now = self.clock.now()
-        await self.reminders.deliveries.record_sent(
-            delivery.id, message_id, now, now + self.reminders.repeat_interval, repeat=True
+        await self._outcomes.record(
+            SentOutcome(
+                delivery.id, message_id, now, now + self.reminders.repeat_interval, repeat=True
+            )
         )
 
     async def _send(self, outgoing: Outgoing) -> int:
@@ -215,6 +224,43 @@ class Dispatcher:
         await self.reminders.deliveries.record_retry(
             delivery.id, self.clock.now() + wait, error, unknown=False
         )
+
+
+class GroupCommit:
+    """Record sends as soon as they succeed, sharing one transaction among those that finish
+    together.
+
+    Each caller waits until its own outcome is committed, so a crash can lose no more than
+    writing one by one would (the send whose answer had not been recorded yet), while a burst
+    of reminders costs one commit per batch instead of one per message.
+    """
+
+    def __init__(self, deliveries: DeliveryRepository) -> None:
+        self._deliveries = deliveries
+        self._waiting: list[tuple[SentOutcome, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, outcome: SentOutcome) -> None:
+        """Commit one outcome (together with any others waiting) and return once it is stored."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((outcome, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write())
+        await future
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await self._deliveries.record_sent_many([outcome for outcome, _ in batch])
+            except Exception as exc:  # handed to every waiting caller, who handles it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
 
 
 def _backoff(attempts: int) -> timedelta:

@@ -84,10 +84,12 @@ class EnrollmentService:
         *,
         default_timezone: str,
         consent_version: str,
+        default_checkin_time: str = "20:00",
     ) -> None:
         self._db = db
         self._clock = clock
         self._default_timezone = default_timezone
+        self._default_checkin_time = default_checkin_time
         self.consent_version = consent_version
         self._patients = PatientRepository(db)
         self._clinicians = ClinicianRepository(db)
@@ -129,7 +131,9 @@ class EnrollmentService:
                 msg = f"patient {label} is already enrolled"
                 raise EnrollmentError(EnrollmentProblem.LABEL_ENROLLED, msg)
             if patient is None:
-                patient_id = await self._patients.create(tx, label, self._default_timezone, now)
+                patient_id = await self._patients.create(
+                    tx, label, self._default_timezone, self._default_checkin_time, now
+                )
             else:
                 patient_id = patient.id
                 await self._invites.revoke_open(tx, patient_id, now)

@@ -66,6 +66,17 @@ class PlannedDelivery:
     priority: int = 5
 
 
+@dataclass(frozen=True, slots=True)
+class SentOutcome:
+    """A send Telegram accepted, to be recorded."""
+
+    delivery_id: int
+    message_id: int | None
+    at: datetime
+    next_repeat_at: datetime | None
+    repeat: bool = False
+
+
 class DeliveryRepository:
     """All SQL about deliveries."""
 
@@ -196,20 +207,36 @@ class DeliveryRepository:
         *,
         repeat: bool = False,
     ) -> None:
-        """Record a successful send (or repeat) and when to repeat next."""
+        """Record one successful send (or repeat) and when to repeat next."""
+        await self.record_sent_many(
+            [SentOutcome(delivery_id, message_id, now, next_repeat_at, repeat)]
+        )
+
+    async def record_sent_many(self, outcomes: Sequence[SentOutcome]) -> None:
+        """Record several successful sends in one transaction (group commit)."""
+        firsts = [o for o in outcomes if not o.repeat]
+        repeats = [o for o in outcomes if o.repeat]
         async with self._db.transaction() as tx:
-            if repeat:
-                await tx.execute(
+            if firsts:
+                await tx.executemany(
+                    "UPDATE deliveries SET status = 'sent', message_id = ?, sent_at = ?, "
+                    "next_repeat_at = ?, last_error = NULL WHERE id = ? AND status = 'sending'",
+                    [
+                        (
+                            o.message_id,
+                            to_db_time(o.at),
+                            _db_or_none(o.next_repeat_at),
+                            o.delivery_id,
+                        )
+                        for o in firsts
+                    ],
+                )
+            if repeats:
+                await tx.executemany(
                     "UPDATE deliveries SET repeats_sent = repeats_sent + 1, "
                     "message_id = COALESCE(?, message_id), next_repeat_at = ? "
                     "WHERE id = ? AND status = 'sent'",
-                    (message_id, _db_or_none(next_repeat_at), delivery_id),
-                )
-            else:
-                await tx.execute(
-                    "UPDATE deliveries SET status = 'sent', message_id = ?, sent_at = ?, "
-                    "next_repeat_at = ?, last_error = NULL WHERE id = ? AND status = 'sending'",
-                    (message_id, to_db_time(now), _db_or_none(next_repeat_at), delivery_id),
+                    [(o.message_id, _db_or_none(o.next_repeat_at), o.delivery_id) for o in repeats],
                 )
 
     async def record_retry(

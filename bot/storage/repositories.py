@@ -132,11 +132,14 @@ class PatientRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create(self, tx: Transaction, label: str, timezone: str, now: datetime) -> int:
+    async def create(
+        self, tx: Transaction, label: str, timezone: str, checkin_time: str, now: datetime
+    ) -> int:
         """Insert a new invited patient and return its id."""
         row_id = await tx.execute(
-            "INSERT INTO patients (label, status, timezone, created_at) VALUES (?, ?, ?, ?)",
-            (label, PatientStatus.INVITED.value, timezone, to_db_time(now)),
+            "INSERT INTO patients (label, status, timezone, checkin_time, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (label, PatientStatus.INVITED.value, timezone, checkin_time, to_db_time(now)),
         )
         assert row_id is not None
         return row_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -168,3 +169,24 @@ def test_export_prints_to_stdout_and_refuses_an_unknown_label(tmp_path: Path) ->
     assert len(missing.stderr.strip().splitlines()) == 1
     assert "no patient with label P-404" in missing.stderr
     assert not target.exists()
+
+
+def test_a_broken_article_stops_start_up_naming_the_file(tmp_path: Path) -> None:
+    """With a clinic's own content folder, a broken article stops `run` with one line."""
+    shipped = Path(__file__).resolve().parents[2] / "content"
+    own = tmp_path / "clinic-content"
+    shutil.copytree(shipped, own)
+    article = own / "articles" / "en" / "methadone.md"
+    article.write_text(article.read_text().replace("sources:", "sourcez:", 1))
+    result = run_cli(tmp_path, "run", TELEGRAM_BOT_TOKEN="123:abc", CONTENT_DIR=str(own))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "methadone.md" in lines[0]
+
+
+def test_content_dir_must_be_a_copy_of_content(tmp_path: Path) -> None:
+    """A CONTENT_DIR without messages/ and articles/ is refused by name."""
+    result = run_cli(tmp_path, "migrate", CONTENT_DIR=str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.startswith("companion: CONTENT_DIR")

@@ -462,3 +462,23 @@ async def test_the_limiter_paces_real_bot_calls_through_the_request_seam() -> No
     assert all(moment >= START + 2.1 - EPSILON for moment, _ in delivered)
     to_42 = [moment for moment, chat in delivered if chat == 42]
     assert to_42[1] - to_42[0] >= 1.0 - EPSILON
+
+
+async def test_late_wake_ups_never_put_more_than_the_limit_into_one_second() -> None:
+    """A send whose sleep ended late is held back so that no second exceeds the limit."""
+    clock = VirtualClock()
+    log: list[tuple[float, object]] = []
+    send = _recorder(clock, log)
+    wake_ups = itertools.count()
+
+    async def late_sleep(seconds: float) -> None:
+        # Now and then a wake-up comes 200 ms late, as under load: that send then lands among
+        # the next second's sends, which the even slot grid alone would let through.
+        late = 0.2 if next(wake_ups) % 40 == 5 else 0.0
+        await clock.sleep(seconds + late)
+
+    limiter = TelegramRateLimiter(monotonic=clock.monotonic, sleep=late_sleep)
+    await clock.run(asyncio.gather(*(_send(limiter, send, 1000 + i) for i in range(120))))
+    times = sorted(moment for moment, _ in log)
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0 - EPSILON) for start in times)
+    assert busiest <= 30
