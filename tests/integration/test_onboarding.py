@@ -241,3 +241,16 @@ async def test_invite_expiry_uses_the_configured_days(app: App) -> None:
     )
     now = services(app).clock.now()
     assert timedelta(days=2, hours=23) < issued.expires_at - now <= timedelta(days=3)
+
+
+async def test_polling_network_errors_are_one_quiet_line(
+    app: App, api: LocalBotApi, caplog: Any
+) -> None:
+    """An outage while polling logs one warning line without a traceback and sends nothing."""
+    from telegram.error import NetworkError  # noqa: PLC0415
+
+    await app.process_error(None, NetworkError("httpx.ConnectError: connection refused"))
+    records = [r for r in caplog.records if "unreachable while polling" in r.getMessage()]
+    assert len(records) == 1
+    assert records[0].exc_info is None
+    assert api.of("sendMessage") == []
