@@ -217,9 +217,8 @@ async def _invite(settings: Settings, db: Database, args: argparse.Namespace) ->
     username = settings.telegram_bot_username or await _bot_username(settings)
     print(f"label:   {issued.label}")
     print(f"code:    {issued.code}")
-    print(
-        f"expires: {issued.expires_at.astimezone(settings.zone):%Y-%m-%d %H:%M} {settings.clinic_timezone}"
-    )
+    expires = issued.expires_at.astimezone(settings.zone)
+    print(f"expires: {expires:%Y-%m-%d %H:%M} {settings.clinic_timezone}")
     if username:
         print(f"link:    https://t.me/{username}?start={issued.code}")
     else:
