@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 
 from telegram import Message, Update
-from telegram.constants import ParseMode
 
 from bot.handlers.common import (
     CB_ALERT_ACK,
     Context,
+    edit_in_place,
     local_time_text,
     reply,
     services_of,
@@ -68,10 +68,11 @@ async def acknowledge_alert(update: Update, context: Context) -> None:
         alert.id,
         changed,
     )
-    await query.edit_message_text(
-        f"{original}\n\n{texts.render('alert.acknowledged', name=by, at=at)}",
-        parse_mode=ParseMode.HTML,
-    )
+    # Append who acknowledged to this copy of the alert once: the edit drops its button.
+    if isinstance(message, Message) and message.reply_markup is not None:
+        await edit_in_place(
+            update, f"{original}\n\n{texts.render('alert.acknowledged', name=by, at=at)}"
+        )
 
 
 async def patients(update: Update, context: Context) -> None:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop
 
-from bot.handlers.common import Context, keyboard, reply, services_of, user_locale
+from bot.handlers.common import Context, edit_in_place, keyboard, reply, services_of, user_locale
 from bot.services.checkins import CheckinReply, Screen
 
 log = logging.getLogger(__name__)
@@ -55,7 +54,11 @@ async def answer_button(update: Update, context: Context) -> None:
     result = await services.checkins.answer(patient, query.data, message_id=message_id)
     await query.answer(result.toast)
     if result.screen is not None:
-        await _edit(update, result.screen)
+        await edit_in_place(
+            update,
+            result.screen.text,
+            keyboard(result.screen.buttons) if result.screen.buttons else None,
+        )
     if result.follow_up is not None:
         await _send(update, result.follow_up)
 
@@ -110,19 +113,3 @@ async def _retire(update: Update, context: Context, result: CheckinReply) -> Non
 
 async def _send(update: Update, screen: Screen) -> None:
     await reply(update, screen.text, keyboard(screen.buttons) if screen.buttons else None)
-
-
-async def _edit(update: Update, screen: Screen) -> None:
-    query = update.callback_query
-    assert query is not None
-    try:
-        await query.edit_message_text(
-            screen.text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=keyboard(screen.buttons) if screen.buttons else None,
-            disable_web_page_preview=True,
-        )
-    except BadRequest as exc:
-        # Two quick taps on the same button: the message already shows this.
-        if "not modified" not in str(exc):
-            raise

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.app import Services, get_services
@@ -48,6 +49,27 @@ async def reply(
     return await chat.send_message(
         text, parse_mode=ParseMode.HTML, reply_markup=markup, disable_web_page_preview=True
     )
+
+
+async def edit_in_place(
+    update: Update, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Turn the pressed button's message into ``text``; reply instead when the answer was typed.
+
+    Without ``markup`` Telegram drops the old buttons. A second quick tap on the same button
+    asks for the very same message, which Telegram refuses as "not modified": nothing to do.
+    """
+    query = update.callback_query
+    if query is None:
+        await reply(update, text, markup)
+        return
+    try:
+        await query.edit_message_text(
+            text, parse_mode=ParseMode.HTML, reply_markup=markup, disable_web_page_preview=True
+        )
+    except BadRequest as exc:
+        if "not modified" not in str(exc):
+            raise
 
 
 def user_locale(update: Update, patient: Patient | None = None) -> str:

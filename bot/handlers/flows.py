@@ -19,15 +19,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
 from bot import callbacks
 from bot.app import Services
 from bot.handlers import settings as settings_handlers
-from bot.handlers.common import Context, keyboard, reply, services_of, user_locale
+from bot.handlers.common import Context, edit_in_place, keyboard, reply, services_of, user_locale
 from bot.models import Clinician, Patient, PatientStatus
 from bot.services.flows import RUN_KEY, FlowState, FlowValue, check_text, parse_one_time
 from bot.services.occurrences import format_weekdays
@@ -322,7 +320,7 @@ async def _take_choice(turn: _Turn, step: str, choice: str) -> None:
     if step == CONFIRM and choice == NO:
         await services.flows.finish(turn.flow.user_id)
         await query.answer()
-        await _show(turn.update, services.texts.render(f"{name}.cancelled"), None)
+        await edit_in_place(turn.update, services.texts.render(f"{name}.cancelled"), None)
         return
     await query.answer(services.texts.render("error.stale_button"))
 
@@ -386,7 +384,7 @@ async def _save(turn: _Turn) -> None:
         return
     await services.flows.finish(flow.user_id)
     await query.answer()
-    await _show(turn.update, services.texts.render(f"{flow.name}.saved", **context), None)
+    await edit_in_place(turn.update, services.texts.render(f"{flow.name}.saved", **context), None)
 
 
 # Moving on and asking -------------------------------------------------------------------------
@@ -440,7 +438,7 @@ async def _ask(turn: _Turn, *, problem: str | None = None) -> None:
     if problem:
         text = f"{problem}\n\n{text}"
     rows = await _buttons(turn)
-    await _show(turn.update, text, keyboard(rows) if rows else None)
+    await edit_in_place(turn.update, text, keyboard(rows) if rows else None)
 
 
 def _context(turn: _Turn) -> dict[str, Any]:
@@ -496,25 +494,6 @@ def _rows(items: Sequence[tuple[str, str]], width: int) -> list[list[tuple[str, 
 
 def _date_text(day: date) -> str:
     return f"{day:%a %Y-%m-%d}"
-
-
-async def _show(update: Update, text: str, markup: InlineKeyboardMarkup | None) -> None:
-    """Edit the pressed button's message into ``text``, or reply when the answer was typed."""
-    query = update.callback_query
-    if query is None:
-        await reply(update, text, markup)
-        return
-    try:
-        await query.edit_message_text(
-            text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,  # none given: Telegram drops the old buttons
-            disable_web_page_preview=True,
-        )
-    except BadRequest as exc:
-        # Two quick taps on the same button: the message already shows this.
-        if "not modified" not in str(exc):
-            raise
 
 
 async def _locale(update: Update, services: Services) -> str:

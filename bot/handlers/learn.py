@@ -5,11 +5,16 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest
 
 from bot.handlers.careteam import notify_care_team
-from bot.handlers.common import Context, keyboard, reply, services_of, user_locale
+from bot.handlers.common import (
+    Context,
+    edit_in_place,
+    keyboard,
+    reply,
+    services_of,
+    user_locale,
+)
 from bot.services.learn import ASK_TEAM, FOR_YOU, PAGE, TOPIC, TOPICS, View
 
 log = logging.getLogger(__name__)
@@ -61,16 +66,7 @@ async def browse(update: Update, context: Context) -> None:
         await query.answer(services.texts.render("error.stale_button", locale))
         return
     await query.answer()
-    try:
-        await query.edit_message_text(
-            view.text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=keyboard(view.buttons) if view.buttons else None,
-            disable_web_page_preview=True,
-        )
-    except BadRequest as exc:
-        if "not modified" not in str(exc):
-            raise
+    await edit_in_place(update, view.text, keyboard(view.buttons) if view.buttons else None)
 
 
 async def question(update: Update, context: Context) -> None:

@@ -6,13 +6,17 @@ import logging
 from zoneinfo import ZoneInfo
 
 from telegram import Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest
 
 from bot import callbacks
 from bot.handlers.careteam import notify_care_team
-from bot.handlers.common import Context, keyboard, reply, services_of, user_locale
-from bot.services.reminders import AnswerResult
+from bot.handlers.common import (
+    Context,
+    edit_in_place,
+    keyboard,
+    reply,
+    services_of,
+    user_locale,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,26 +39,11 @@ async def answer_reminder(update: Update, context: Context) -> None:
         result = await services.reminders.answer_appointment(user.id, delivery_id, action)
     await query.answer(result.toast)
     if result.text:
-        await _show(update, result)
+        await edit_in_place(
+            update, result.text, keyboard(result.buttons) if result.buttons else None
+        )
     if result.alert is not None and result.alert.is_new:
         await notify_care_team(context, result.alert)
-
-
-async def _show(update: Update, result: AnswerResult) -> None:
-    query = update.callback_query
-    assert query is not None
-    markup = keyboard(result.buttons) if result.buttons else None
-    try:
-        await query.edit_message_text(
-            result.text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            disable_web_page_preview=True,
-        )
-    except BadRequest as exc:
-        # Two quick taps on the same button: the message already shows this.
-        if "not modified" not in str(exc):
-            raise
 
 
 async def schedule(update: Update, context: Context) -> None:

@@ -18,6 +18,7 @@ from bot.handlers.common import (
     CB_SOS_ALERT,
     CB_SOS_NOT_NOW,
     Context,
+    edit_in_place,
     keyboard,
     reply,
     services_of,
@@ -123,10 +124,10 @@ async def answer_sos(update: Update, context: Context) -> None:
     locale = patient.locale
     if query.data == CB_SOS_NOT_NOW:
         # One "no" never closes the path: the alert button stays under the message.
-        await query.edit_message_text(
+        await edit_in_place(
+            update,
             texts.render("sos.not_now", locale),
-            parse_mode="HTML",
-            reply_markup=keyboard([[(texts.button("sos_alert", locale), CB_SOS_ALERT)]]),
+            keyboard([[(texts.button("sos_alert", locale), CB_SOS_ALERT)]]),
         )
         return
     notice = await services.careteam.raise_alert(
@@ -139,7 +140,8 @@ async def answer_sos(update: Update, context: Context) -> None:
         notice.alert.id,
         notice.is_new,
     )
-    template = "sos.alert_sent" if notice.is_new else "sos.alert_already"
-    await query.edit_message_text(texts.render(template, locale), parse_mode="HTML")
+    # The team is told before anything else can fail on the patient's side.
     if notice.is_new:
         await notify_care_team(context, notice)
+    template = "sos.alert_sent" if notice.is_new else "sos.alert_already"
+    await edit_in_place(update, texts.render(template, locale))

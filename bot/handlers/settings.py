@@ -12,12 +12,10 @@ import logging
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest
 
 from bot import callbacks
 from bot.app import Services
-from bot.handlers.common import Context, keyboard, reply, services_of, user_locale
+from bot.handlers.common import Context, edit_in_place, keyboard, reply, services_of, user_locale
 from bot.models import Patient
 from bot.services.flows import FlowState
 from bot.services.schedules import ScheduleError
@@ -83,13 +81,13 @@ async def answer_button(update: Update, context: Context) -> None:
     locale = patient.locale
     if action == SHOW:
         await query.answer()
-        await _edit(update, *_screen(services, patient, changed=False))
+        await edit_in_place(update, *_screen(services, patient, changed=False))
     elif action == PICK_ZONE and value is None:
         await query.answer()
-        await _edit(update, *_zone_question(services, patient))
+        await edit_in_place(update, *_zone_question(services, patient))
     elif action == PICK_CHECKIN and value is None:
         await query.answer()
-        await _edit(update, *_checkin_question(services, patient))
+        await edit_in_place(update, *_checkin_question(services, patient))
     elif action == PICK_LANGUAGE and value is None:
         await query.answer()
         rows = [
@@ -97,12 +95,12 @@ async def answer_button(update: Update, context: Context) -> None:
             for code in LOCALES
         ]
         rows.append([(texts.button("settings_back", locale), callbacks.settings(SHOW))])
-        await _edit(update, texts.render("settings.ask_language", locale), keyboard(rows))
+        await edit_in_place(update, texts.render("settings.ask_language", locale), keyboard(rows))
     elif action in {TYPE_ZONE, TYPE_CHECKIN}:
         step = ZONE if action == TYPE_ZONE else CHECKIN
         await services.flows.start(user.id, SETTINGS_FLOW, step)
         await query.answer()
-        await _edit(update, texts.render(f"settings.type_{step}", locale), None)
+        await edit_in_place(update, texts.render(f"settings.type_{step}", locale), None)
     elif action in {PAUSE, RESUME}:
         await services.reminders.set_paused(patient, paused=action == PAUSE)
         log.info(
@@ -220,7 +218,7 @@ async def _changed(update: Update, services: Services, patient: Patient) -> None
     query = update.callback_query
     assert query is not None
     await query.answer(services.texts.render("settings.saved", current.locale))
-    await _edit(update, *_screen(services, current, changed=True))
+    await edit_in_place(update, *_screen(services, current, changed=True))
 
 
 async def _drop_typing(services: Services, user_id: int) -> None:
@@ -236,19 +234,3 @@ async def _patient(update: Update, services: Services) -> Patient | None:
         return None
     patient = await services.enrollment.patient_for_user(user.id)
     return patient if patient is not None and patient.has_consented else None
-
-
-async def _edit(update: Update, text: str, markup: InlineKeyboardMarkup | None) -> None:
-    query = update.callback_query
-    assert query is not None
-    try:
-        await query.edit_message_text(
-            text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,  # none given: Telegram drops the old buttons
-            disable_web_page_preview=True,
-        )
-    except BadRequest as exc:
-        # Two quick taps on the same button: the message already shows this.
-        if "not modified" not in str(exc):
-            raise
