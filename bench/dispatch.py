@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sqlite3
 import tempfile
 import time
@@ -24,56 +23,16 @@ from typing import Any
 
 from telegram import Bot
 from telegram.ext import ExtBot
-from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_services
 from bot.clock import SystemClock
 from bot.config import Settings, configure_libraries
 from bot.ratelimit import TelegramRateLimiter
 from scheduler.dispatch import Dispatcher
+from tests.support.botapi import LocalBotApi
 
 TOKEN = "123456:BENCH-token-not-real-000000000000"
 FLOOR_PER_SECOND = 30
-
-
-class _InstantPeer(BaseRequest):
-    """Answers every Bot API call at once, so only our own cost is measured."""
-
-    def __init__(self) -> None:
-        self._next = 0
-
-    async def initialize(self) -> None:
-        """Nothing to open."""
-
-    async def shutdown(self) -> None:
-        """Nothing to close."""
-
-    @property
-    def read_timeout(self) -> float | None:
-        """No network."""
-        return None
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        *args: Any,
-        **kwargs: Any,
-    ) -> tuple[int, bytes]:
-        """Answer getMe and sends."""
-        name = url.rsplit("/", 1)[-1]
-        params = request_data.parameters if request_data else {}
-        if name == "getMe":
-            result: Any = {"id": 1, "is_bot": True, "first_name": "Bench", "username": "bench"}
-        else:
-            self._next += 1
-            result = {
-                "message_id": self._next,
-                "date": int(time.time()),
-                "chat": {"id": params.get("chat_id", 0), "type": "private"},
-            }
-        return 200, json.dumps({"ok": True, "result": result}).encode()
 
 
 def _seed(db_path: Path, count: int) -> None:
@@ -137,7 +96,9 @@ async def measure_cost(count: int = 10_000) -> float:
     """Return the dispatcher's own seconds per delivery with the rate limiter off."""
     with tempfile.TemporaryDirectory() as tmp:
         services, _ = await _prepared(Path(tmp), count)
-        bot = Bot(TOKEN, request=_InstantPeer(), get_updates_request=_InstantPeer())
+        # The tests' in-process Bot API peer answers at once, so only our own cost is measured.
+        peer = LocalBotApi()
+        bot = Bot(TOKEN, request=peer, get_updates_request=peer)
         await bot.initialize()
         dispatcher = Dispatcher(
             bot=bot, reminders=services.reminders, clock=services.clock, max_in_flight=500
