@@ -32,6 +32,7 @@ from bot.handlers.common import (
 # update there. Note: order matters!
 GROUP_DEDUPE = -300
 GROUP_SAFETY = -200  # crisis language is answered before anything else may swallow the message
+GROUP_PRIVATE_ONLY = -150  # after the safety net: crisis text is answered wherever it is written
 GROUP_CONSENT = -100
 # A typed note for the check-in, taken only while the patient is at the note question. Before
 # the flows group: that group ends any flow it does not know, and the note question is one.
@@ -45,6 +46,7 @@ GROUP_FEATURES = 0
 def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Register every handler and the error handler, in order."""
     application.add_handler(TypeHandler(Update, guard.drop_repeated_update), GROUP_DEDUPE)
+    application.add_handler(TypeHandler(Update, guard.private_chats_only), GROUP_PRIVATE_ONLY)
     application.add_handler(
         MessageHandler(filters.TEXT | filters.CAPTION, safety.scan_for_crisis), GROUP_SAFETY
     )

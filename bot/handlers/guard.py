@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
 from bot.handlers.common import Context, reply, services_of, user_locale
@@ -25,11 +26,21 @@ async def drop_repeated_update(update: Update, context: Context) -> None:
         raise ApplicationHandlerStop
 
 
+async def private_chats_only(update: Update, context: Context) -> None:
+    """Stop anything from a group or channel: health talk belongs in a private chat only."""
+    chat = update.effective_chat
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        log.info("update from a non-private chat ignored update_id=%s", update.update_id)
+        raise ApplicationHandlerStop
+
+
 async def require_consent(update: Update, context: Context) -> None:
     """Let only clinicians and consented patients past, except for the open commands."""
     user = update.effective_user
     if user is None or _is_open(update):
         return
+    if update.effective_message is None and update.callback_query is None:
+        return  # e.g. the user blocked or unblocked the bot: nothing to answer
     services = services_of(context)
     if await services.careteam.clinician_for_user(user.id) is not None:
         return

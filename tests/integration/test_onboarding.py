@@ -254,3 +254,49 @@ async def test_polling_network_errors_are_one_quiet_line(
     assert len(records) == 1
     assert records[0].exc_info is None
     assert api.of("sendMessage") == []
+
+
+async def test_in_a_group_chat_only_crisis_text_is_answered(app: App, api: LocalBotApi) -> None:
+    """If someone adds the bot to a group, it runs no feature there, but still answers a crisis."""
+    from telegram import Update  # noqa: PLC0415
+
+    def group_message(update_id: int, text: str) -> Update:
+        message = {
+            "message_id": update_id,
+            "date": 1_780_000_000,
+            "chat": {"id": -100_123, "type": "group", "title": "Friends"},
+            "from": {"id": BOB, "is_bot": False, "first_name": "Bob"},
+            "text": text,
+        }
+        return Update.de_json({"update_id": update_id, "message": message}, app.bot)
+
+    await app.process_update(group_message(990_001, "/help"))
+    await app.process_update(group_message(990_003, "what is tms"))
+    assert api.sent() == []
+    await app.process_update(group_message(990_004, "i want to kill myself"))
+    assert "988" in api.sent(-100_123)[0]["text"]
+
+
+async def test_blocking_the_bot_is_not_answered(app: App, api: LocalBotApi) -> None:
+    """A my_chat_member update (the user blocked the bot) gets no reply."""
+    from telegram import Update  # noqa: PLC0415
+
+    payload = {
+        "update_id": 990_002,
+        "my_chat_member": {
+            "chat": {"id": BOB, "type": "private"},
+            "from": {"id": BOB, "is_bot": False, "first_name": "Bob"},
+            "date": 1_780_000_000,
+            "old_chat_member": {
+                "user": {"id": 1, "is_bot": True, "first_name": "Bot"},
+                "status": "member",
+            },
+            "new_chat_member": {
+                "user": {"id": 1, "is_bot": True, "first_name": "Bot"},
+                "status": "kicked",
+                "until_date": 0,
+            },
+        },
+    }
+    await app.process_update(Update.de_json(payload, app.bot))
+    assert api.sent() == []
