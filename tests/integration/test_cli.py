@@ -190,3 +190,51 @@ def test_content_dir_must_be_a_copy_of_content(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "migrate", CONTENT_DIR=str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.startswith("companion: CONTENT_DIR")
+
+
+def test_schedule_json_lists_local_and_utc_times_across_the_spring_change(
+    tmp_path: Path,
+) -> None:
+    """`companion schedule --json`: kind, local and UTC time; a skipped 02:30 fires at 03:00."""
+    assert (
+        run_cli(tmp_path, "invite", "--label", "P-DST", TELEGRAM_BOT_USERNAME="b").returncode == 0
+    )
+    added = run_cli(
+        tmp_path,
+        "med",
+        "add",
+        "--patient",
+        "P-DST",
+        "--name",
+        "Methadone",
+        "--dose",
+        "60 mg",
+        "--times",
+        "02:30,08:00",
+        "--start",
+        "2027-03-12",
+    )
+    assert added.returncode == 0, added.stderr
+    result = run_cli(
+        tmp_path, "schedule", "--patient", "P-DST", "--from", "2027-03-13", "--days", "2", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    doses = [r for r in json.loads(result.stdout) if r["kind"] == "dose"]
+    assert [(r["local_time"], r["utc_time"]) for r in doses] == [
+        ("2027-03-13T02:30:00-05:00", "2027-03-13T07:30:00+00:00"),
+        ("2027-03-13T08:00:00-05:00", "2027-03-13T13:00:00+00:00"),
+        ("2027-03-14T03:00:00-04:00", "2027-03-14T07:00:00+00:00"),
+        ("2027-03-14T08:00:00-04:00", "2027-03-14T12:00:00+00:00"),
+    ]
+
+
+def test_med_add_refuses_a_bad_time_in_one_line(tmp_path: Path) -> None:
+    """A time that cannot be read is one line saying what is wrong; nothing is added."""
+    run_cli(tmp_path, "invite", "--label", "P-T", TELEGRAM_BOT_USERNAME="b")
+    result = run_cli(
+        tmp_path, "med", "add", "--patient", "P-T", "--name", "X", "--dose", "1", "--times", "25:00"
+    )
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    listed = run_cli(tmp_path, "med", "list", "--patient", "P-T")
+    assert "no active medications" in listed.stdout
