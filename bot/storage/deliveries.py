@@ -84,11 +84,12 @@ class DeliveryRepository:
         self._db = db
 
     async def plan(self, tx: Transaction, rows: Sequence[PlannedDelivery], now: datetime) -> None:
-        """Insert planned rows; a pending row with the same key takes the new time.
+        """Insert planned rows that do not exist yet; existing rows keep their state and time.
 
-        Rows already sent, answered or missed are left alone, so re-planning never repeats a
-        reminder. A cancelled row comes back only if it is still in the future, so resuming
-        reminders never sends what was due during the pause.
+        Re-planning therefore never repeats a reminder or moves one that is pending. A change
+        of schedule or zone cancels the pending rows first; a cancelled row comes back, with
+        the new time, only if that time is still ahead, so resuming reminders never sends what
+        was due during the pause.
         """
         await tx.executemany(
             "INSERT INTO deliveries (dedupe_key, kind, patient_id, clinician_id, chat_id, ref_id, "
@@ -96,9 +97,7 @@ class DeliveryRepository:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) "
             "ON CONFLICT (dedupe_key) DO UPDATE SET due_at = excluded.due_at, "
             "expires_at = excluded.expires_at, chat_id = excluded.chat_id, status = 'pending' "
-            "WHERE (deliveries.status = 'cancelled' AND excluded.due_at >= ?) "
-            "OR (deliveries.status = 'pending' AND deliveries.response IS NULL "
-            "AND deliveries.due_at != excluded.due_at)",
+            "WHERE deliveries.status = 'cancelled' AND excluded.due_at >= ?",
             [
                 (
                     r.dedupe_key,
