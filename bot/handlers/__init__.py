@@ -92,8 +92,11 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         CallbackQueryHandler(privacy_handlers.answer_delete, pattern=f"^{callbacks.PRIVACY}:"),
         # Free text outside any flow is a question for the library (crisis language never gets
         # here: the safety net ran first and stopped the update).
-        MessageHandler(filters.TEXT & ~filters.COMMAND, learn.question),
-        MessageHandler(filters.COMMAND, learn.unknown_command),
+        # (New messages only: editing an old message is not a new question.)
+        MessageHandler(
+            filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, learn.question
+        ),
+        MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, learn.unknown_command),
         # Last: a button from an old message or forged data gets a polite answer, not silence.
         CallbackQueryHandler(onboarding.stale_button),
     ]
