@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     TypeHandler,
@@ -15,7 +16,7 @@ from telegram.ext import (
 )
 
 from bot import callbacks
-from bot.handlers import careteam, errors, guard, learn, onboarding, reminders, safety
+from bot.handlers import careteam, errors, guard, learn, membership, onboarding, reminders, safety
 from bot.handlers import checkin as checkin_handlers
 from bot.handlers import flows as flow_handlers
 from bot.handlers import privacy as privacy_handlers
@@ -43,6 +44,11 @@ GROUP_FLOWS = -50
 GROUP_FEATURES = 0
 
 
+def _command(name: str, callback: Any) -> CommandHandler[Any, Any]:
+    """Answer a command in a new message only: editing an old /start must not enrol again."""
+    return CommandHandler(name, callback, filters=filters.UpdateType.MESSAGE)
+
+
 def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Register every handler and the error handler, in order."""
     application.add_handler(TypeHandler(Update, guard.drop_repeated_update), GROUP_DEDUPE)
@@ -63,32 +69,32 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
     )
 
     features = [
-        CommandHandler("start", onboarding.start),
-        CommandHandler("help", onboarding.help_command),
-        CommandHandler("sos", safety.sos),
+        _command("start", onboarding.start),
+        _command("help", onboarding.help_command),
+        _command("sos", safety.sos),
         CallbackQueryHandler(
             onboarding.answer_consent, pattern=f"^({CB_CONSENT_AGREE}|{CB_CONSENT_DECLINE})$"
         ),
         CallbackQueryHandler(safety.answer_sos, pattern=f"^({CB_SOS_ALERT}|{CB_SOS_NOT_NOW})$"),
-        CommandHandler("patients", careteam.patients),
-        CommandHandler("invite", careteam.invite),
+        _command("patients", careteam.patients),
+        _command("invite", careteam.invite),
         CallbackQueryHandler(careteam.acknowledge_alert, pattern=f"^{CB_ALERT_ACK}\\d+$"),
-        CommandHandler("checkin", checkin_handlers.checkin),
+        _command("checkin", checkin_handlers.checkin),
         CallbackQueryHandler(checkin_handlers.answer_button, pattern=f"^{callbacks.CHECKIN}:"),
-        CommandHandler("schedule", reminders.schedule),
-        CommandHandler("pause", reminders.pause),
-        CommandHandler("resume", reminders.resume),
+        _command("schedule", reminders.schedule),
+        _command("pause", reminders.pause),
+        _command("resume", reminders.resume),
         CallbackQueryHandler(reminders.answer_reminder, pattern=r"^(d|a):"),
-        CommandHandler("learn", learn.learn),
+        _command("learn", learn.learn),
         CallbackQueryHandler(learn.browse, pattern=r"^l:"),
-        CommandHandler("addmed", flow_handlers.addmed),
-        CommandHandler("addtms", flow_handlers.addtms),
-        CommandHandler("cancel", flow_handlers.cancel),
+        _command("addmed", flow_handlers.addmed),
+        _command("addtms", flow_handlers.addtms),
+        _command("cancel", flow_handlers.cancel),
         CallbackQueryHandler(flow_handlers.answer_button, pattern=f"^{callbacks.FLOW}:"),
-        CommandHandler("settings", settings_handlers.show_settings),
+        _command("settings", settings_handlers.show_settings),
         CallbackQueryHandler(settings_handlers.answer_button, pattern=f"^{callbacks.SETTINGS}:"),
-        CommandHandler("mydata", privacy_handlers.my_data),
-        CommandHandler("delete", privacy_handlers.delete_data),
+        _command("mydata", privacy_handlers.my_data),
+        _command("delete", privacy_handlers.delete_data),
         CallbackQueryHandler(privacy_handlers.answer_delete, pattern=f"^{callbacks.PRIVACY}:"),
         # Free text outside any flow is a question for the library (crisis language never gets
         # here: the safety net ran first and stopped the update).
@@ -97,6 +103,7 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
             filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, learn.question
         ),
         MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, learn.unknown_command),
+        ChatMemberHandler(membership.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
         # Last: a button from an old message or forged data gets a polite answer, not silence.
         CallbackQueryHandler(onboarding.stale_button),
     ]

@@ -53,7 +53,10 @@ async def acknowledge_alert(update: Update, context: Context) -> None:
         alert_id = int(query.data.removeprefix(CB_ALERT_ACK))
         alert, _, changed = await services.careteam.acknowledge(user.id, alert_id)
     except (ValueError, NotAllowedError):
-        await query.answer(texts.render("error.not_allowed", user_locale(update)))
+        # A colleague from another team is told why; anyone else just that it is not for them.
+        is_clinician = await services.careteam.clinician_for_user(user.id) is not None
+        key = "error.not_on_team" if is_clinician else "error.not_allowed"
+        await query.answer(texts.render(key, user_locale(update)))
         return
     await query.answer(None if changed else texts.render("alert.already_acknowledged"))
     by = await services.careteam.clinician_name(alert.acknowledged_by)

@@ -9,6 +9,7 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
 from bot.handlers.common import Context, reply, services_of, user_locale
+from bot.models import PatientStatus
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,12 @@ async def require_consent(update: Update, context: Context) -> None:
         return
     patient = await services.enrollment.patient_for_user(user.id)
     if patient is not None and patient.has_consented:
+        if patient.status == PatientStatus.UNREACHABLE:
+            # They had blocked the bot and now write again: their reminders start again.
+            await services.reminders.mark_reachable(patient)
+            log.info(
+                "patient reachable again update_id=%s patient_id=%s", update.update_id, patient.id
+            )
         return
     locale = user_locale(update, patient)
     template = "consent.required" if patient is not None else "not_enrolled"

@@ -222,6 +222,43 @@ async def test_reminders_survive_20_percent_faults(
     assert duplicates <= stats.faults_served.get("timeout", 0)
 
 
+async def test_block_reported_by_telegram_stops_reminders_before_any_attempt(
+    bot: BotProcess, emu: AsyncEmulatorClient
+) -> None:
+    """When Telegram reports the block, the team is told at once and no send is attempted."""
+    assert bot.cli("clinician", "add", "--telegram-id", str(DR), "--name", "Dr. Ng").returncode == 0
+    await bot.launch(emu)
+    dr = await emu.create_user(DR, "Ng")
+    code = bot.invite("P-621", clinician=DR)
+    user = await emu.create_user(621, "Blocker")
+    await user.send(f"/start {code}")
+    await user.wait_for_message(contains="not end-to-end encrypted", timeout=15)
+    await user.press("I agree")
+    await user.wait_for_message(contains="You are all set", timeout=15)
+    later = datetime.now(NEW_YORK) + timedelta(minutes=5)
+    assert (
+        bot.cli(
+            "med",
+            "add",
+            "--patient",
+            "P-621",
+            "--name",
+            "Naltrexone",
+            "--dose",
+            "50 mg",
+            "--times",
+            f"{later:%H:%M}",
+        ).returncode
+        == 0
+    )
+    await dr.mark()
+    await user.block()
+    alert = await dr.wait_for_message(contains="blocked the bot", timeout=15)
+    assert "P-621" in alert.text
+    rows = bot.query("SELECT status, attempts FROM deliveries WHERE kind = 'dose'")
+    assert all((r["status"], r["attempts"]) == ("cancelled", 0) for r in rows)
+
+
 async def test_blocked_patient_gets_one_attempt_and_the_care_team_is_told(
     bot: BotProcess, emu: AsyncEmulatorClient
 ) -> None:
@@ -251,7 +288,7 @@ async def test_blocked_patient_gets_one_attempt_and_the_care_team_is_told(
         ).returncode
         == 0
     )
-    await user.block()
+    await user.block(notify=False)  # the bot learns of it only when a send is refused
     await dr.mark()
     make_next_dose_due(bot)
     alert = await dr.wait_for_message(contains="blocked the bot", timeout=15)

@@ -576,11 +576,12 @@ class _UserCore:
         result = yield from _request("GET", f"/_emu/chats/{self.id}/messages", params=params)
         return list(result)
 
-    def _blocked_op(self, blocked: bool) -> Op[JsonDict]:
+    def _blocked_op(self, blocked: bool, notify: bool = True) -> Op[JsonDict]:
         action = "block" if blocked else "unblock"
-        result = yield from _request(
-            "POST", f"/_emu/users/{self.id}/{action}", body=_clean({"bot": self._bot})
-        )
+        body: JsonDict = {"bot": self._bot}
+        if not notify:
+            body["notify"] = False
+        result = yield from _request("POST", f"/_emu/users/{self.id}/{action}", body=_clean(body))
         return dict(result)
 
     def _answers_op(self) -> Op[list[JsonDict]]:
@@ -702,9 +703,9 @@ class SyncUser(_UserCore):
         messages = self.messages()
         return messages[-1] if messages else None
 
-    def block(self) -> None:
+    def block(self, *, notify: bool = True) -> None:
         """Block the bot: its sends to this user now fail with Forbidden."""
-        self._client.run(self._blocked_op(blocked=True))
+        self._client.run(self._blocked_op(blocked=True, notify=notify))
 
     def unblock(self) -> None:
         """Unblock the bot."""
@@ -984,9 +985,12 @@ class AsyncUser(_UserCore):
         messages = await self.messages()
         return messages[-1] if messages else None
 
-    async def block(self) -> None:
-        """Block the bot: its sends to this user now fail with Forbidden."""
-        await self._client.run(self._blocked_op(blocked=True))
+    async def block(self, *, notify: bool = True) -> None:
+        """Block the bot: its sends to this user now fail with Forbidden.
+
+        ``notify=False``: the bot is not sent the my_chat_member update about it.
+        """
+        await self._client.run(self._blocked_op(blocked=True, notify=notify))
 
     async def unblock(self) -> None:
         """Unblock the bot."""

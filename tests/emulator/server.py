@@ -944,12 +944,20 @@ class BotApiEmulator:
             "seq": seq,
         }
 
-    def set_blocked(self, user_id: int, *, blocked: bool, bot_ref: str | None = None) -> JsonDict:
-        """Block or unblock the bot as the user; the bot gets a my_chat_member update."""
+    def set_blocked(
+        self, user_id: int, *, blocked: bool, bot_ref: str | None = None, notify: bool = True
+    ) -> JsonDict:
+        """Block or unblock the bot as the user; the bot gets a my_chat_member update.
+
+        ``notify=False`` withholds that update, as when a bot never hears of a block (the
+        update expired while it was down): the bot then learns of it from a refused send.
+        """
         bot = self._select_bot(bot_ref)
         chat = self._client_chat(bot, user_id)
         if chat.blocked != blocked:
             chat.blocked = blocked
+            if not notify:
+                return self.user_info(user_id, bot.token)
             old, new = ("member", "kicked") if blocked else ("kicked", "member")
             old_member: JsonDict = {"status": old, "user": bot.user_api()}
             new_member: JsonDict = {"status": new, "user": bot.user_api()}
@@ -1862,7 +1870,12 @@ class BotApiEmulator:
 
     async def _c_block(self, request: web.Request, body: JsonDict) -> Any:
         user_id = int(request.match_info["user_id"])
-        return self.set_blocked(user_id, blocked=True, bot_ref=_bot_ref(request, body))
+        return self.set_blocked(
+            user_id,
+            blocked=True,
+            bot_ref=_bot_ref(request, body),
+            notify=bool(body.get("notify", True)),
+        )
 
     async def _c_unblock(self, request: web.Request, body: JsonDict) -> Any:
         user_id = int(request.match_info["user_id"])

@@ -452,3 +452,64 @@ async def test_crisis_alert_is_a_delivery_that_survives_a_failed_send(
     assert any("988" in t for t in api.texts(ALICE)), "the refused crisis reply is retried"
     status = (await deliveries(rapp, "alert"))[0]["status"]
     assert status == DeliveryStatus.SENT.value
+
+
+def membership_update(app: App, user_id: int, old: str, new: str, update_id: int) -> Any:
+    """Build the my_chat_member update Telegram sends when a user blocks or unblocks the bot."""
+    from telegram import Update  # noqa: PLC0415
+
+    bot_user = {"id": 1, "is_bot": True, "first_name": "Bot"}
+    payload = {
+        "update_id": update_id,
+        "my_chat_member": {
+            "chat": {"id": user_id, "type": "private"},
+            "from": {"id": user_id, "is_bot": False, "first_name": "P"},
+            "date": 1_780_000_000,
+            "old_chat_member": {"user": bot_user, "status": old, "until_date": 0},
+            "new_chat_member": {"user": bot_user, "status": new, "until_date": 0},
+        },
+    }
+    return Update.de_json(payload, app.bot)
+
+
+async def test_blocking_the_bot_stops_reminders_and_tells_the_team_at_once(
+    rapp: App, api: LocalBotApi, clock: ManualClock
+) -> None:
+    """A block is acted on when Telegram reports it, not at the next reminder; unblock resumes."""
+    await enrolled_patient(rapp)
+    await svc(rapp).schedules.add_medication(
+        "P-100", name="Buprenorphine", dose="8 mg", times="08:00"
+    )
+    await rapp.process_update(membership_update(rapp, ALICE, "member", "kicked", 880_001))
+    patient = await svc(rapp).enrollment.patient_for_user(ALICE)
+    assert patient is not None
+    assert patient.status == PatientStatus.UNREACHABLE
+    assert [r["status"] for r in await deliveries(rapp)] == ["cancelled"] * len(
+        await deliveries(rapp)
+    )
+    queued = await svc(rapp).db.fetchall("SELECT chat_id FROM deliveries WHERE kind = 'alert'")
+    assert [q["chat_id"] for q in queued] == [DR]
+    assert dose_messages(api) == []
+    await rapp.process_update(membership_update(rapp, ALICE, "kicked", "member", 880_002))
+    patient = await svc(rapp).enrollment.patient_for_user(ALICE)
+    assert patient is not None
+    assert patient.status == PatientStatus.ACTIVE
+    assert any(r["status"] == "pending" for r in await deliveries(rapp))
+
+
+async def test_a_patient_who_writes_again_after_blocking_gets_reminders_again(
+    rapp: App, api: LocalBotApi, clock: ManualClock
+) -> None:
+    """Any message from an unreachable patient makes them reachable and re-plans reminders."""
+    patient_id = await enrolled_patient(rapp)
+    await svc(rapp).schedules.add_medication(
+        "P-100", name="Buprenorphine", dose="8 mg", times="08:00"
+    )
+    await svc(rapp).reminders.mark_unreachable(patient_id)
+    assert not any(r["status"] == "pending" for r in await deliveries(rapp))
+    await rapp.process_update(text_update(rapp.bot, ALICE, "/schedule"))
+    patient = await svc(rapp).enrollment.patient_for_user(ALICE)
+    assert patient is not None
+    assert patient.status == PatientStatus.ACTIVE
+    assert any(r["status"] == "pending" for r in await deliveries(rapp))
+    assert "Buprenorphine" in api.last_text(ALICE)

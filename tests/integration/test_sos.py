@@ -79,7 +79,9 @@ async def test_acknowledge_is_recorded_once_and_only_by_the_care_team(
     await app.process_update(text_update(app.bot, PAT, "i want to die"))
     alert = (await svc(app).db.fetchall("SELECT id FROM alerts"))[0]
     await app.process_update(callback_update(app.bot, 9399, f"al:ack:{alert['id']}"))
-    assert api.of("answerCallbackQuery")[-1]["text"].startswith("This command is for clinicians")
+    assert api.of("answerCallbackQuery")[-1]["text"].startswith(
+        "This alert is for another care team"
+    )
     await app.process_update(callback_update(app.bot, DR, f"al:ack:{alert['id']}"))
     row = await svc(app).db.fetchone("SELECT acknowledged_by FROM alerts")
     assert row["acknowledged_by"] is not None
