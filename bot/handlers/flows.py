@@ -471,7 +471,9 @@ async def _buttons(turn: _Turn) -> list[list[tuple[str, str]]]:
         return callbacks.flow(run, flow.step, choice)
 
     if flow.step == PATIENT:
-        patients = (await turn.services.flows.own_patients(turn.clinician))[:MAX_PATIENT_BUTTONS]
+        patients = (await turn.services.flows.own_patients(turn.clinician, shown=True))[
+            :MAX_PATIENT_BUTTONS
+        ]
         labels = [(p.label, data(str(p.id))) for p in patients]
         return _rows(labels, PATIENT_BUTTONS_PER_ROW)
     if flow.step == DAYS:

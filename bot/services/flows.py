@@ -139,9 +139,21 @@ class FlowService:
 
     # Whose patient --------------------------------------------------------------------------
 
-    async def own_patients(self, clinician: Clinician) -> list[Patient]:
-        """Return the patients on a clinician's care team (enrolled or not), by label."""
-        return await self._patients.for_clinician(clinician.id)
+    async def own_patients(self, clinician: Clinician, *, shown: bool = False) -> list[Patient]:
+        """Return the patients on a clinician's care team (enrolled or not), by label.
+
+        ``shown``: the labels are put in front of the clinician, which is a read of patient
+        data (being in an addiction program is itself protected), so each is audited.
+        """
+        patients = await self._patients.for_clinician(clinician.id)
+        if shown and patients:
+            now = self._clock.now()
+            async with self._db.transaction() as tx:
+                for patient in patients:
+                    await self._audit.add(
+                        tx, "clinician", clinician.id, "patients.pick", patient.id, now
+                    )
+        return patients
 
     async def own_patient(self, clinician: Clinician, patient_id: int) -> Patient | None:
         """Return a patient by id if the clinician is on their care team, else None."""

@@ -22,8 +22,6 @@ import pytest
 
 from tests.emulator import AsyncEmulatorClient, EmulatorThread
 
-pytestmark = pytest.mark.e2e
-
 TOKEN = "424242:E2E-test-token-for-the-emulator-0000"
 BOT_USERNAME = "companion_e2e_bot"
 READY_TIMEOUT = 30.0

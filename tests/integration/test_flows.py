@@ -158,6 +158,11 @@ async def test_full_addmed_flow_creates_the_medication_and_a_pending_dose(
     rivera = await svc(app).careteam.clinician_for_user(DR)
     assert rivera is not None
     assert (audit["actor_kind"], audit["actor_id"]) == ("clinician", rivera.id)
+    picked = await svc(app).db.fetchall(
+        "SELECT actor_id FROM audit_log WHERE action = 'patients.pick'"
+    )
+    assert picked, "showing the patient labels to pick from is an audited read"
+    assert {row["actor_id"] for row in picked} == {rivera.id}
     assert await step_of(app) is None
 
 
