@@ -13,6 +13,7 @@ from telegram import Message, Update
 from bot.handlers.common import (
     CB_ALERT_ACK,
     Context,
+    clinician_or_refuse,
     edit_in_place,
     local_time_text,
     reply,
@@ -81,12 +82,8 @@ async def acknowledge_alert(update: Update, context: Context) -> None:
 async def patients(update: Update, context: Context) -> None:
     """List the caller's patients with status and open alerts (an audited read)."""
     services = services_of(context)
-    user = update.effective_user
-    if user is None:
-        return
-    clinician = await services.careteam.clinician_for_user(user.id)
+    clinician = await clinician_or_refuse(update, services)
     if clinician is None:
-        await reply(update, services.texts.render("error.not_allowed", user_locale(update)))
         return
     overview = await services.careteam.my_patients(clinician)
     log.info("patients listed update_id=%s clinician_id=%s", update.update_id, clinician.id)
@@ -103,12 +100,8 @@ async def patients(update: Update, context: Context) -> None:
 async def invite(update: Update, context: Context) -> None:
     """Create a one-time enrollment link for a new patient label."""
     services = services_of(context)
-    user = update.effective_user
-    if user is None:
-        return
-    clinician = await services.careteam.clinician_for_user(user.id)
+    clinician = await clinician_or_refuse(update, services)
     if clinician is None:
-        await reply(update, services.texts.render("error.not_allowed", user_locale(update)))
         return
     if not context.args or len(context.args) != 1:
         await reply(update, services.texts.render("careteam.invite_usage"))
@@ -116,7 +109,7 @@ async def invite(update: Update, context: Context) -> None:
     try:
         issued = await services.enrollment.create_invite(
             context.args[0],
-            clinician_telegram_id=user.id,
+            clinician_telegram_id=clinician.telegram_id,
             days=services.settings.invite_valid_days,
             actor_kind="clinician",
         )

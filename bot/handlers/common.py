@@ -17,7 +17,7 @@ from bot.callbacks import CONSENT_AGREE as CB_CONSENT_AGREE
 from bot.callbacks import CONSENT_DECLINE as CB_CONSENT_DECLINE
 from bot.callbacks import SOS_ALERT as CB_SOS_ALERT
 from bot.callbacks import SOS_NOT_NOW as CB_SOS_NOT_NOW
-from bot.models import Patient
+from bot.models import Clinician, Patient
 from bot.texts import normalise_locale
 
 Context = ContextTypes.DEFAULT_TYPE
@@ -70,6 +70,17 @@ async def edit_in_place(
     except BadRequest as exc:
         if "not modified" not in str(exc):
             raise
+
+
+async def clinician_or_refuse(update: Update, services: Services) -> Clinician | None:
+    """Return the clinician behind this update, or tell anyone else it is not for them."""
+    user = update.effective_user
+    if user is None:
+        return None
+    clinician = await services.careteam.clinician_for_user(user.id)
+    if clinician is None:
+        await reply(update, services.texts.render("error.not_allowed", user_locale(update)))
+    return clinician
 
 
 def user_locale(update: Update, patient: Patient | None = None) -> str:

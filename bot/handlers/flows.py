@@ -25,7 +25,15 @@ from telegram.ext import ApplicationHandlerStop
 from bot import callbacks
 from bot.app import Services
 from bot.handlers import settings as settings_handlers
-from bot.handlers.common import Context, edit_in_place, keyboard, reply, services_of, user_locale
+from bot.handlers.common import (
+    Context,
+    clinician_or_refuse,
+    edit_in_place,
+    keyboard,
+    reply,
+    services_of,
+    user_locale,
+)
 from bot.models import Clinician, Patient, PatientStatus
 from bot.services.flows import RUN_KEY, FlowState, FlowValue, check_text, parse_one_time
 from bot.services.occurrences import format_weekdays
@@ -123,17 +131,13 @@ async def cancel(update: Update, context: Context) -> None:
 
 async def _begin(update: Update, context: Context, name: str) -> None:
     services = services_of(context)
-    user = update.effective_user
-    if user is None:
-        return
-    clinician = await services.careteam.clinician_for_user(user.id)
+    clinician = await clinician_or_refuse(update, services)
     if clinician is None:
-        await reply(update, services.texts.render("error.not_allowed", user_locale(update)))
         return
     if not await services.flows.own_patients(clinician):
         await reply(update, services.texts.render("flow.no_patients"))
         return
-    flow = await services.flows.start(user.id, name, PATIENT)
+    flow = await services.flows.start(clinician.telegram_id, name, PATIENT)
     log.info(
         "flow begun update_id=%s clinician_id=%s flow=%s", update.update_id, clinician.id, name
     )

@@ -29,9 +29,15 @@ def make_next_dose_due(bot: BotProcess) -> None:
     )
 
 
-async def enrol(bot: BotProcess, emu: AsyncEmulatorClient, user_id: int, label: str):  # type: ignore[no-untyped-def]
+async def enrol(  # type: ignore[no-untyped-def]
+    bot: BotProcess,
+    emu: AsyncEmulatorClient,
+    user_id: int,
+    label: str,
+    clinician: int | None = None,
+):
     """Enrol one patient through the chat and return their emulator user."""
-    code = bot.invite(label)
+    code = bot.invite(label, clinician=clinician)
     user = await emu.create_user(user_id, f"User{user_id}")
     await user.send(f"/start {code}")
     await user.wait_for_message(contains="not end-to-end encrypted", timeout=15)
@@ -229,12 +235,7 @@ async def test_block_reported_by_telegram_stops_reminders_before_any_attempt(
     assert bot.cli("clinician", "add", "--telegram-id", str(DR), "--name", "Dr. Ng").returncode == 0
     await bot.launch(emu)
     dr = await emu.create_user(DR, "Ng")
-    code = bot.invite("P-621", clinician=DR)
-    user = await emu.create_user(621, "Blocker")
-    await user.send(f"/start {code}")
-    await user.wait_for_message(contains="not end-to-end encrypted", timeout=15)
-    await user.press("I agree")
-    await user.wait_for_message(contains="You are all set", timeout=15)
+    user = await enrol(bot, emu, 621, "P-621", clinician=DR)
     later = datetime.now(NEW_YORK) + timedelta(minutes=5)
     assert (
         bot.cli(
@@ -266,12 +267,7 @@ async def test_blocked_patient_gets_one_attempt_and_the_care_team_is_told(
     assert bot.cli("clinician", "add", "--telegram-id", str(DR), "--name", "Dr. Ng").returncode == 0
     await bot.launch(emu)
     dr = await emu.create_user(DR, "Ng")
-    code = bot.invite("P-620", clinician=DR)
-    user = await emu.create_user(620, "Blocker")
-    await user.send(f"/start {code}")
-    await user.wait_for_message(contains="not end-to-end encrypted", timeout=15)
-    await user.press("I agree")
-    await user.wait_for_message(contains="You are all set", timeout=15)
+    user = await enrol(bot, emu, 620, "P-620", clinician=DR)
     later = datetime.now(NEW_YORK) + timedelta(minutes=5)
     assert (
         bot.cli(
