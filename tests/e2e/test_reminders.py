@@ -46,6 +46,24 @@ async def enrol(  # type: ignore[no-untyped-def]
     return user
 
 
+def add_dose_in_five_minutes(bot: BotProcess, label: str, name: str, dose: str) -> None:
+    """Add a medication through the CLI, due five minutes from now in the patient's zone."""
+    later = datetime.now(NEW_YORK) + timedelta(minutes=5)
+    added = bot.cli(
+        "med",
+        "add",
+        "--patient",
+        label,
+        "--name",
+        name,
+        "--dose",
+        dose,
+        "--times",
+        f"{later:%H:%M}",
+    )
+    assert added.returncode == 0, added.stderr
+
+
 def add_bulk_patients(bot: BotProcess, first_id: int, count: int) -> list[int]:
     """Insert consented patients, each with a dose due this very minute (test set-up)."""
     assert bot.cli("migrate").returncode == 0
@@ -84,20 +102,7 @@ async def test_dose_reminder_snooze_and_taken(bot: BotProcess, emu: AsyncEmulato
     """A dose reminder arrives; Snooze brings it back; Taken is recorded and shown in place."""
     await bot.launch(emu)
     user = await enrol(bot, emu, 600, "P-600")
-    later = datetime.now(NEW_YORK) + timedelta(minutes=5)
-    added = bot.cli(
-        "med",
-        "add",
-        "--patient",
-        "P-600",
-        "--name",
-        "Buprenorphine",
-        "--dose",
-        "8 mg film",
-        "--times",
-        f"{later:%H:%M}",
-    )
-    assert added.returncode == 0, added.stderr
+    add_dose_in_five_minutes(bot, "P-600", "Buprenorphine", "8 mg film")
     rows = bot.query("SELECT id FROM deliveries WHERE kind = 'dose' AND status = 'pending'")
     assert rows, "the CLI plans the new dose at once"
     await user.mark()
@@ -132,22 +137,7 @@ async def test_unanswered_dose_repeats_and_is_recorded_missed(
     bot.env["REMINDER_REPEAT_MINUTES"] = "0.02"  # 1.2 s between repeats for the test
     await bot.launch(emu)
     user = await enrol(bot, emu, 610, "P-610")
-    later = datetime.now(NEW_YORK) + timedelta(minutes=5)
-    assert (
-        bot.cli(
-            "med",
-            "add",
-            "--patient",
-            "P-610",
-            "--name",
-            "Buprenorphine",
-            "--dose",
-            "8 mg",
-            "--times",
-            f"{later:%H:%M}",
-        ).returncode
-        == 0
-    )
+    add_dose_in_five_minutes(bot, "P-610", "Buprenorphine", "8 mg")
     await user.mark()
     make_next_dose_due(bot)
     await user.wait_for_message(contains="Reminder 3 of 3", timeout=20)
@@ -236,22 +226,7 @@ async def test_block_reported_by_telegram_stops_reminders_before_any_attempt(
     await bot.launch(emu)
     dr = await emu.create_user(DR, "Ng")
     user = await enrol(bot, emu, 621, "P-621", clinician=DR)
-    later = datetime.now(NEW_YORK) + timedelta(minutes=5)
-    assert (
-        bot.cli(
-            "med",
-            "add",
-            "--patient",
-            "P-621",
-            "--name",
-            "Naltrexone",
-            "--dose",
-            "50 mg",
-            "--times",
-            f"{later:%H:%M}",
-        ).returncode
-        == 0
-    )
+    add_dose_in_five_minutes(bot, "P-621", "Naltrexone", "50 mg")
     await dr.mark()
     await user.block()
     alert = await dr.wait_for_message(contains="blocked the bot", timeout=15)
@@ -268,22 +243,7 @@ async def test_blocked_patient_gets_one_attempt_and_the_care_team_is_told(
     await bot.launch(emu)
     dr = await emu.create_user(DR, "Ng")
     user = await enrol(bot, emu, 620, "P-620", clinician=DR)
-    later = datetime.now(NEW_YORK) + timedelta(minutes=5)
-    assert (
-        bot.cli(
-            "med",
-            "add",
-            "--patient",
-            "P-620",
-            "--name",
-            "Naltrexone",
-            "--dose",
-            "50 mg",
-            "--times",
-            f"{later:%H:%M}",
-        ).returncode
-        == 0
-    )
+    add_dose_in_five_minutes(bot, "P-620", "Naltrexone", "50 mg")
     await user.block(notify=False)  # the bot learns of it only when a send is refused
     await dr.mark()
     make_next_dose_due(bot)
