@@ -76,14 +76,6 @@ class Texts:
         self._templates = templates
         self._globals = dict(globals_)
 
-    def has(self, key: str, locale: str = DEFAULT_LOCALE) -> bool:
-        """Return whether a key exists in a locale (or in English)."""
-        return key in self._templates.get(locale, {}) or key in self._templates[DEFAULT_LOCALE]
-
-    def keys(self, locale: str = DEFAULT_LOCALE) -> list[str]:
-        """Return the keys defined in a locale."""
-        return sorted(self._templates.get(locale, {}))
-
     def render(self, key: str, locale: str = DEFAULT_LOCALE, **context: Any) -> str:
         """Render a template to Telegram HTML (or plain text for ``button.`` keys)."""
         table = self._templates.get(locale, {})

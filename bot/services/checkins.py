@@ -305,10 +305,6 @@ class CheckinService:
         """Return a patient's check-in for one local date (None if it was not answered)."""
         return await self._checkins.by_date(patient_id, day)
 
-    async def history(self, patient_id: int, *, since: date, until: date) -> list[Checkin]:
-        """Return a patient's check-ins for local dates in ``[since, until]``, by date."""
-        return await self._checkins.of_patient(patient_id, since=since, until=until)
-
     def read_note(self, checkin: Checkin) -> str | None:
         """Return a check-in's note as text (for the patient's own export); None if none.
 

@@ -111,15 +111,6 @@ class CheckinRepository:
         )
         return _checkin(row) if row else None
 
-    async def of_patient(self, patient_id: int, *, since: date, until: date) -> list[Checkin]:
-        """Return a patient's check-ins for local dates in ``[since, until]``, by date."""
-        rows = await self._db.fetchall(
-            "SELECT * FROM checkins WHERE patient_id = ? AND local_date >= ? AND local_date <= ? "
-            "ORDER BY local_date",
-            (patient_id, since.isoformat(), until.isoformat()),
-        )
-        return [_checkin(row) for row in rows]
-
     async def prompt_id(self, tx: Transaction, dedupe_key: str) -> int | None:
         """Return the id of the day's check-in prompt delivery, if one was planned."""
         row = await tx.fetchone("SELECT id FROM deliveries WHERE dedupe_key = ?", (dedupe_key,))

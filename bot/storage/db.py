@@ -219,8 +219,3 @@ def split_sql(script: str) -> list[str]:
         msg = "migration ends in an incomplete statement"
         raise MigrationError(msg)
     return statements
-
-
-def default_database_path(path: Path) -> Path:
-    """Return the database path made absolute against the working directory."""
-    return path if path.is_absolute() else Path.cwd() / path

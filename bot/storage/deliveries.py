@@ -323,17 +323,6 @@ class DeliveryRepository:
         row = await tx.fetchone("SELECT * FROM deliveries WHERE id = ?", (delivery_id,))
         return _delivery(row) if row else None
 
-    async def of_patient(
-        self, patient_id: int, *, since: datetime, until: datetime
-    ) -> list[Delivery]:
-        """Return a patient's deliveries due in a window, by due time."""
-        rows = await self._db.fetchall(
-            "SELECT * FROM deliveries WHERE patient_id = ? AND due_at >= ? AND due_at < ? "
-            "ORDER BY due_at, id",
-            (patient_id, to_db_time(since), to_db_time(until)),
-        )
-        return [_delivery(row) for row in rows]
-
     async def count_by_status(self) -> dict[str, int]:
         """Return how many deliveries are in each status."""
         rows = await self._db.fetchall(

@@ -347,18 +347,6 @@ class ConsentRepository:
             (patient_id, version, decision.value, to_db_time(now)),
         )
 
-    async def history(self, patient_id: int) -> list[tuple[str, ConsentDecision, datetime]]:
-        """Return a patient's consent decisions, oldest first."""
-        rows = await self._db.fetchall(
-            "SELECT version, decision, decided_at FROM consents WHERE patient_id = ? "
-            "ORDER BY decided_at, id",
-            (patient_id,),
-        )
-        return [
-            (row["version"], ConsentDecision(row["decision"]), from_db_time(row["decided_at"]))
-            for row in rows
-        ]
-
 
 class UpdateLog:
     """Update ids already taken in, so a redelivered update is processed at most once."""
