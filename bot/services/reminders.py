@@ -8,6 +8,7 @@ delivery rows (idempotent by dedupe key) over a rolling window; the dispatcher (
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -20,7 +21,13 @@ from bot.config import Settings
 from bot.models import Appointment, Delivery, DeliveryStatus, Medication, Patient, PatientStatus
 from bot.services.careteam import AlertNotice, CareTeamService
 from bot.services.checkins import prompt_key, prompt_screen
-from bot.services.occurrences import occurrences_between, parse_hhmm, parse_weekdays
+from bot.services.occurrences import (
+    NonexistentLocalDateError,
+    occurrences_between,
+    parse_hhmm,
+    parse_weekdays,
+    resolve_local,
+)
 from bot.storage.db import Database
 from bot.storage.deliveries import DeliveryRepository, PlannedDelivery
 from bot.storage.repositories import AlertRepository, PatientRepository
@@ -246,14 +253,17 @@ class ReminderService:
     ) -> list[PlannedDelivery]:
         assert patient.chat_id is not None
         local_start = appt.starts_at.astimezone(zone)
-        evening_date = local_start.date() - timedelta(days=1)
-        evening = datetime.combine(evening_date, self._settings.appointment_evening_time, zone)
         hour_before = appt.starts_at - timedelta(minutes=self._settings.appointment_lead_minutes)
+        reminders = [(APPT_HOUR, hour_before, appt.starts_at)]
+        with contextlib.suppress(NonexistentLocalDateError):  # a day the zone skipped
+            evening = resolve_local(
+                local_start.date() - timedelta(days=1),
+                self._settings.appointment_evening_time,
+                zone,
+            )
+            reminders.insert(0, (APPT_EVENING, evening, hour_before))
         found: list[PlannedDelivery] = []
-        for kind, due, expires in (
-            (APPT_EVENING, evening.astimezone(hour_before.tzinfo), hour_before),
-            (APPT_HOUR, hour_before, appt.starts_at),
-        ):
+        for kind, due, expires in reminders:
             # Skip a reminder that would come after the next one, or before the booking existed.
             if due >= expires or due < appt.created_at or not start <= due < end:
                 continue
