@@ -54,7 +54,9 @@ FAULT_KINDS = ("429", "5xx", "timeout")
 DEFAULT_FAULT_METHODS = frozenset(
     {"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageReplyMarkup"}
 )
-DEFAULT_RATE_LIMITED_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
+DEFAULT_RATE_LIMITED_METHODS = frozenset(
+    {"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup"}
+)
 CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -305,6 +307,7 @@ class _Message:
     keyboard: JsonDict | None = None
     photo: list[JsonDict] | None = None
     document: JsonDict | None = None
+    media_group_id: str | None = None
     reply_to_message_id: int | None = None
     edit_date: int | None = None
     version: int = 0
@@ -1303,6 +1306,8 @@ class BotApiEmulator:
             body["photo"] = message.photo
         if message.document is not None:
             body["document"] = message.document
+        if message.media_group_id is not None:
+            body["media_group_id"] = message.media_group_id
         if message.caption:
             body["caption"] = message.caption
             if message.caption_entities:
@@ -1637,6 +1642,70 @@ class BotApiEmulator:
     @_api_method("sendDocument")
     async def _send_document(self, bot: _Bot, args: _Args) -> JsonDict:
         return await self._send_media(bot, args, "sendDocument", "document")
+
+    @_api_method("sendMediaGroup")
+    async def _send_media_group(self, bot: _Bot, args: _Args) -> list[JsonDict]:
+        # Telegram: 2-10 items, all photos/videos or all documents (or all audio); each item's
+        # file is a file_id, a URL or "attach://<name>"; one message per item, sharing one
+        # media_group_id; only the items carry captions.
+        chat = self._target_chat(bot, args)
+        self._check_reachable(chat)
+        raw = args.values.get("media")
+        items = json.loads(raw) if isinstance(raw, str) else raw
+        if not isinstance(items, list) or not items:
+            raise _bad_request("media must be a non-empty array")
+        if not 2 <= len(items) <= 10:
+            raise _bad_request("wrong number of media items (2-10 allowed)")
+        kinds = {item.get("type") if isinstance(item, dict) else None for item in items}
+        if not kinds <= {"photo", "document"} or len(kinds) != 1:
+            raise _bad_request("media group items must be all photos or all documents")
+        kind = kinds.pop()
+        prepared = []
+        for item in items:
+            item_args = _Args({**args.values, **item, "caption": item.get("caption")})
+            media = item_args.upload("media")
+            if media is None:
+                raise _bad_request("there is no media in the request item")
+            caption, parse_mode, source = self._format(
+                item_args,
+                "caption",
+                "caption_entities",
+                limit=MAX_CAPTION,
+                too_long="message caption is too long",
+                required=False,
+            )
+            stored = (
+                self._existing_file(media, kind)
+                if isinstance(media, str)
+                else self._check_and_store(kind, media)
+            )
+            prepared.append((item_args, stored, caption, parse_mode, source))
+        reply_to = self._reply_target(chat, args)
+        self._check_rate(bot, chat, "sendMediaGroup")
+        group_id = f"{next(self._seq)}{chat.user.id}"
+        result = []
+        for item_args, stored, caption, parse_mode, source in prepared:
+            content: JsonDict = {
+                "caption": caption.text if caption else None,
+                "caption_entities": caption.entities if caption else [],
+                "source_caption": source,
+                "parse_mode": parse_mode,
+                "media_group_id": group_id,
+                "reply_to_message_id": reply_to,
+            }
+            if kind == "photo":
+                content["photo"] = self._photo_sizes(stored)
+            else:
+                content["document"] = {
+                    "file_id": stored.file_id,
+                    "file_unique_id": stored.file_unique_id,
+                    "file_name": stored.file_name,
+                    "mime_type": stored.mime_type,
+                    "file_size": len(stored.data),
+                }
+            message = self._new_bot_message(bot, chat, "sendMediaGroup", item_args, **content)
+            result.append(self._message_api(bot, chat, message))
+        return result
 
     @_api_method("getFile")
     async def _get_file(self, bot: _Bot, args: _Args) -> JsonDict:

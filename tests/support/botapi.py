@@ -98,6 +98,20 @@ class LocalBotApi(BaseRequest):
             if "reply_markup" in params:
                 message["reply_markup"] = params["reply_markup"]
             return message
+        if name == "sendMediaGroup":
+            chat_id = int(params["chat_id"])
+            media = params["media"]
+            items = json.loads(media) if isinstance(media, str) else media
+            return [
+                {
+                    "message_id": next(self._ids),
+                    "date": int(time.time()),
+                    "chat": {"id": chat_id, "type": "private"},
+                    "from": {"id": BOT_ID, "is_bot": True, "first_name": "Recovery Companion"},
+                    "media_group_id": "1",
+                }
+                for _ in items
+            ]
         if name == "getUpdates":
             return []
         return True
