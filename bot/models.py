@@ -36,6 +36,12 @@ class Clinician:
     role: str
     active: bool
     created_at: datetime
+    locale: str = "en"
+
+    @property
+    def is_admin(self) -> bool:
+        """Return whether the clinician sees every patient (clinic leads, on-call)."""
+        return self.role == "admin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +101,7 @@ class Alert:
     created_at: datetime
     acknowledged_by: int | None
     acknowledged_at: datetime | None
+    escalation: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,3 +193,47 @@ class Delivery:
     created_at: datetime
     sent_at: datetime | None
     answered_at: datetime | None
+    progress: int = 0  # parts of a multi-part delivery (a digest) already sent
+
+
+# Trends and the weekly digest --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DayTrend:
+    """One local day of a patient's record, as the charts draw it.
+
+    ``doses_scheduled`` counts the dose reminders of the day that were due (not cancelled);
+    ``doses_taken`` those answered Taken. ``dtms`` is the day's dTMS session, if any:
+    "attended", "missed", "reschedule", "confirmed" (the patient said they would come, the
+    session is still ahead) or "scheduled" (no answer yet).
+    """
+
+    day: date
+    craving: int | None
+    mood: int | None
+    used: bool | None
+    doses_scheduled: int
+    doses_taken: int
+    dtms: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientTrend:
+    """A patient's days in order, oldest first (28 for a chart)."""
+
+    label: str
+    days: tuple[DayTrend, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CohortPoint:
+    """One patient in the cohort overview chart; None where the week has no data."""
+
+    label: str
+    craving_mean: float | None
+    mood_mean: float | None
+    adherence: float | None  # doses taken / scheduled, 0..1
+    checkins_done: int
+    checkins_expected: int
+    flagged: bool
