@@ -17,12 +17,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
 
+from bot.app import build_services
 from bot.clock import SystemClock
 from bot.config import Settings, SettingsError, configure_libraries, load_settings
 from bot.services.careteam import CareTeamService
+from bot.services.digest import DigestService, Rules, week_ending_for
 from bot.services.enrollment import EnrollmentError, EnrollmentService
 from bot.services.library import ContentError as LibraryContentError
 from bot.services.privacy import UnknownPatientError
+from bot.services.reports import ReportTemplateError, write_files
 from bot.services.schedules import ScheduleService, parse_date
 from bot.storage.db import Database, MigrationError
 from bot.texts import ContentError as TextsContentError
@@ -61,11 +64,38 @@ def build_parser() -> argparse.ArgumentParser:
     add = csub.add_parser("add", help="register a clinician by Telegram user id")
     add.add_argument("--telegram-id", type=int, required=True, help="numeric Telegram user id")
     add.add_argument("--name", required=True, help="display name shown to colleagues")
-    add.add_argument("--admin", action="store_true", help="give the admin role")
+    add.add_argument(
+        "--admin", action="store_true", help="give the admin role (sees every patient)"
+    )
+    add.add_argument(
+        "--language",
+        choices=["en", "es"],
+        default="en",
+        help="language of the clinician's digest and alerts (default en)",
+    )
     lst = csub.add_parser("list", help="list active clinicians")
     lst.add_argument("--json", action="store_true", help="print JSON")
     remove = csub.add_parser("remove", help="deactivate a clinician")
     remove.add_argument("--telegram-id", type=int, required=True)
+
+    digest = sub.add_parser(
+        "digest", help="write a clinician's weekly digest to a folder (message, charts, HTML, CSV)"
+    )
+    digest.add_argument(
+        "--clinician", type=int, required=True, metavar="TELEGRAM_ID", help="whose digest"
+    )
+    digest.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write")
+    digest.add_argument(
+        "--week-ending",
+        metavar="DATE",
+        help="last day of the week, YYYY-MM-DD (default yesterday in the clinic's zone)",
+    )
+    demo = sub.add_parser(
+        "demo",
+        help="build a synthetic clinic and write its digest to a folder (no token, no network)",
+    )
+    demo.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write")
+    demo.add_argument("--language", choices=["en", "es"], default="en")
 
     invite = sub.add_parser("invite", help="create a one-time enrollment link for a patient")
     invite.add_argument("--label", required=True, help="pseudonymous label, e.g. P-014")
@@ -106,6 +136,12 @@ def _add_schedule_commands(sub: Any) -> None:
     tlist.add_argument("--patient", required=True, metavar="LABEL")
     tremove = tsub.add_parser("remove", help="end a course and cancel its remaining sessions")
     tremove.add_argument("--id", type=int, required=True, help="course id from list")
+    tmark = tsub.add_parser("mark", help="record whether the patient came to a numbered session")
+    tmark.add_argument("--patient", required=True, metavar="LABEL")
+    tmark.add_argument("--session", type=int, required=True, help="session number")
+    came = tmark.add_mutually_exclusive_group(required=True)
+    came.add_argument("--attended", action="store_true", help="the patient came")
+    came.add_argument("--missed", action="store_true", help="the patient did not come")
 
     appt = sub.add_parser("appt", help="manage single appointments")
     asub = appt.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -136,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "run":
             return _run(settings)
+        if args.command == "demo":
+            return asyncio.run(_demo(settings, args))
         handler = _COMMANDS[args.command]
         asyncio.run(_with_database(settings, lambda db: handler(settings, db, args)))
     except (
@@ -145,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         MigrationError,
         TextsContentError,
         LibraryContentError,
+        ReportTemplateError,
+        OSError,
         ValueError,
     ) as exc:
         # A broken article or template names its file here, and the bot does not start.
@@ -177,7 +217,7 @@ async def _clinician(settings: Settings, db: Database, args: argparse.Namespace)
     careteam = CareTeamService(db, SystemClock())
     if args.action == "add":
         role = "admin" if args.admin else "clinician"
-        await careteam.add_clinician(args.telegram_id, args.name, role=role)
+        await careteam.add_clinician(args.telegram_id, args.name, role=role, locale=args.language)
         print(f"clinician {args.telegram_id} ({role}) is active")
     elif args.action == "remove":
         if not await careteam.remove_clinician(args.telegram_id):
@@ -357,6 +397,13 @@ async def _tms(settings: Settings, db: Database, args: argparse.Namespace) -> No
     elif args.action == "remove":
         course = await schedules.remove_tms_course(args.id)
         print(f"dTMS course {course.id} ended; remaining sessions cancelled")
+    elif args.action == "mark":
+        digests = DigestService(db, SystemClock(), Rules.from_settings(settings))
+        if not await digests.mark_attendance(args.patient, args.session, attended=args.attended):
+            msg = f"{args.patient} has no dTMS session {args.session}"
+            raise CliError(msg)
+        what = "attended" if args.attended else "missed"
+        print(f"{args.patient} dTMS session {args.session}: {what}")
     else:
         patient = await schedules.patient(args.patient)
         plan = await schedules.schedule_of(patient)
@@ -424,8 +471,49 @@ async def _schedule(settings: Settings, db: Database, args: argparse.Namespace) 
         print(f"{v.local_time:%Y-%m-%d %H:%M %z}\t{v.utc_time:%Y-%m-%d %H:%M}Z\t{v.kind}\t{v.what}")
 
 
+async def _digest(settings: Settings, db: Database, args: argparse.Namespace) -> None:
+    services = build_services(settings, db=db)
+    try:
+        clinician = await services.careteam.clinician_for_user(args.clinician)
+        if clinician is None:
+            msg = f"no active clinician with Telegram id {args.clinician}"
+            raise CliError(msg)
+        week_end = (
+            parse_date(args.week_ending)
+            if args.week_ending
+            else week_ending_for(services.clock.now(), settings.zone, include_today=False)
+        )
+        # Clinic IT reads it on the clinician's behalf: audited as a CLI read of each patient.
+        digest = await services.digests.build_weekly_digest(
+            clinician, week_end, actor_kind="cli", action="digest.export"
+        )
+        files = await services.renderer.render(digest, clinician.locale, services.charts)
+    finally:
+        services.charts.close()
+    written = write_files(files, args.out)
+    print(
+        f"digest for {clinician.name}, {digest.week_start} to {digest.week_end}: "
+        f"{len(digest.patients)} patients, {len(digest.flagged)} need attention; "
+        f"{len(written)} files in {args.out}"
+    )
+
+
+async def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.demo import build_demo  # noqa: PLC0415 - only this command needs it
+
+    # The synthetic clinic's own events (a patient blocking the bot) are not news to the reader.
+    logging.disable(logging.WARNING)
+    files = await build_demo(args.out, settings, locale=args.language)
+    print(
+        f"demo clinic written to {args.out}: {len(files.messages)} message part(s), "
+        f"{len(files.photos)} chart(s), {files.report_name}, {files.csv_name}"
+    )
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[Settings, Database, argparse.Namespace], Awaitable[None]]] = {
     "migrate": _migrate,
+    "digest": _digest,
     "clinician": _clinician,
     "invite": _invite,
     "backup": _backup,

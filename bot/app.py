@@ -19,13 +19,17 @@ from bot.ratelimit import TelegramRateLimiter
 from bot.services.careteam import CareTeamService
 from bot.services.checkins import CheckinService
 from bot.services.crypto import NoteCipher
+from bot.services.digest import DigestService, Rules
 from bot.services.enrollment import EnrollmentService
 from bot.services.flows import FlowService
 from bot.services.learn import LearnService
 from bot.services.library import Library, load_library
 from bot.services.privacy import Decrypt, PrivacyService
 from bot.services.reminders import ReminderService
+from bot.services.reports import ChartPool, DigestRenderer
 from bot.services.schedules import ScheduleService
+from bot.services.watch import AlertWatch
+from bot.services.weekly import DigestDeliveries
 from bot.storage.db import Database
 from bot.storage.repositories import UpdateLog
 from bot.storage.schedules import ScheduleRepository
@@ -48,7 +52,17 @@ PATIENT_COMMANDS = (
     "help",
     "sos",
 )
-CLINICIAN_COMMANDS = ("patients", "invite", "addmed", "addtms", "cancel", "help", "sos")
+CLINICIAN_COMMANDS = (
+    "patients",
+    "patient",
+    "digest",
+    "invite",
+    "addmed",
+    "addtms",
+    "cancel",
+    "help",
+    "sos",
+)
 
 
 @dataclass(slots=True)
@@ -68,20 +82,37 @@ class Services:
     learn: LearnService
     checkins: CheckinService
     privacy: PrivacyService
+    digests: DigestService
+    renderer: DigestRenderer
+    charts: ChartPool
+    weekly: DigestDeliveries
+    watch: AlertWatch
 
 
 def build_services(
-    settings: Settings, clock: Clock | None = None, db: Database | None = None
+    settings: Settings,
+    clock: Clock | None = None,
+    db: Database | None = None,
+    *,
+    charts: ChartPool | None = None,
 ) -> Services:
     """Create the services (the database is connected later, in ``post_init``)."""
     clock = clock or SystemClock()
     db = db or Database(settings.database_path)
-    texts, library = load_content(
-        settings.content_dir or content_root(), tuple(sorted(settings.crisis_context().items()))
-    )
+    root = settings.content_dir or content_root()
+    texts, library = load_content(root, tuple(sorted(settings.crisis_context().items())))
     careteam = CareTeamService(db, clock)
     reminders = ReminderService(db, clock, texts, settings, careteam)
     flows = FlowService(db, clock, reminders)
+    digests = DigestService(db, clock, Rules.from_settings(settings))
+    renderer = DigestRenderer(
+        texts,
+        root / "reports",
+        clinic_name=settings.clinic_name,
+        max_photos=settings.digest_max_photos,
+    )
+    renderer.check()
+    charts = charts or ChartPool(settings.chart_workers)
     return Services(
         settings=settings,
         clock=clock,
@@ -107,8 +138,14 @@ def build_services(
             flows,
             NoteCipher.from_settings(settings),
             answer_days=settings.checkin_answer_days,
+            use_alerts_team=settings.alert_on_use,
         ),
         privacy=PrivacyService(db, clock, decrypt=_note_decryptor(settings)),
+        digests=digests,
+        renderer=renderer,
+        charts=charts,
+        weekly=DigestDeliveries(db, clock, settings, careteam, digests, renderer, charts),
+        watch=AlertWatch(db, clock, settings, careteam, reminders),
     )
 
 
@@ -196,6 +233,7 @@ async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> 
 
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services: Services = application.bot_data[SERVICES_KEY]
+    services.charts.close()
     await services.db.close()
 
 

@@ -97,6 +97,38 @@ class Settings(BaseSettings):
     checkin_default_time: time = time(20, 0)
     log_level: str = "INFO"
 
+    # The weekly digest: the weekday (0 = Monday) and time, in the clinic's zone, when each
+    # clinician gets the digest of the seven local days before; how late it may still go out
+    # after downtime; at most how many per-patient charts go in the Telegram album (the HTML
+    # report has every flagged patient's chart).
+    digest_weekday: Annotated[int, Field(ge=0, le=6)] = 0
+    digest_time: time = time(8, 0)
+    grace_minutes_digest: Annotated[int, Field(ge=1, le=10080)] = 1440
+    digest_max_photos: Annotated[int, Field(ge=0, le=10)] = 10
+    # Worker processes that draw charts, so a large digest never holds the event loop that
+    # answers patients; 0 draws them in one thread instead (small clinics, tests).
+    chart_workers: Annotated[int, Field(ge=0, le=16)] = 2
+    # What puts a patient under "needs attention" in the digest (each rule shown as a sentence).
+    digest_use_days: Annotated[int, Field(ge=1, le=7)] = 1
+    digest_craving_high: Annotated[int, Field(ge=1, le=10)] = 8
+    digest_craving_high_days: Annotated[int, Field(ge=1, le=7)] = 2
+    digest_craving_rise: Annotated[float, Field(gt=0, le=10)] = 2.0
+    digest_mood_drop: Annotated[float, Field(gt=0, le=10)] = 2.0
+    digest_missed_doses: Annotated[int, Field(ge=1, le=50)] = 2
+    digest_no_checkin_days: Annotated[int, Field(ge=1, le=7)] = 3
+
+    # Alerts raised from the data as it comes in (each can be switched off: 0 or false).
+    alert_on_use: bool = True
+    alert_craving_at: Annotated[int, Field(ge=0, le=10)] = 9
+    alert_missed_doses_in_row: Annotated[int, Field(ge=0, le=50)] = 3
+    alert_no_checkin_days: Annotated[int, Field(ge=0, le=60)] = 3
+    alert_on_ran_out: bool = True
+    # An urgent alert nobody acknowledged within this many minutes goes to every active
+    # clinician (0: never escalate).
+    alert_escalate_minutes: Annotated[float, Field(ge=0, le=1440)] = 15
+    # How often the data is read for new alerts and unacknowledged ones are escalated.
+    watch_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 60
+
     @field_validator("clinic_timezone")
     @classmethod
     def _zone(cls, value: str) -> str:

@@ -39,8 +39,9 @@ REQUIRED_IN_EVERY_LOCALE = (
 )
 
 
-# Button labels and command-menu descriptions are shown verbatim by Telegram, not as HTML.
-PLAIN_PREFIXES = ("button.", "menu.")
+# Button labels and command-menu descriptions are shown verbatim by Telegram, not as HTML; the
+# digest's sentences, chart labels and CSV headers go into a report, a chart or a spreadsheet.
+PLAIN_PREFIXES = ("button.", "menu.", "text.", "chart.", "csv.")
 PLAIN_LIMIT = 64
 
 

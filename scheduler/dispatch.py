@@ -20,13 +20,22 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    InputMediaDocument,
+    InputMediaPhoto,
+)
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.clock import Clock
 from bot.models import Delivery
 from bot.services.reminders import ALERT, Outgoing, ReminderService
+from bot.services.reports import DigestFiles
+from bot.services.weekly import DIGEST, DigestDeliveries
 from bot.storage.deliveries import DeliveryRepository, SentOutcome
 
 log = logging.getLogger(__name__)
@@ -59,6 +68,7 @@ class Dispatcher:
     repeats_allowed: int = 3
     stats: DispatchStats = field(default_factory=DispatchStats)
     on_unreachable: Callable[[int], None] | None = None
+    digests: DigestDeliveries | None = None
     _in_flight: set[asyncio.Task[None]] = field(default_factory=set)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _outcomes: GroupCommit = field(init=False)
@@ -110,6 +120,9 @@ class Dispatcher:
         task.add_done_callback(self._in_flight.discard)
 
     async def _send_first(self, delivery: Delivery) -> None:
+        if delivery.kind == DIGEST:
+            await self._send_digest(delivery)
+            return
         try:
             outgoing = await self.reminders.compose(delivery)
             if outgoing is None:
@@ -141,6 +154,44 @@ class Dispatcher:
                 )
             )
             log.info("delivery sent delivery_id=%s kind=%s", delivery.id, delivery.kind)
+
+    async def _send_digest(self, delivery: Delivery) -> None:
+        """Build a digest and send its parts in order, resuming after the parts already sent."""
+        if self.digests is None:
+            await self._retry_later(delivery, _backoff(delivery.attempts), "no_digest_service")
+            return
+        message_id: int | None = None
+        try:
+            built = await self.digests.build(delivery)
+            if built is None:
+                await self.reminders.deliveries.record_failed(delivery.id, "nothing_to_send")
+                return
+            _, files = built
+            parts = _digest_parts(self.bot, delivery.chat_id, files)
+            for index in range(delivery.progress, len(parts)):
+                message_id = await parts[index]()
+                await self.digests.record_progress(delivery.id, index + 1)
+        except Forbidden:
+            self.stats.failed += 1
+            log.error("digest not delivered: clinician blocked the bot delivery_id=%s", delivery.id)
+            await self.reminders.deliveries.record_failed(delivery.id, "Forbidden")
+        except RetryAfter as exc:
+            await self._retry_later(delivery, _seconds(exc.retry_after), "RetryAfter")
+        except BadRequest as exc:
+            self.stats.failed += 1
+            log.error("digest refused delivery_id=%s error=%s", delivery.id, type(exc).__name__)
+            await self.reminders.deliveries.record_failed(delivery.id, type(exc).__name__)
+        except NetworkError as exc:  # TimedOut included: the parts sent so far are recorded
+            await self._retry_later(delivery, _backoff(delivery.attempts), type(exc).__name__)
+        except Exception:
+            log.exception("digest crashed delivery_id=%s", delivery.id)
+            await self._retry_later(delivery, _backoff(delivery.attempts), "internal_error")
+        else:
+            self.stats.sent += 1
+            await self._outcomes.record(
+                SentOutcome(delivery.id, message_id, self.clock.now(), None)
+            )
+            log.info("digest sent delivery_id=%s", delivery.id)
 
     async def _send_repeat(self, delivery: Delivery) -> None:
         if delivery.repeats_sent >= self.repeats_allowed:
@@ -261,6 +312,81 @@ class GroupCommit:
                 for _, future in batch:
                     if not future.done():
                         future.set_result(None)
+
+
+SendPart = Callable[[], Coroutine[Any, Any, int]]
+
+
+def _digest_parts(bot: Bot, chat_id: int, files: DigestFiles) -> list[SendPart]:
+    """Return the digest's sends in order: the message parts, the charts, then the files.
+
+    Everything is sent with ``protect_content``: a clinician cannot forward or save it from
+    Telegram, which keeps the record inside the care team (42 CFR part 2).
+    """
+    parts: list[SendPart] = []
+    for text in files.messages:
+
+        async def send_text(text: str = text) -> int:
+            message = await bot.send_message(
+                chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                disable_web_page_preview=True,
+                protect_content=True,
+            )
+            return message.message_id
+
+        parts.append(send_text)
+    if len(files.photos) == 1:
+        photo = files.photos[0]
+
+        async def send_photo() -> int:
+            message = await bot.send_photo(
+                chat_id,
+                InputFile(photo.png, filename=photo.filename),
+                caption=photo.caption,
+                parse_mode=ParseMode.HTML,
+                protect_content=True,
+            )
+            return message.message_id
+
+        parts.append(send_photo)
+    elif files.photos:
+
+        async def send_album() -> int:
+            messages = await bot.send_media_group(
+                chat_id,
+                [
+                    InputMediaPhoto(
+                        InputFile(p.png, filename=p.filename),
+                        caption=p.caption,
+                        parse_mode=ParseMode.HTML,
+                    )
+                    for p in files.photos
+                ],
+                protect_content=True,
+            )
+            return messages[-1].message_id
+
+        parts.append(send_album)
+
+    async def send_files() -> int:
+        messages = await bot.send_media_group(
+            chat_id,
+            [
+                InputMediaDocument(InputFile(files.report, filename=files.report_name)),
+                InputMediaDocument(
+                    InputFile(files.csv, filename=files.csv_name),
+                    caption=files.files_caption,
+                    parse_mode=ParseMode.HTML,
+                ),
+            ],
+            protect_content=True,
+        )
+        return messages[-1].message_id
+
+    parts.append(send_files)
+    return parts
 
 
 def _backoff(attempts: int) -> timedelta:

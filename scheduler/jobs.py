@@ -40,10 +40,12 @@ async def start_jobs(
         clock=services.clock,
         repeats_allowed=settings.reminder_repeats,
         max_in_flight=max(2 * settings.rate_limit_per_second, 10),
+        digests=services.weekly,
     )
     application.bot_data[DISPATCHER_KEY] = dispatcher
     await dispatcher.recover()
     await services.reminders.plan()
+    await services.weekly.plan()
     queue = application.job_queue
     if queue is None:
         msg = "the job-queue extra of python-telegram-bot is not installed"
@@ -60,6 +62,20 @@ async def start_jobs(
         interval=settings.dispatch_interval_seconds,
         first=0.1,
         name="DISPATCH due deliveries",
+        job_kwargs=JOB_KWARGS,
+    )
+    queue.run_repeating(
+        _watch,
+        interval=settings.watch_interval_seconds,
+        first=settings.watch_interval_seconds,
+        name="WATCH the data for alerts, escalate unacknowledged ones",
+        job_kwargs=JOB_KWARGS,
+    )
+    queue.run_repeating(
+        _watch_silence,
+        interval=timedelta(minutes=15),
+        first=timedelta(minutes=1),
+        name="WATCH for patients without a check-in",
         job_kwargs=JOB_KWARGS,
     )
     queue.run_repeating(
@@ -87,7 +103,22 @@ async def stop_jobs(application: Application[Any, Any, Any, Any, Any, Any]) -> N
 
 
 async def _plan(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await get_services(context).reminders.plan()
+    services = get_services(context)
+    await services.reminders.plan()
+    await services.weekly.plan()
+
+
+async def _watch(context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = get_services(context)
+    raised = await services.watch.sweep(silence=False)
+    escalated = await services.watch.escalate()
+    if raised or escalated:
+        # Alerts go out now rather than at the next dispatcher tick.
+        await get_dispatcher(context.application).tick()
+
+
+async def _watch_silence(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await get_services(context).watch.sweep()
 
 
 async def _dispatch(context: ContextTypes.DEFAULT_TYPE) -> None:

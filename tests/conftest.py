@@ -29,6 +29,7 @@ def settings(tmp_path: Path) -> Settings:
         clinic_timezone="America/New_York",
         clinic_oncall_phone="555-0100",
         rate_limit_per_chat_seconds=0,
+        chart_workers=0,
     )
 
 

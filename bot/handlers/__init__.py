@@ -78,6 +78,8 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         CallbackQueryHandler(safety.answer_sos, pattern=f"^({CB_SOS_ALERT}|{CB_SOS_NOT_NOW})$"),
         _command("patients", careteam.patients),
         _command("invite", careteam.invite),
+        _command("digest", careteam.digest),
+        _command("patient", careteam.patient),
         CallbackQueryHandler(careteam.acknowledge_alert, pattern=f"^{CB_ALERT_ACK}\\d+$"),
         _command("checkin", checkin_handlers.checkin),
         CallbackQueryHandler(checkin_handlers.answer_button, pattern=f"^{callbacks.CHECKIN}:"),

@@ -7,8 +7,11 @@ Messages to clinicians carry the pseudonymous label only, never message text.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
-from telegram import Message, Update
+from telegram import InputFile, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
 
 from bot.handlers.common import (
     CB_ALERT_ACK,
@@ -17,10 +20,12 @@ from bot.handlers.common import (
     edit_in_place,
     local_time_text,
     reply,
+    run_in_background,
     services_of,
     user_locale,
 )
 from bot.services.careteam import AlertNotice, NotAllowedError
+from bot.services.digest import PatientWeek, week_ending_for
 from bot.services.enrollment import EnrollmentError
 from scheduler.dispatch import Dispatcher
 from scheduler.jobs import DISPATCHER_KEY
@@ -35,10 +40,14 @@ async def notify_care_team(context: Context, notice: AlertNotice) -> None:
     if not queued:
         log.error("alert has no clinician to notify alert_id=%s", notice.alert.id)
         return
+    # Do not wait for the next tick: an urgent alert goes out now, still through the
+    # delivery rows, so a failure is retried like any other delivery.
+    await _dispatch_now(context)
+
+
+async def _dispatch_now(context: Context) -> None:
     dispatcher = context.bot_data.get(DISPATCHER_KEY)
     if isinstance(dispatcher, Dispatcher):
-        # Do not wait for the next tick: an urgent alert goes out now, still through the
-        # delivery rows, so a failure is retried like any other delivery.
         await dispatcher.tick()
 
 
@@ -72,11 +81,37 @@ async def acknowledge_alert(update: Update, context: Context) -> None:
         alert.id,
         changed,
     )
+    acknowledged = texts.render("alert.acknowledged", name=by, at=at)
     # Append who acknowledged to this copy of the alert once: the edit drops its button.
     if isinstance(message, Message) and message.reply_markup is not None:
-        await edit_in_place(
-            update, f"{original}\n\n{texts.render('alert.acknowledged', name=by, at=at)}"
+        await edit_in_place(update, f"{original}\n\n{acknowledged}")
+    if changed:
+        # Every colleague's copy says so too, so nobody starts the same call twice.
+        run_in_background(
+            context,
+            _mark_copies(context, alert.id, acknowledged, except_chat=user.id),
+            "alert copies",
         )
+
+
+async def _mark_copies(
+    context: Context, alert_id: int, acknowledged: str, *, except_chat: int
+) -> None:
+    services = services_of(context)
+    for copy in await services.reminders.acknowledged_copies(
+        alert_id, acknowledged, except_chat=except_chat
+    ):
+        try:
+            await context.bot.edit_message_text(
+                copy.text,
+                chat_id=copy.chat_id,
+                message_id=copy.message_id,
+                parse_mode=ParseMode.HTML,
+                disable_web_page_preview=True,
+            )
+        except TelegramError as exc:
+            # Deleted by the clinician, or too old to edit: their copy stays as it was.
+            log.info("alert copy not marked alert_id=%s error=%s", alert_id, type(exc).__name__)
 
 
 async def patients(update: Update, context: Context) -> None:
@@ -127,3 +162,87 @@ async def invite(update: Update, context: Context) -> None:
             code=issued.code,
         ),
     )
+
+
+async def digest(update: Update, context: Context) -> None:
+    """Queue the digest of the last seven days for the caller; the dispatcher sends it."""
+    services = services_of(context)
+    clinician = await clinician_or_refuse(update, services)
+    if clinician is None:
+        return
+    await services.weekly.request_now(clinician, update.update_id)
+    log.info("digest requested update_id=%s clinician_id=%s", update.update_id, clinician.id)
+    await reply(update, services.texts.render("digest.building", clinician.locale))
+    await _dispatch_now(context)
+
+
+async def patient(update: Update, context: Context) -> None:
+    """Show one patient's week, last events and 28-day chart to a clinician who may see them."""
+    services = services_of(context)
+    clinician = await clinician_or_refuse(update, services)
+    if clinician is None:
+        return
+    texts = services.texts
+    locale = clinician.locale
+    if not context.args or len(context.args) != 1:
+        await reply(update, texts.render("careteam.patient_usage", locale))
+        return
+    label = context.args[0]
+    target = await services.careteam.patient_for_clinician(clinician, label)
+    if target is None:
+        log.info(
+            "patient read refused update_id=%s clinician_id=%s", update.update_id, clinician.id
+        )
+        await reply(update, texts.render("careteam.patient_unknown", locale, label=label[:40]))
+        return
+    week_end = week_ending_for(services.clock.now(), services.settings.zone, include_today=True)
+    week = await services.digests.patient_week(clinician, target, week_end)
+    log.info(
+        "patient read update_id=%s clinician_id=%s patient_id=%s",
+        update.update_id,
+        clinician.id,
+        target.id,
+    )
+    renderer = services.renderer
+    start = week_end - timedelta(days=6)
+    events = [
+        {
+            "when": f"{e.at:%a %b %d}" if e.code == "use" else f"{e.at:%a %b %d %H:%M}",
+            "text": renderer.event_text(e, locale),
+        }
+        for e in week.events[:12]
+    ]
+    await reply(
+        update,
+        texts.render(
+            "careteam.patient",
+            locale,
+            p=renderer.patient_view(week, locale, week_start=start),
+            start=f"{start:%b %d}",
+            end=f"{week_end:%b %d}",
+            events=events,
+        ),
+    )
+    chat = update.effective_chat
+    if chat is not None:
+        # The chart is drawn in a worker process; the next update need not wait for it.
+        run_in_background(context, _send_trend_chart(context, chat.id, week, locale), "trend chart")
+
+
+async def _send_trend_chart(context: Context, chat_id: int, week: PatientWeek, locale: str) -> None:
+    services = services_of(context)
+    renderer = services.renderer
+    (png,) = await services.charts.render([renderer.patient_chart_job(week, locale)])
+    reasons = "; ".join(renderer.reason_text(r, locale) for r in week.reasons)
+    try:
+        await context.bot.send_photo(
+            chat_id,
+            InputFile(png, filename=f"{week.patient.label}.png"),
+            caption=services.texts.render(
+                "digest.patient_caption", locale, label=week.patient.label, reasons=reasons
+            )[:1024],
+            parse_mode=ParseMode.HTML,
+            protect_content=True,
+        )
+    except TelegramError as exc:
+        log.warning("trend chart not sent chat_id=%s error=%s", chat_id, type(exc).__name__)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+from collections.abc import Coroutine, Sequence
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -21,6 +24,9 @@ from bot.models import Clinician, Patient
 from bot.texts import normalise_locale
 
 Context = ContextTypes.DEFAULT_TYPE
+BACKGROUND_KEY = "background_tasks"
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CB_ALERT_ACK",
@@ -99,3 +105,21 @@ def local_time_text(moment: datetime, zone: str) -> str:
 def services_of(context: Context) -> Services:
     """Return the application's services."""
     return get_services(context)
+
+
+def run_in_background(context: Context, work: Coroutine[Any, Any, None], what: str) -> None:
+    """Run slow follow-up work (a chart, edits of other copies) after the handler returns.
+
+    The next update does not wait for it; a failure is logged by name, never raised.
+    """
+    tasks: set[asyncio.Task[None]] = context.bot_data.setdefault(BACKGROUND_KEY, set())
+    task = asyncio.get_running_loop().create_task(work)
+    tasks.add(task)
+
+    def done(finished: asyncio.Task[None]) -> None:
+        tasks.discard(finished)
+        if not finished.cancelled() and finished.exception() is not None:
+            error = finished.exception()
+            log.error("background work failed what=%s error=%s", what, type(error).__name__)
+
+    task.add_done_callback(done)

@@ -14,6 +14,7 @@ from bot.storage.repositories import (
     ClinicianRepository,
     PatientRepository,
 )
+from bot.texts import LOCALES
 
 # A second crisis signal from the same patient within this window joins the open alert instead
 # of paging the team again; the patient is answered with resources every time regardless.
@@ -53,8 +54,13 @@ class CareTeamService:
         self._alerts = AlertRepository(db)
         self._audit = AuditRepository(db)
 
-    async def add_clinician(self, telegram_id: int, name: str, *, role: str = "clinician") -> int:
-        """Register (or re-activate) a clinician."""
+    async def add_clinician(
+        self, telegram_id: int, name: str, *, role: str = "clinician", locale: str = "en"
+    ) -> int:
+        """Register (or re-activate) a clinician, with the language of their messages."""
+        if locale not in LOCALES:
+            msg = f"a clinician's language is one of {', '.join(LOCALES)}"
+            raise ValueError(msg)
         if telegram_id <= 0:
             msg = "a Telegram user id is a positive number"
             raise ValueError(msg)
@@ -64,7 +70,7 @@ class CareTeamService:
             raise ValueError(msg)
         now = self._clock.now()
         async with self._db.transaction() as tx:
-            clinician_id = await self._clinicians.add(tx, telegram_id, clean, role, now)
+            clinician_id = await self._clinicians.add(tx, telegram_id, clean, role, now, locale)
             await self._audit.add(tx, "cli", None, "clinician.add", None, now)
         return clinician_id
 
@@ -111,6 +117,19 @@ class CareTeamService:
                 )
         return overview
 
+    async def patient_for_clinician(self, clinician: Clinician, label: str) -> Patient | None:
+        """Return a patient the clinician may read (on the team, or any for an admin), else None.
+
+        An unknown label and another team's patient give the same None, so the answer never
+        reveals whether a label exists.
+        """
+        patient = await self._patients.by_label(label.strip())
+        if patient is None:
+            return None
+        if clinician.is_admin or await self._patients.is_assigned(patient.id, clinician.id):
+            return patient
+        return None
+
     async def raise_alert(
         self, patient: Patient, *, kind: str, severity: str, category: str | None
     ) -> AlertNotice:
@@ -127,9 +146,38 @@ class CareTeamService:
                 is_new = True
         alert = await self._alerts.by_id(alert_id)
         assert alert is not None
-        team = await self._patients.care_team(patient.id)
-        recipients = tuple(team) if team else tuple(await self._clinicians.list_active())
-        return AlertNotice(alert, patient, recipients, is_new)
+        return AlertNotice(alert, patient, await self._recipients(patient.id), is_new)
+
+    async def raise_keyed_alert(
+        self, patient_id: int, *, kind: str, key: str, detail: str
+    ) -> AlertNotice | None:
+        """Raise a routine alert from the data once per key; None if already raised."""
+        now = self._clock.now()
+        async with self._db.transaction() as tx:
+            alert_id = await self._alerts.add_keyed(tx, patient_id, kind, key, detail, now)
+        if alert_id is None:
+            return None
+        alert = await self._alerts.by_id(alert_id)
+        patient = await self._patients.by_id(patient_id)
+        assert alert is not None
+        assert patient is not None
+        return AlertNotice(alert, patient, await self._recipients(patient.id), is_new=True)
+
+    async def escalation_notice(self, alert_id: int) -> AlertNotice | None:
+        """Return an unacknowledged alert addressed to every active clinician."""
+        alert = await self._alerts.by_id(alert_id)
+        if alert is None or alert.acknowledged_at is not None:
+            return None
+        patient = await self._patients.by_id(alert.patient_id)
+        if patient is None:
+            return None
+        everyone = tuple(await self._clinicians.list_active())
+        return AlertNotice(alert, patient, everyone, is_new=True)
+
+    async def _recipients(self, patient_id: int) -> tuple[Clinician, ...]:
+        """Return the care team, or every active clinician when nobody is assigned."""
+        team = await self._patients.care_team(patient_id)
+        return tuple(team) if team else tuple(await self._clinicians.list_active())
 
     async def acknowledge(self, telegram_id: int, alert_id: int) -> tuple[Alert, Patient, bool]:
         """Acknowledge an alert as a clinician on the patient's team; audited."""
@@ -141,7 +189,10 @@ class CareTeamService:
         if patient is None:
             raise NotAllowedError
         team = await self._patients.care_team(patient.id)
-        if team and clinician.id not in {member.id for member in team}:
+        # An escalated alert went to every clinician, so any of them may take it; an admin
+        # sees every patient anyway.
+        on_team = not team or clinician.id in {member.id for member in team}
+        if not (on_team or clinician.is_admin or alert.escalation > 0):
             raise NotAllowedError
         now = self._clock.now()
         async with self._db.transaction() as tx:

@@ -12,8 +12,9 @@ note question is not asked at all, so a note can never be stored in plaintext. W
 patient is at the note question, a small flow (``FlowService``, name ``checkin``) marks that
 their next typed text is the note.
 
-"Use: Yes" gets a kind answer with the after-a-lapse article and /sos; it does not alert the
-care team by itself (the weekly digest shows it; crisis language is the safety net's job).
+"Use: Yes" gets a kind answer with the after-a-lapse article and /sos. The care team sees it in
+the weekly digest and, where the clinic keeps ``ALERT_ON_USE`` on, as an alert the same day
+(raised by the alert sweep in ``bot/services/watch.py``; crisis language is the safety net's job).
 """
 
 from __future__ import annotations
@@ -176,8 +177,10 @@ class CheckinService:
         cipher: NoteCipher | None,
         *,
         answer_days: int,
+        use_alerts_team: bool = False,
     ) -> None:
         self._db = db
+        self._use_alerts_team = use_alerts_team
         self._clock = clock
         self._texts = texts
         self._flows = flows
@@ -402,7 +405,8 @@ class CheckinService:
     def _lapse(self, patient: Patient) -> Screen:
         locale = patient.locale
         read = ((self._texts.button("checkin_lapse_article", locale), LAPSE_ARTICLE),)
-        return Screen(self._texts.render("checkin.lapse", locale), (read,))
+        text = self._texts.render("checkin.lapse", locale, team_alerted=self._use_alerts_team)
+        return Screen(text, (read,))
 
 
 def _parse_day(text: str) -> date | None:

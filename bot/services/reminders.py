@@ -30,7 +30,7 @@ from bot.services.occurrences import (
 )
 from bot.storage.db import Database
 from bot.storage.deliveries import DeliveryRepository, PlannedDelivery
-from bot.storage.repositories import AlertRepository, PatientRepository
+from bot.storage.repositories import AlertRepository, ClinicianRepository, PatientRepository
 from bot.storage.schedules import ScheduleRepository
 from bot.texts import Texts
 
@@ -42,6 +42,7 @@ APPT_HOUR = "appt_hour"
 ALERT = "alert"
 CRISIS_REPLY = "crisis_reply"
 CHECKIN = "checkin"  # the daily check-in prompt: once a day, never repeated
+ESCALATED = "escalated"  # an alert delivery's slot when it is the escalated copy
 PATIENT_KINDS = (DOSE, APPT_EVENING, APPT_HOUR, CHECKIN)
 EVERY_DAY = frozenset(range(7))
 
@@ -60,6 +61,7 @@ class Outgoing:
     chat_id: int
     text: str
     buttons: Buttons = ()
+    message_id: int | None = None  # the message to edit, for an edit rather than a send
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,7 @@ class ReminderService:
         self._schedules = ScheduleRepository(db)
         self._patients = PatientRepository(db)
         self._alerts = AlertRepository(db)
+        self._clinicians = ClinicianRepository(db)
         self._dose_labels: dict[str, tuple[str, ...]] = {}
 
     # Timing ---------------------------------------------------------------------------------
@@ -313,17 +316,22 @@ class ReminderService:
 
     # Alerts ---------------------------------------------------------------------------------
 
-    async def enqueue_alert(self, notice: AlertNotice) -> int:
-        """Queue an alert for each recipient as a delivery, so it survives faults and restarts."""
+    async def enqueue_alert(self, notice: AlertNotice, *, escalated: bool = False) -> int:
+        """Queue an alert for each recipient as a delivery, so it survives faults and restarts.
+
+        An escalated alert is a second, marked copy to every recipient (the team included).
+        """
         now = self._clock.now()
+        suffix = ":escalated" if escalated else ""
         rows = [
             PlannedDelivery(
-                dedupe_key=f"alert:{notice.alert.id}:{clinician.id}",
+                dedupe_key=f"alert:{notice.alert.id}:{clinician.id}{suffix}",
                 kind=ALERT,
                 chat_id=clinician.telegram_id,
                 clinician_id=clinician.id,
                 patient_id=notice.patient.id,
                 ref_id=notice.alert.id,
+                slot=ESCALATED if escalated else None,
                 due_at=now,
                 expires_at=now + self._grace(ALERT),
                 priority=ALERT_PRIORITY,
@@ -334,6 +342,29 @@ class ReminderService:
             async with self._db.transaction() as tx:
                 await self.deliveries.plan(tx, rows, now)
         return len(rows)
+
+    async def acknowledged_copies(
+        self, alert_id: int, acknowledged: str, *, except_chat: int
+    ) -> list[Outgoing]:
+        """Return every other delivered copy of an alert, rewritten to say who acknowledged it.
+
+        Each carries the message id to edit; no buttons, so the edit drops Acknowledge.
+        """
+        copies = []
+        for delivery in await self.deliveries.sent_copies(ALERT, alert_id):
+            if delivery.chat_id == except_chat or delivery.message_id is None:
+                continue
+            outgoing = await self._compose_alert(delivery)
+            if outgoing is not None:
+                copies.append(
+                    Outgoing(
+                        delivery.chat_id,
+                        f"{outgoing.text}\n\n{acknowledged}",
+                        (),
+                        delivery.message_id,
+                    )
+                )
+        return copies
 
     async def enqueue_crisis_reply(self, patient: Patient) -> None:
         """Queue the crisis resources for a patient whose immediate reply Telegram refused."""
@@ -430,14 +461,22 @@ class ReminderService:
             return None
         zone = ZoneInfo(self._settings.clinic_timezone)
         at = f"{alert.created_at.astimezone(zone):%Y-%m-%d %H:%M} {self._settings.clinic_timezone}"
+        clinician = await self._clinicians.by_id(delivery.clinician_id or 0)
+        locale = clinician.locale if clinician else "en"
         text = self._texts.render(
             f"alert.{alert.kind}",
+            locale,
             label=patient.label,
             at=at,
             category=alert.category or "suicide",
+            detail=alert.category or "",
+            threshold=self._settings.alert_craving_at,
             team_told=True,
         )
-        button = ((self._texts.button("acknowledge"), f"{callbacks.ALERT_ACK}{alert.id}"),)
+        if delivery.slot == ESCALATED:
+            minutes = _number(self._settings.alert_escalate_minutes)
+            text = f"{self._texts.render('alert.escalated', locale, minutes=minutes)}\n{text}"
+        button = ((self._texts.button("acknowledge", locale), f"{callbacks.ALERT_ACK}{alert.id}"),)
         return Outgoing(delivery.chat_id, text, (button,))
 
     def _dose_buttons(self, delivery_id: int, locale: str) -> Buttons:
@@ -653,6 +692,10 @@ class ReminderService:
             if paused:
                 await self.deliveries.stop_repeats(tx, patient_id=patient.id)
         await self.replan_patient(patient.id)
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
 
 
 def _plannable(patient: Patient) -> bool:

@@ -46,6 +46,7 @@ def _delivery(row: sqlite3.Row) -> Delivery:
         created_at=from_db_time(row["created_at"]),
         sent_at=_opt_time(row["sent_at"]),
         answered_at=_opt_time(row["answered_at"]),
+        progress=row["progress"],
     )
 
 
@@ -274,15 +275,24 @@ class DeliveryRepository:
         Returns (rows to resend, rows assumed delivered because they were already resent once).
         """
         async with self._db.transaction() as tx:
+            # A digest counts the parts it has delivered, so it always resumes where it was:
+            # at most the one part whose send was under way can arrive twice.
             resend = await tx.execute_rowcount(
                 "UPDATE deliveries SET status = 'pending', unknown_sends = unknown_sends + 1 "
-                "WHERE status = 'sending' AND unknown_sends = 0"
+                "WHERE status = 'sending' AND (unknown_sends = 0 OR kind = 'digest')"
             )
             assumed = await tx.execute_rowcount(
                 "UPDATE deliveries SET status = 'sent', last_error = 'unknown_outcome' "
                 "WHERE status = 'sending'"
             )
         return resend, assumed
+
+    async def record_progress(self, delivery_id: int, parts_sent: int) -> None:
+        """Record how many parts of a multi-part delivery have been sent."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE deliveries SET progress = ? WHERE id = ?", (parts_sent, delivery_id)
+            )
 
     async def answer(
         self, tx: Transaction, delivery_id: int, response: str, detail: str | None, now: datetime
@@ -312,6 +322,24 @@ class DeliveryRepository:
             (to_db_time(until), to_db_time(expires_at), str(minutes), delivery_id),
         )
         return changed == 1
+
+    async def sent_copies(self, kind: str, ref_id: int) -> list[Delivery]:
+        """Return the delivered copies of one thing (an alert to each clinician), by id."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM deliveries WHERE kind = ? AND ref_id = ? AND message_id IS NOT NULL "
+            "ORDER BY id",
+            (kind, ref_id),
+        )
+        return [_delivery(row) for row in rows]
+
+    async def of_patient_day(self, patient_id: int, kind: str, local_date: str) -> list[Delivery]:
+        """Return a patient's deliveries of one kind for one local date, by due time."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM deliveries WHERE patient_id = ? AND kind = ? AND local_date = ? "
+            "AND status != 'cancelled' ORDER BY due_at, id",
+            (patient_id, kind, local_date),
+        )
+        return [_delivery(row) for row in rows]
 
     async def by_id(self, delivery_id: int) -> Delivery | None:
         """Return one delivery."""

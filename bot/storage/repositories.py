@@ -32,6 +32,7 @@ def _clinician(row: sqlite3.Row) -> Clinician:
         role=row["role"],
         active=bool(row["active"]),
         created_at=from_db_time(row["created_at"]),
+        locale=row["locale"],
     )
 
 
@@ -74,6 +75,7 @@ def _alert(row: sqlite3.Row) -> Alert:
         created_at=from_db_time(row["created_at"]),
         acknowledged_by=row["acknowledged_by"],
         acknowledged_at=_opt_time(row["acknowledged_at"]),
+        escalation=row["escalation"],
     )
 
 
@@ -84,15 +86,21 @@ class ClinicianRepository:
         self._db = db
 
     async def add(
-        self, tx: Transaction, telegram_id: int, name: str, role: str, now: datetime
+        self,
+        tx: Transaction,
+        telegram_id: int,
+        name: str,
+        role: str,
+        now: datetime,
+        locale: str = "en",
     ) -> int:
         """Insert a clinician, or re-activate and rename one already known by Telegram id."""
         await tx.execute(
-            "INSERT INTO clinicians (telegram_id, name, role, active, created_at) "
-            "VALUES (?, ?, ?, 1, ?) "
+            "INSERT INTO clinicians (telegram_id, name, role, active, created_at, locale) "
+            "VALUES (?, ?, ?, 1, ?, ?) "
             "ON CONFLICT (telegram_id) DO UPDATE SET name = excluded.name, "
-            "role = excluded.role, active = 1",
-            (telegram_id, name, role, to_db_time(now)),
+            "role = excluded.role, locale = excluded.locale, active = 1",
+            (telegram_id, name, role, to_db_time(now), locale),
         )
         row = await tx.fetchone("SELECT id FROM clinicians WHERE telegram_id = ?", (telegram_id,))
         assert row is not None
@@ -394,6 +402,23 @@ class AlertRepository:
         )
         assert row_id is not None
         return row_id
+
+    async def add_keyed(
+        self,
+        tx: Transaction,
+        patient_id: int,
+        kind: str,
+        key: str,
+        detail: str,
+        now: datetime,
+    ) -> int | None:
+        """Insert a routine alert named by a key; None if that key was raised before."""
+        row = await tx.fetchone(
+            "INSERT INTO alerts (patient_id, kind, severity, category, created_at, dedupe_key) "
+            "VALUES (?, ?, 'routine', ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+            (patient_id, kind, detail, to_db_time(now), key),
+        )
+        return int(row["id"]) if row else None
 
     async def recent_open(
         self, tx: Transaction, patient_id: int, kind: str, *, since: datetime

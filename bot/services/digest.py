@@ -1,0 +1,587 @@
+"""The weekly digest's figures: what each patient's last seven local days say, and who comes first.
+
+Everything here is computed from the database, never from memory, and is plain arithmetic on
+rows so that a clinician can check any figure by hand. A patient "needs attention" by
+transparent rules whose thresholds are settings; each rule that fires is a ``Reason`` that the
+digest shows as a sentence, so the order of the list explains itself.
+
+Weeks are local: a patient's week is seven calendar days in the patient's own zone (a DST week
+has 167 or 169 hours and is still seven days), and an event's weekday is the patient's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.models import (
+    Alert,
+    Clinician,
+    CohortPoint,
+    DayTrend,
+    Patient,
+    PatientStatus,
+    PatientTrend,
+)
+from bot.storage.db import Database
+from bot.storage.digest import (
+    CheckinRow,
+    DigestRepository,
+    DoseRow,
+    GroupRecords,
+    SessionRow,
+)
+
+WEEK = 7
+TREND_DAYS = 28
+CRISIS_KINDS = ("crisis", "sos")
+# Skip reasons, the one that matters most first: a patient who ran out needs a refill now.
+SKIP_REASON_ORDER = ("ran_out", "side_effects", "forgot", "other")
+# A patient's status as the digest shows it; "paused" is an active patient who paused reminders.
+ENROLLED = frozenset({PatientStatus.ACTIVE, PatientStatus.UNREACHABLE, PatientStatus.WITHDRAWN})
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The thresholds of the "needs attention" rules (settings ``DIGEST_*``)."""
+
+    use_days: int = 1
+    craving_high: int = 8
+    craving_high_days: int = 2
+    craving_rise: float = 2.0
+    mood_drop: float = 2.0
+    missed_doses: int = 2
+    no_checkin_days: int = 3
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Rules:
+        """Read the thresholds from the settings."""
+        return cls(
+            use_days=settings.digest_use_days,
+            craving_high=settings.digest_craving_high,
+            craving_high_days=settings.digest_craving_high_days,
+            craving_rise=settings.digest_craving_rise,
+            mood_drop=settings.digest_mood_drop,
+            missed_doses=settings.digest_missed_doses,
+            no_checkin_days=settings.digest_no_checkin_days,
+        )
+
+
+# Each reason's weight orders the list: the sum of a patient's weights, most first. A crisis
+# outranks everything; a quiet week with one late check-in comes last among the flagged.
+WEIGHTS = {
+    "crisis": 100,
+    "sos": 90,
+    "unreachable": 60,
+    "use": 50,
+    "ran_out": 40,
+    "craving_high": 30,
+    "craving_up": 25,
+    "missed_doses": 20,
+    "missed_dtms": 20,
+    "mood_down": 15,
+    "no_checkin": 15,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One rule that fired, with what the sentence needs (a weekday, a count, a name)."""
+
+    code: str
+    count: int = 0
+    weekday: int | None = None  # 0 = Monday, in the patient's zone
+    name: str = ""
+    amount: float = 0.0
+
+    @property
+    def weight(self) -> int:
+        """Return how much this reason moves a patient up the list."""
+        return WEIGHTS[self.code]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened, for the "last events" list of ``/patient``."""
+
+    at: datetime  # local, in the patient's zone
+    code: str  # crisis, sos, use, missed_dose, skipped_dose, reschedule, missed_dtms
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PatientWeek:
+    """One patient's week: every figure of the digest, the reasons, and the 28-day trend."""
+
+    patient: Patient
+    status: str
+    enrolled_on: date | None
+    checkins_done: int
+    checkins_expected: int
+    craving_mean: float | None
+    craving_max: int | None
+    craving_variability: float | None
+    craving_previous_mean: float | None
+    mood_mean: float | None
+    mood_previous_mean: float | None
+    use_days: int
+    doses_scheduled: int
+    doses_taken: int
+    doses_missed: int
+    doses_skipped: int
+    skip_reasons: tuple[tuple[str, int], ...]
+    ran_out: tuple[str, ...]
+    dtms_scheduled: int
+    dtms_attended: int
+    missed_sessions: tuple[int, ...]
+    crisis_events: tuple[tuple[str, int], ...]  # (kind, weekday)
+    open_alerts: int
+    days_without_checkin: int | None
+    unreachable_since: int | None  # weekday
+    reasons: tuple[Reason, ...]
+    trend: PatientTrend
+    events: tuple[Event, ...] = field(default=())
+
+    @property
+    def score(self) -> int:
+        """Return the sum of the reasons' weights."""
+        return sum(reason.weight for reason in self.reasons)
+
+    @property
+    def flagged(self) -> bool:
+        """Return whether the patient needs attention."""
+        return bool(self.reasons)
+
+    @property
+    def mood_direction(self) -> str | None:
+        """Return "up", "down" or "steady" against the week before (None without both)."""
+        if self.mood_mean is None or self.mood_previous_mean is None:
+            return None
+        change = self.mood_mean - self.mood_previous_mean
+        if change >= 1:
+            return "up"
+        if change <= -1:
+            return "down"
+        return "steady"
+
+    @property
+    def adherence(self) -> float | None:
+        """Return doses taken / scheduled (None when none were scheduled)."""
+        return self.doses_taken / self.doses_scheduled if self.doses_scheduled else None
+
+    def cohort_point(self) -> CohortPoint:
+        """Return the patient's row in the cohort overview chart."""
+        return CohortPoint(
+            label=self.patient.label,
+            craving_mean=self.craving_mean,
+            mood_mean=self.mood_mean,
+            adherence=self.adherence,
+            checkins_done=self.checkins_done,
+            checkins_expected=self.checkins_expected,
+            flagged=self.flagged,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyDigest:
+    """A clinician's digest: patients ranked, flagged first."""
+
+    clinician: Clinician
+    week_start: date
+    week_end: date
+    generated_at: datetime
+    patients: tuple[PatientWeek, ...]
+
+    @property
+    def flagged(self) -> tuple[PatientWeek, ...]:
+        """Return the patients who need attention, most first."""
+        return tuple(p for p in self.patients if p.flagged)
+
+    @property
+    def quiet(self) -> tuple[PatientWeek, ...]:
+        """Return the patients with nothing to report, by label."""
+        return tuple(p for p in self.patients if not p.flagged)
+
+
+class DigestService:
+    """Builds weekly digests and one patient's trend from the database; every read is audited."""
+
+    def __init__(self, db: Database, clock: Clock, rules: Rules) -> None:
+        self._db = db
+        self._clock = clock
+        self._rules = rules
+        self._repo = DigestRepository(db)
+
+    async def build_weekly_digest(
+        self,
+        clinician: Clinician,
+        week_end: date,
+        *,
+        actor_kind: str = "clinician",
+        action: str = "digest.read",
+    ) -> WeeklyDigest:
+        """Compute a clinician's digest of the seven local days ending on ``week_end``."""
+        now = self._clock.now()
+        patients = [
+            p
+            for p in await self._repo.patients_of(clinician.id, every_patient=clinician.is_admin)
+            if p.status in ENROLLED
+        ]
+        weeks = await self._weeks(patients, week_end, now)
+        async with self._db.transaction() as tx:
+            await self._repo.audit_reads(
+                tx,
+                actor_kind,
+                clinician.id if actor_kind == "clinician" else None,
+                action,
+                [p.id for p in patients],
+                now,
+            )
+        ranked = sorted(weeks, key=lambda w: (-w.score, w.patient.label.casefold()))
+        return WeeklyDigest(
+            clinician=clinician,
+            week_start=week_end - timedelta(days=WEEK - 1),
+            week_end=week_end,
+            generated_at=now,
+            patients=tuple(ranked),
+        )
+
+    async def patient_week(
+        self, clinician: Clinician, patient: Patient, week_end: date
+    ) -> PatientWeek:
+        """Compute one patient's week and trend for ``/patient`` (an audited read)."""
+        now = self._clock.now()
+        (week,) = await self._weeks([patient], week_end, now, with_events=True)
+        async with self._db.transaction() as tx:
+            await self._repo.audit_reads(
+                tx, "clinician", clinician.id, "patient.trend", [patient.id], now
+            )
+        return week
+
+    async def mark_attendance(self, label: str, session_number: int, *, attended: bool) -> bool:
+        """Record whether a patient came to a numbered dTMS session."""
+        return await self._repo.mark_attendance(
+            label, session_number, "attended" if attended else "missed"
+        )
+
+    async def _weeks(
+        self,
+        patients: Sequence[Patient],
+        week_end: date,
+        now: datetime,
+        *,
+        with_events: bool = False,
+    ) -> list[PatientWeek]:
+        if not patients:
+            return []
+        first_day = week_end - timedelta(days=TREND_DAYS - 1)
+        # Timed rows (sessions, alerts) are fetched a day wider than any zone's offset and
+        # placed on local days per patient below.
+        since = datetime.combine(first_day - timedelta(days=1), time(), UTC)
+        until = datetime.combine(week_end + timedelta(days=2), time(), UTC)
+        records = await self._repo.records(
+            [p.id for p in patients], first_day, week_end, since, until
+        )
+        grouped = _group(records)
+        return [
+            summarise(
+                patient,
+                grouped.get(patient.id, _Records()),
+                week_end,
+                now,
+                self._rules,
+                with_events=with_events,
+            )
+            for patient in patients
+        ]
+
+
+@dataclass(slots=True)
+class _Records:
+    checkins: list[CheckinRow] = field(default_factory=list)
+    doses: list[DoseRow] = field(default_factory=list)
+    sessions: list[SessionRow] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    prompts: list[tuple[date, datetime]] = field(default_factory=list)
+
+
+def _group(records: GroupRecords) -> dict[int, _Records]:
+    grouped: defaultdict[int, _Records] = defaultdict(_Records)
+    for checkin in records.checkins:
+        grouped[checkin.patient_id].checkins.append(checkin)
+    for dose in records.doses:
+        grouped[dose.patient_id].doses.append(dose)
+    for session in records.sessions:
+        grouped[session.patient_id].sessions.append(session)
+    for alert in records.alerts:
+        grouped[alert.patient_id].alerts.append(alert)
+    for patient_id, day, due in records.prompts:
+        grouped[patient_id].prompts.append((day, due))
+    return grouped
+
+
+def session_state(session: SessionRow, now: datetime) -> str:
+    """Return what became of a dTMS session: staff's record first, then the patient's answer."""
+    if session.attendance is not None:
+        return session.attendance
+    if session.status == "reschedule_requested":
+        return "reschedule"
+    if session.starts_at > now:
+        return "confirmed" if session.status == "confirmed" else "scheduled"
+    # Past and not marked by staff: the patient's "I'll be there" is the best record there is.
+    return "attended" if session.status == "confirmed" else "unconfirmed"
+
+
+def summarise(  # noqa: PLR0912, PLR0915 - one pass over one patient's rows, in order
+    patient: Patient,
+    rows: _Records,
+    week_end: date,
+    now: datetime,
+    rules: Rules,
+    *,
+    with_events: bool = False,
+) -> PatientWeek:
+    """Compute one patient's week from their rows (pure: the unit tests call it directly)."""
+    zone = ZoneInfo(patient.timezone)
+    today = now.astimezone(zone).date()
+    week_start = week_end - timedelta(days=WEEK - 1)
+    prev_start, prev_end = week_start - timedelta(days=WEEK), week_start - timedelta(days=1)
+    trend_start = week_end - timedelta(days=TREND_DAYS - 1)
+
+    def in_week(day: date) -> bool:
+        return week_start <= day <= week_end
+
+    checkins = {c.local_date: c for c in rows.checkins}
+    week_checkins = [c for day, c in sorted(checkins.items()) if in_week(day)]
+    answered = [c for c in week_checkins if _answered(c)]
+    cravings = [c.craving for c in week_checkins if c.craving is not None]
+    moods = [c.mood for c in week_checkins if c.mood is not None]
+    prev = [c for day, c in checkins.items() if prev_start <= day <= prev_end]
+    prev_cravings = [c.craving for c in prev if c.craving is not None]
+    prev_moods = [c.mood for c in prev if c.mood is not None]
+
+    # Expected: the days the bot asked (a prompt was due by now), plus any day answered anyway
+    # (/checkin without a prompt). A patient enrolled mid-week or paused is asked less.
+    asked = {day for day, due in rows.prompts if in_week(day) and due <= now}
+    expected_days = asked | {c.local_date for c in answered}
+
+    doses = [d for d in rows.doses if in_week(d.local_date) and d.due_at <= now]
+    taken = [d for d in doses if d.response == "taken"]
+    skipped = [d for d in doses if d.response == "skipped"]
+    missed = [d for d in doses if d.status == "missed"]
+    reasons_count: dict[str, int] = defaultdict(int)
+    for dose in skipped:
+        reasons_count[dose.detail or "other"] += 1
+    skip_reasons = tuple(
+        (code, reasons_count[code]) for code in SKIP_REASON_ORDER if reasons_count.get(code)
+    )
+    ran_out = tuple(sorted({d.medication for d in skipped if d.detail == "ran_out"}))
+
+    sessions = [
+        (s, s.starts_at.astimezone(zone).date(), session_state(s, now)) for s in rows.sessions
+    ]
+    week_sessions = [
+        (s, state) for s, day, state in sessions if in_week(day) and s.starts_at <= now
+    ]
+    attended = [s for s, state in week_sessions if state == "attended"]
+    missed_sessions = tuple(
+        s.session_number or 0 for s, state in week_sessions if state == "missed"
+    )
+
+    alerts_local = [(a, a.created_at.astimezone(zone)) for a in rows.alerts]
+    crisis_events = tuple(
+        (a.kind, at.weekday())
+        for a, at in sorted(alerts_local, key=lambda item: item[1])
+        if a.kind in CRISIS_KINDS and in_week(at.date())
+    )
+    open_alerts = sum(1 for a in rows.alerts if a.acknowledged_at is None)
+
+    status = patient.status.value
+    if patient.status == PatientStatus.ACTIVE and patient.reminders_paused:
+        status = "paused"
+    unreachable_since = None
+    if patient.status == PatientStatus.UNREACHABLE:
+        marks = [at for a, at in alerts_local if a.kind == "unreachable"]
+        unreachable_since = max(marks).weekday() if marks else None
+
+    enrolled_on = patient.consented_at.astimezone(zone).date() if patient.consented_at else None
+    # Days without a check-in, counted up to the end of the week (or today, if sooner), from
+    # the last answered check-in or, for a new patient, from enrollment.
+    last_day = min(week_end, today)
+    last_answer = max((c.local_date for c in rows.checkins if _answered(c)), default=None)
+    since_day = last_answer or enrolled_on
+    days_without = (last_day - since_day).days if since_day is not None else None
+    if last_answer is None and days_without is not None:
+        days_without += 1  # never answered: the day of enrollment counts as a day without
+
+    craving_mean = _mean(cravings)
+    craving_prev = _mean(prev_cravings)
+    mood_mean = _mean(moods)
+    mood_prev = _mean(prev_moods)
+
+    reasons: list[Reason] = []
+    for kind, weekday in crisis_events:
+        reasons.append(Reason(kind, weekday=weekday))
+    if patient.status == PatientStatus.UNREACHABLE:
+        reasons.append(Reason("unreachable", weekday=unreachable_since))
+    use_days = sum(1 for c in week_checkins if c.used)
+    if use_days >= rules.use_days:
+        reasons.append(Reason("use", count=use_days))
+    reasons.extend(Reason("ran_out", name=name) for name in ran_out)
+    high_days = sum(1 for c in cravings if c >= rules.craving_high)
+    if high_days >= rules.craving_high_days:
+        reasons.append(Reason("craving_high", count=high_days, amount=rules.craving_high))
+    if craving_mean is not None and craving_prev is not None:
+        rise = craving_mean - craving_prev
+        if rise >= rules.craving_rise:
+            reasons.append(Reason("craving_up", amount=round(rise, 1)))
+    if len(missed) >= rules.missed_doses:
+        reasons.append(Reason("missed_doses", count=len(missed)))
+    reasons.extend(Reason("missed_dtms", count=number) for number in missed_sessions)
+    if mood_mean is not None and mood_prev is not None:
+        drop = mood_prev - mood_mean
+        if drop >= rules.mood_drop:
+            reasons.append(Reason("mood_down", amount=round(drop, 1)))
+    if (
+        patient.status == PatientStatus.ACTIVE
+        and not patient.reminders_paused
+        and days_without is not None
+        and days_without >= rules.no_checkin_days
+    ):
+        reasons.append(Reason("no_checkin", count=days_without))
+    reasons.sort(key=lambda r: -r.weight)
+
+    trend = _trend(patient, trend_start, checkins, rows.doses, sessions, now)
+    events = _events(rows, zone, trend_start, now) if with_events else ()
+    return PatientWeek(
+        patient=patient,
+        status=status,
+        enrolled_on=enrolled_on,
+        checkins_done=len(answered),
+        checkins_expected=len(expected_days),
+        craving_mean=craving_mean,
+        craving_max=max(cravings) if cravings else None,
+        craving_variability=_successive_change(cravings),
+        craving_previous_mean=craving_prev,
+        mood_mean=mood_mean,
+        mood_previous_mean=mood_prev,
+        use_days=use_days,
+        doses_scheduled=len(doses),
+        doses_taken=len(taken),
+        doses_missed=len(missed),
+        doses_skipped=len(skipped),
+        skip_reasons=skip_reasons,
+        ran_out=ran_out,
+        dtms_scheduled=len(week_sessions),
+        dtms_attended=len(attended),
+        missed_sessions=missed_sessions,
+        crisis_events=crisis_events,
+        open_alerts=open_alerts,
+        days_without_checkin=days_without,
+        unreachable_since=unreachable_since,
+        reasons=tuple(reasons),
+        trend=trend,
+        events=events,
+    )
+
+
+def _answered(checkin: CheckinRow) -> bool:
+    return checkin.craving is not None or checkin.mood is not None or checkin.used is not None
+
+
+def _mean(values: Sequence[int]) -> float | None:
+    return round(statistics.fmean(values), 1) if values else None
+
+
+def _successive_change(values: Sequence[int]) -> float | None:
+    """Return the mean absolute change between successive check-ins (MASD), a usual measure
+    of day-to-day instability in daily ratings; None with fewer than two."""
+    if len(values) < 2:
+        return None
+    return round(statistics.fmean(abs(b - a) for a, b in itertools.pairwise(values)), 1)
+
+
+def _trend(
+    patient: Patient,
+    start: date,
+    checkins: dict[date, CheckinRow],
+    doses: Sequence[DoseRow],
+    sessions: Sequence[tuple[SessionRow, date, str]],
+    now: datetime,
+) -> PatientTrend:
+    scheduled: dict[date, int] = defaultdict(int)
+    taken: dict[date, int] = defaultdict(int)
+    for dose in doses:
+        if dose.due_at <= now:
+            scheduled[dose.local_date] += 1
+            taken[dose.local_date] += dose.response == "taken"
+    # The chart has no "unconfirmed": a past session nobody answered for is drawn as scheduled.
+    session_by_day = {
+        day: "scheduled" if state == "unconfirmed" else state for _, day, state in sessions
+    }
+    days = []
+    for offset in range(TREND_DAYS):
+        day = start + timedelta(days=offset)
+        checkin = checkins.get(day)
+        days.append(
+            DayTrend(
+                day=day,
+                craving=checkin.craving if checkin else None,
+                mood=checkin.mood if checkin else None,
+                used=checkin.used if checkin else None,
+                doses_scheduled=scheduled.get(day, 0),
+                doses_taken=taken.get(day, 0),
+                dtms=session_by_day.get(day),
+            )
+        )
+    return PatientTrend(label=patient.label, days=tuple(days))
+
+
+def _events(rows: _Records, zone: ZoneInfo, start: date, now: datetime) -> tuple[Event, ...]:
+    """Return the notable events since ``start``, newest first (for ``/patient``)."""
+    events: list[Event] = []
+    for alert in rows.alerts:
+        at = alert.created_at.astimezone(zone)
+        if alert.kind in {*CRISIS_KINDS, "reschedule"} and at.date() >= start:
+            events.append(Event(at, alert.kind, alert.category or ""))
+    for checkin in rows.checkins:
+        if checkin.used:
+            at = datetime.combine(checkin.local_date, time(12), zone)
+            events.append(Event(at, "use"))
+    for dose in rows.doses:
+        if dose.due_at > now:
+            continue
+        if dose.status == "missed":
+            events.append(Event(dose.due_at.astimezone(zone), "missed_dose", dose.medication))
+        elif dose.response == "skipped":
+            events.append(
+                Event(
+                    dose.due_at.astimezone(zone),
+                    f"skipped_{dose.detail or 'other'}",
+                    dose.medication,
+                )
+            )
+    for session in rows.sessions:
+        if session.attendance == "missed":
+            events.append(
+                Event(
+                    session.starts_at.astimezone(zone),
+                    "missed_dtms",
+                    str(session.session_number or ""),
+                )
+            )
+    events.sort(key=lambda e: e.at, reverse=True)
+    return tuple(events)
+
+
+def week_ending_for(moment: datetime, zone: ZoneInfo, *, include_today: bool) -> date:
+    """Return the last day of the digest's week: today (on demand) or yesterday (scheduled)."""
+    today = moment.astimezone(zone).date()
+    return today if include_today else today - timedelta(days=1)

@@ -1,0 +1,193 @@
+"""Reads for the care team's digest and trends: one query per table for a whole patient group.
+
+A digest for 1,000 patients must not cost 1,000 round trips: every read takes the list of
+patient ids as one JSON parameter (``json_each``) and a date or time range, and returns plain
+rows that the digest service folds per patient.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from bot.models import Alert, Patient
+from bot.storage.db import Database, Transaction, from_db_time, to_db_time
+from bot.storage.repositories import _alert, _patient
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinRow:
+    """A day's check-in values (the note is never read here)."""
+
+    patient_id: int
+    local_date: date
+    craving: int | None
+    mood: int | None
+    used: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class DoseRow:
+    """One dose reminder and what became of it."""
+
+    patient_id: int
+    local_date: date
+    due_at: datetime
+    status: str
+    response: str | None
+    detail: str | None
+    medication: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """One dTMS session."""
+
+    patient_id: int
+    starts_at: datetime
+    session_number: int | None
+    status: str
+    attendance: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRecords:
+    """Everything the digest reads about a group of patients over a range."""
+
+    checkins: list[CheckinRow]
+    doses: list[DoseRow]
+    sessions: list[SessionRow]
+    alerts: list[Alert]
+    prompts: list[tuple[int, date, datetime]]  # check-in prompts: patient, local date, due
+
+
+class DigestRepository:
+    """Bulk reads of check-ins, doses, sessions and alerts, and the audit of those reads."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def patients_of(self, clinician_id: int, *, every_patient: bool) -> list[Patient]:
+        """Return a clinician's patients (an admin's: every patient), by label."""
+        if every_patient:
+            rows = await self._db.fetchall("SELECT * FROM patients ORDER BY label COLLATE NOCASE")
+        else:
+            rows = await self._db.fetchall(
+                "SELECT p.* FROM patients p JOIN care_team t ON t.patient_id = p.id "
+                "WHERE t.clinician_id = ? ORDER BY p.label COLLATE NOCASE",
+                (clinician_id,),
+            )
+        return [_patient(row) for row in rows]
+
+    async def records(
+        self,
+        patient_ids: Sequence[int],
+        first_day: date,
+        last_day: date,
+        since: datetime,
+        until: datetime,
+    ) -> GroupRecords:
+        """Return the group's records: dated rows by local date, timed rows by UTC instant."""
+        ids = json.dumps(list(patient_ids))
+        days = (ids, first_day.isoformat(), last_day.isoformat())
+        times = (ids, to_db_time(since), to_db_time(until))
+        checkins = await self._db.fetchall(
+            "SELECT patient_id, local_date, craving, mood, used FROM checkins "
+            "WHERE patient_id IN (SELECT value FROM json_each(?)) AND local_date BETWEEN ? AND ?",
+            days,
+        )
+        doses = await self._db.fetchall(
+            "SELECT d.patient_id, d.local_date, d.due_at, d.status, d.response, "
+            "d.response_detail, COALESCE(m.name, '') AS medication "
+            "FROM deliveries d LEFT JOIN medications m ON m.id = d.ref_id "
+            "WHERE d.kind = 'dose' AND d.patient_id IN (SELECT value FROM json_each(?)) "
+            "AND d.local_date BETWEEN ? AND ? AND d.status != 'cancelled'",
+            days,
+        )
+        prompts = await self._db.fetchall(
+            "SELECT patient_id, local_date, due_at FROM deliveries "
+            "WHERE kind = 'checkin' AND patient_id IN (SELECT value FROM json_each(?)) "
+            "AND local_date BETWEEN ? AND ? AND status != 'cancelled'",
+            days,
+        )
+        sessions = await self._db.fetchall(
+            "SELECT patient_id, starts_at, session_number, status, attendance FROM appointments "
+            "WHERE kind = 'dtms' AND patient_id IN (SELECT value FROM json_each(?)) "
+            "AND starts_at >= ? AND starts_at < ? AND status != 'cancelled'",
+            times,
+        )
+        alerts = await self._db.fetchall(
+            "SELECT * FROM alerts WHERE patient_id IN (SELECT value FROM json_each(?)) "
+            "AND ((created_at >= ? AND created_at < ?) OR acknowledged_at IS NULL)",
+            times,
+        )
+        return GroupRecords(
+            checkins=[
+                CheckinRow(
+                    r["patient_id"],
+                    date.fromisoformat(r["local_date"]),
+                    r["craving"],
+                    r["mood"],
+                    None if r["used"] is None else bool(r["used"]),
+                )
+                for r in checkins
+            ],
+            doses=[
+                DoseRow(
+                    r["patient_id"],
+                    date.fromisoformat(r["local_date"]),
+                    from_db_time(r["due_at"]),
+                    r["status"],
+                    r["response"],
+                    r["response_detail"],
+                    r["medication"],
+                )
+                for r in doses
+            ],
+            sessions=[
+                SessionRow(
+                    r["patient_id"],
+                    from_db_time(r["starts_at"]),
+                    r["session_number"],
+                    r["status"],
+                    r["attendance"],
+                )
+                for r in sessions
+            ],
+            alerts=[_alert(r) for r in alerts],
+            prompts=[
+                (r["patient_id"], date.fromisoformat(r["local_date"]), from_db_time(r["due_at"]))
+                for r in prompts
+            ],
+        )
+
+    async def audit_reads(
+        self,
+        tx: Transaction,
+        actor_kind: str,
+        actor_id: int | None,
+        action: str,
+        patient_ids: Sequence[int],
+        now: datetime,
+    ) -> None:
+        """Write one audit row per patient read, in the caller's transaction."""
+        at = to_db_time(now)
+        await tx.executemany(
+            "INSERT INTO audit_log (at, actor_kind, actor_id, action, patient_id) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(at, actor_kind, actor_id, action, pid) for pid in patient_ids],
+        )
+
+    async def mark_attendance(self, label: str, session_number: int, attendance: str) -> bool:
+        """Record whether a patient came to a numbered dTMS session (the latest so numbered)."""
+        async with self._db.transaction() as tx:
+            changed = await tx.execute_rowcount(
+                "UPDATE appointments SET attendance = ? WHERE id = ("
+                "SELECT a.id FROM appointments a JOIN patients p ON p.id = a.patient_id "
+                "WHERE p.label = ? AND a.kind = 'dtms' AND a.session_number = ? "
+                "AND a.status != 'cancelled' ORDER BY a.starts_at DESC LIMIT 1)",
+                (attendance, label, session_number),
+            )
+        return changed == 1
