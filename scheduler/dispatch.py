@@ -357,10 +357,10 @@ def _digest_parts(bot: Bot, chat_id: int, files: DigestFiles) -> list[SendPart]:
             messages = await bot.send_media_group(
                 chat_id,
                 [
+                    # Raw bytes, not an InputFile: only then does PTB attach each file to its
+                    # item ("attach://..."); Telegram refuses an album whose items have none.
                     InputMediaPhoto(
-                        InputFile(p.png, filename=p.filename),
-                        caption=p.caption,
-                        parse_mode=ParseMode.HTML,
+                        p.png, filename=p.filename, caption=p.caption, parse_mode=ParseMode.HTML
                     )
                     for p in files.photos
                 ],
@@ -374,9 +374,10 @@ def _digest_parts(bot: Bot, chat_id: int, files: DigestFiles) -> list[SendPart]:
         messages = await bot.send_media_group(
             chat_id,
             [
-                InputMediaDocument(InputFile(files.report, filename=files.report_name)),
+                InputMediaDocument(files.report, filename=files.report_name),
                 InputMediaDocument(
-                    InputFile(files.csv, filename=files.csv_name),
+                    files.csv,
+                    filename=files.csv_name,
                     caption=files.files_caption,
                     parse_mode=ParseMode.HTML,
                 ),

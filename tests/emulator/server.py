@@ -345,6 +345,7 @@ class _Message:
                 "keyboard": self.keyboard,
                 "photo": self.photo,
                 "document": self.document,
+                "media_group_id": self.media_group_id,
                 "reply_to_message_id": self.reply_to_message_id,
                 "deleted": self.deleted,
                 "history": list(self.history),
