@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import search_eval
+from bench import charts, search_eval
+from bench.digest import measure_build, measure_crisis_delay
 from bench.dispatch import measure_cost, measure_paced
 from bot.config import configure_libraries
 
 
 def main() -> None:
-    """Print the search evaluation, the dispatcher's cost and the rate-limited delivery time."""
+    """Print the search evaluation, the dispatcher's figures, the charts' and the digest's."""
     configure_libraries()
     search_eval.main([])
     asyncio.run(measure_cost(10_000))
     asyncio.run(measure_paced(1_000))
+    charts.main([])
+    asyncio.run(measure_build())
+    asyncio.run(measure_crisis_delay())
 
 
 if __name__ == "__main__":

@@ -124,13 +124,13 @@ def measure_batch(count: int, workers: int) -> float:
     return elapsed
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Print the per-chart figures and the pool batch time."""
     parser = argparse.ArgumentParser(prog="python -m bench.charts")
     parser.add_argument("--renders", type=int, default=50, help="renders per chart kind")
     parser.add_argument("--batch", type=int, default=300, help="patient charts on the pool")
     parser.add_argument("--workers", type=int, default=2, help="pool processes")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     rng = random.Random(1)
     trends = [sample_trend(rng, n) for n in range(args.renders)]

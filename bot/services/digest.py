@@ -11,6 +11,7 @@ has 167 or 169 hours and is still seven days), and an event's weekday is the pat
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import statistics
 from collections import defaultdict
@@ -36,7 +37,9 @@ from bot.storage.digest import (
     DigestRepository,
     DoseRow,
     GroupRecords,
+    RawRecords,
     SessionRow,
+    parse_records,
 )
 
 WEEK = 7
@@ -286,21 +289,34 @@ class DigestService:
         # placed on local days per patient below.
         since = datetime.combine(first_day - timedelta(days=1), time(), UTC)
         until = datetime.combine(week_end + timedelta(days=2), time(), UTC)
-        records = await self._repo.records(
-            [p.id for p in patients], first_day, week_end, since, until
+        raw = await self._repo.records([p.id for p in patients], first_day, week_end, since, until)
+        # Parsing and arithmetic grow with the clinic: a worker thread keeps the event loop,
+        # which answers every patient, free while a large digest is computed.
+        return await asyncio.to_thread(
+            _summarise_all, patients, raw, week_end, now, self._rules, with_events
         )
-        grouped = _group(records)
-        return [
-            summarise(
-                patient,
-                grouped.get(patient.id, _Records()),
-                week_end,
-                now,
-                self._rules,
-                with_events=with_events,
-            )
-            for patient in patients
-        ]
+
+
+def _summarise_all(
+    patients: Sequence[Patient],
+    raw: RawRecords,
+    week_end: date,
+    now: datetime,
+    rules: Rules,
+    with_events: bool,
+) -> list[PatientWeek]:
+    grouped = _group(parse_records(raw))
+    return [
+        summarise(
+            patient,
+            grouped.get(patient.id, _Records()),
+            week_end,
+            now,
+            rules,
+            with_events=with_events,
+        )
+        for patient in patients
+    ]
 
 
 @dataclass(slots=True)

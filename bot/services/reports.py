@@ -346,10 +346,14 @@ class DigestRenderer:
         return ("\ufeff" + out.getvalue()).encode("utf-8")
 
     async def render(self, digest: WeeklyDigest, locale: str, charts: ChartPool) -> DigestFiles:
-        """Return everything a clinician receives for a digest."""
+        """Return everything a clinician receives for a digest (off the event loop)."""
         locale = normalise_locale(locale)
-        jobs = self.chart_jobs(digest, locale) if digest.patients else []
+        jobs = await asyncio.to_thread(self.chart_jobs, digest, locale) if digest.patients else []
         pngs = await charts.render(jobs)
+        # Templates for a thousand patients take a while: a worker thread, like the charts.
+        return await asyncio.to_thread(self._files, digest, locale, pngs)
+
+    def _files(self, digest: WeeklyDigest, locale: str, pngs: Sequence[bytes]) -> DigestFiles:
         start, end = _span(digest)
         photos: list[Photo] = []
         if pngs:

@@ -8,6 +8,7 @@ rows that the digest service folds per patient.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -63,6 +64,60 @@ class GroupRecords:
     prompts: list[tuple[int, date, datetime]]  # check-in prompts: patient, local date, due
 
 
+@dataclass(frozen=True, slots=True)
+class RawRecords:
+    """The rows as read, before ``parse_records`` turns them into values."""
+
+    checkins: list[sqlite3.Row]
+    doses: list[sqlite3.Row]
+    prompts: list[sqlite3.Row]
+    sessions: list[sqlite3.Row]
+    alerts: list[sqlite3.Row]
+
+
+def parse_records(raw: RawRecords) -> GroupRecords:
+    """Turn read rows into values (pure: safe to run in a worker thread)."""
+    return GroupRecords(
+        checkins=[
+            CheckinRow(
+                r["patient_id"],
+                date.fromisoformat(r["local_date"]),
+                r["craving"],
+                r["mood"],
+                None if r["used"] is None else bool(r["used"]),
+            )
+            for r in raw.checkins
+        ],
+        doses=[
+            DoseRow(
+                r["patient_id"],
+                date.fromisoformat(r["local_date"]),
+                from_db_time(r["due_at"]),
+                r["status"],
+                r["response"],
+                r["response_detail"],
+                r["medication"],
+            )
+            for r in raw.doses
+        ],
+        sessions=[
+            SessionRow(
+                r["patient_id"],
+                from_db_time(r["starts_at"]),
+                r["session_number"],
+                r["status"],
+                r["attendance"],
+            )
+            for r in raw.sessions
+        ],
+        alerts=[_alert(r) for r in raw.alerts],
+        prompts=[
+            (r["patient_id"], date.fromisoformat(r["local_date"]), from_db_time(r["due_at"]))
+            for r in raw.prompts
+        ],
+    )
+
+
 class DigestRepository:
     """Bulk reads of check-ins, doses, sessions and alerts, and the audit of those reads."""
 
@@ -88,79 +143,48 @@ class DigestRepository:
         last_day: date,
         since: datetime,
         until: datetime,
-    ) -> GroupRecords:
-        """Return the group's records: dated rows by local date, timed rows by UTC instant."""
+    ) -> RawRecords:
+        """Return the group's rows: dated rows by local date, timed rows by UTC instant.
+
+        The rows come back as sqlite3 rows; ``parse_records`` turns them into values, which
+        for a large clinic is worth doing off the event loop.
+        """
         ids = json.dumps(list(patient_ids))
         days = (ids, first_day.isoformat(), last_day.isoformat())
         times = (ids, to_db_time(since), to_db_time(until))
-        checkins = await self._db.fetchall(
-            "SELECT patient_id, local_date, craving, mood, used FROM checkins "
-            "WHERE patient_id IN (SELECT value FROM json_each(?)) AND local_date BETWEEN ? AND ?",
-            days,
-        )
-        doses = await self._db.fetchall(
-            "SELECT d.patient_id, d.local_date, d.due_at, d.status, d.response, "
-            "d.response_detail, COALESCE(m.name, '') AS medication "
-            "FROM deliveries d LEFT JOIN medications m ON m.id = d.ref_id "
-            "WHERE d.kind = 'dose' AND d.patient_id IN (SELECT value FROM json_each(?)) "
-            "AND d.local_date BETWEEN ? AND ? AND d.status != 'cancelled'",
-            days,
-        )
-        prompts = await self._db.fetchall(
-            "SELECT patient_id, local_date, due_at FROM deliveries "
-            "WHERE kind = 'checkin' AND patient_id IN (SELECT value FROM json_each(?)) "
-            "AND local_date BETWEEN ? AND ? AND status != 'cancelled'",
-            days,
-        )
-        sessions = await self._db.fetchall(
-            "SELECT patient_id, starts_at, session_number, status, attendance FROM appointments "
-            "WHERE kind = 'dtms' AND patient_id IN (SELECT value FROM json_each(?)) "
-            "AND starts_at >= ? AND starts_at < ? AND status != 'cancelled'",
-            times,
-        )
-        alerts = await self._db.fetchall(
-            "SELECT * FROM alerts WHERE patient_id IN (SELECT value FROM json_each(?)) "
-            "AND ((created_at >= ? AND created_at < ?) OR acknowledged_at IS NULL)",
-            times,
-        )
-        return GroupRecords(
-            checkins=[
-                CheckinRow(
-                    r["patient_id"],
-                    date.fromisoformat(r["local_date"]),
-                    r["craving"],
-                    r["mood"],
-                    None if r["used"] is None else bool(r["used"]),
-                )
-                for r in checkins
-            ],
-            doses=[
-                DoseRow(
-                    r["patient_id"],
-                    date.fromisoformat(r["local_date"]),
-                    from_db_time(r["due_at"]),
-                    r["status"],
-                    r["response"],
-                    r["response_detail"],
-                    r["medication"],
-                )
-                for r in doses
-            ],
-            sessions=[
-                SessionRow(
-                    r["patient_id"],
-                    from_db_time(r["starts_at"]),
-                    r["session_number"],
-                    r["status"],
-                    r["attendance"],
-                )
-                for r in sessions
-            ],
-            alerts=[_alert(r) for r in alerts],
-            prompts=[
-                (r["patient_id"], date.fromisoformat(r["local_date"]), from_db_time(r["due_at"]))
-                for r in prompts
-            ],
+        return RawRecords(
+            checkins=await self._db.fetchall(
+                "SELECT patient_id, local_date, craving, mood, used FROM checkins "
+                "WHERE patient_id IN (SELECT value FROM json_each(?)) "
+                "AND local_date BETWEEN ? AND ?",
+                days,
+            ),
+            doses=await self._db.fetchall(
+                "SELECT d.patient_id, d.local_date, d.due_at, d.status, d.response, "
+                "d.response_detail, COALESCE(m.name, '') AS medication "
+                "FROM deliveries d LEFT JOIN medications m ON m.id = d.ref_id "
+                "WHERE d.kind = 'dose' AND d.patient_id IN (SELECT value FROM json_each(?)) "
+                "AND d.local_date BETWEEN ? AND ? AND d.status != 'cancelled'",
+                days,
+            ),
+            prompts=await self._db.fetchall(
+                "SELECT patient_id, local_date, due_at FROM deliveries "
+                "WHERE kind = 'checkin' AND patient_id IN (SELECT value FROM json_each(?)) "
+                "AND local_date BETWEEN ? AND ? AND status != 'cancelled'",
+                days,
+            ),
+            sessions=await self._db.fetchall(
+                "SELECT patient_id, starts_at, session_number, status, attendance "
+                "FROM appointments WHERE kind = 'dtms' "
+                "AND patient_id IN (SELECT value FROM json_each(?)) "
+                "AND starts_at >= ? AND starts_at < ? AND status != 'cancelled'",
+                times,
+            ),
+            alerts=await self._db.fetchall(
+                "SELECT * FROM alerts WHERE patient_id IN (SELECT value FROM json_each(?)) "
+                "AND ((created_at >= ? AND created_at < ?) OR acknowledged_at IS NULL)",
+                times,
+            ),
         )
 
     async def audit_reads(
