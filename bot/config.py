@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     data_encryption_key: SecretStr | None = None
 
     invite_valid_days: Annotated[int, Field(ge=1, le=90)] = 7
-    consent_version: str = "2026-11-1"
+    consent_version: str = "2026-11-30"
     checkin_default_time: time = time(20, 0)
     log_level: str = "INFO"
 

@@ -33,7 +33,7 @@ async def test_full_enrollment_journey(bot: BotProcess, emu: AsyncEmulatorClient
     assert rows[0]["status"] == "active"
     assert rows[0]["consented_at"]
     consent = bot.query("SELECT decision, version FROM consents")
-    assert [(r["decision"], r["version"]) for r in consent] == [("agreed", "2026-11-1")]
+    assert [(r["decision"], r["version"]) for r in consent] == [("agreed", "2026-11-30")]
 
     dr = await emu.create_user(DR, "Ortiz")
     await dr.send("/patients")

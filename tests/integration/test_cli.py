@@ -238,3 +238,91 @@ def test_med_add_refuses_a_bad_time_in_one_line(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
     listed = run_cli(tmp_path, "med", "list", "--patient", "P-T")
     assert "no active medications" in listed.stdout
+
+
+def test_demo_writes_the_digest_a_clinician_receives_without_token_or_database(
+    tmp_path: Path,
+) -> None:
+    """`companion demo --out DIR`: message, charts, report and CSV; no token, no data/ folder."""
+    out = tmp_path / "demo"
+    result = run_cli(tmp_path, "demo", "--out", str(out), CHART_WORKERS="0")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    names = sorted(p.name for p in out.iterdir())
+    assert "message-1.html" in names
+    assert "cohort.png" in names
+    assert any(n.endswith(".html") and n.startswith("digest-") for n in names)
+    assert any(n.endswith(".csv") for n in names)
+    message = (out / "message-1.html").read_text()
+    for reason in ("crisis message", "used on 2 days", "ran out of", "missed doses",
+                   "no check-in for", "missed dTMS session", "unreachable since"):  # fmt: skip
+        assert reason in message, reason
+    assert "42 CFR part 2" in message
+    assert not (tmp_path / "db.sqlite3").exists(), "the demo never touches the real database"
+
+
+def test_digest_command_writes_files_for_a_clinician_and_audits_the_read(tmp_path: Path) -> None:
+    """`companion digest --clinician ID --out DIR --week-ending DATE`, audited per patient."""
+    assert (
+        run_cli(tmp_path, "clinician", "add", "--telegram-id", "77", "--name", "Dr. A").returncode
+        == 0
+    )
+    assert run_cli(tmp_path, "invite", "--label", "P-700", "--clinician", "77").returncode == 0
+    out = tmp_path / "digest"
+    result = run_cli(
+        tmp_path, "digest", "--clinician", "77", "--out", str(out), "--week-ending", "2026-11-29",
+        CHART_WORKERS="0",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "2026-11-23 to 2026-11-29" in result.stdout
+    assert (out / "digest-2026-11-29.csv").exists()
+    assert (out / "message-1.html").exists()
+
+
+def test_digest_command_refuses_an_unknown_clinician_and_a_bad_date(tmp_path: Path) -> None:
+    """One line and a non-zero exit for an unknown clinician or a malformed date."""
+    unknown = run_cli(tmp_path, "digest", "--clinician", "5", "--out", str(tmp_path / "x"))
+    assert unknown.returncode != 0
+    assert unknown.stderr.strip() == "companion: no active clinician with Telegram id 5"
+    assert (
+        run_cli(tmp_path, "clinician", "add", "--telegram-id", "77", "--name", "Dr. A").returncode
+        == 0
+    )
+    bad = run_cli(
+        tmp_path, "digest", "--clinician", "77", "--out", str(tmp_path / "x"),
+        "--week-ending", "29/11/2026",
+    )  # fmt: skip
+    assert bad.returncode != 0
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in bad.stderr
+
+
+def test_tms_mark_records_attendance_and_refuses_an_unknown_session(tmp_path: Path) -> None:
+    """`companion tms mark` sets a session's attendance; an unknown session is one line."""
+    assert run_cli(tmp_path, "invite", "--label", "P-710").returncode == 0
+    added = run_cli(
+        tmp_path, "tms", "add", "--patient", "P-710", "--start", "2026-12-01", "--time", "10:00",
+        "--sessions", "5",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    marked = run_cli(tmp_path, "tms", "mark", "--patient", "P-710", "--session", "2", "--missed")
+    assert marked.returncode == 0, marked.stderr
+    with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
+        rows = conn.execute(
+            "SELECT session_number, attendance FROM appointments ORDER BY session_number"
+        ).fetchall()
+    assert rows[1] == (2, "missed")
+    assert rows[0] == (1, None)
+    missing = run_cli(tmp_path, "tms", "mark", "--patient", "P-710", "--session", "9", "--attended")
+    assert missing.returncode != 0
+    assert missing.stderr.strip() == "companion: P-710 has no dTMS session 9"
+
+
+def test_a_clinician_can_be_added_with_the_spanish_language(tmp_path: Path) -> None:
+    """`clinician add --language es` stores the language of their digest and alerts."""
+    added = run_cli(
+        tmp_path, "clinician", "add", "--telegram-id", "78", "--name", "Dra. B", "--language", "es"
+    )
+    assert added.returncode == 0, added.stderr
+    with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
+        assert conn.execute("SELECT locale FROM clinicians").fetchall() == [("es",)]
