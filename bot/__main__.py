@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
 
+from telegram.error import InvalidToken
+
 from bot.app import build_services
 from bot.clock import SystemClock
 from bot.config import Settings, SettingsError, configure_libraries, load_settings
@@ -192,6 +194,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except sqlite3.Error as exc:
         print(f"companion: database error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except InvalidToken:
+        # The library's message quotes the token: never print it.
+        print(
+            "companion: Telegram rejected TELEGRAM_BOT_TOKEN; copy the token from @BotFather again",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FAILURE
@@ -533,6 +542,9 @@ def _run(settings: Settings) -> int:
 
     settings.require_token()
     configure_logging(settings.log_level)
+    logging.getLogger("bot").debug(
+        "debug logging on; libraries that log message contents stay quiet"
+    )
     application = build_application(settings)
     logging.getLogger("bot").info("starting; database=%s", settings.database_path)
     application.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -5,9 +5,30 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import traceback
+from types import TracebackType
 
 # Bot API URLs carry the token ("/bot123456:ABC.../sendMessage"); scrub it wherever it appears.
 _TOKEN_PATTERN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+
+
+# Libraries that log what they send and receive at DEBUG: python-telegram-bot logs every update
+# and every Bot API call with its parameters (message text, a typed check-in note, a crisis
+# message); the HTTP client logs URLs with the token; aiosqlite logs the calls it runs. None of
+# them may go below these levels, whatever LOG_LEVEL says.
+QUIET_LIBRARIES = {
+    "telegram": logging.INFO,
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "aiosqlite": logging.INFO,
+    "apscheduler": logging.WARNING,
+    "asyncio": logging.INFO,
+}
+
+
+def redact(text: str) -> str:
+    """Return text with anything shaped like a bot token replaced."""
+    return _TOKEN_PATTERN.sub("<token>", text)
 
 
 class RedactTokens(logging.Filter):
@@ -17,20 +38,39 @@ class RedactTokens(logging.Filter):
         """Rewrite the record's message with tokens removed."""
         message = record.getMessage()
         if _TOKEN_PATTERN.search(message):
-            record.msg = _TOKEN_PATTERN.sub("<token>", message)
+            record.msg = redact(message)
             record.args = None
         return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """Format a record, its traceback included, with tokens removed.
+
+    A filter sees only the message; a traceback (an exception whose text holds a request URL)
+    is formatted later, so the whole formatted line is scrubbed here.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the formatted record with tokens replaced."""
+        return redact(super().format(record))
 
 
 def configure_logging(level: str) -> None:
     """Log to stderr at the given level, with the HTTP client quiet and tokens redacted."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactTokens())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request URL at INFO, and the URL contains the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    for name, floor in QUIET_LIBRARIES.items():
+        logging.getLogger(name).setLevel(max(floor, logging.getLevelName(level)))
+    # Whatever escapes every handler (Python's own crash output) is scrubbed too.
+    sys.excepthook = _redacting_excepthook
+
+
+def _redacting_excepthook(
+    kind: type[BaseException], error: BaseException, trace: TracebackType | None
+) -> None:
+    text = "".join(traceback.format_exception(kind, error, trace))
+    sys.stderr.write(redact(text))

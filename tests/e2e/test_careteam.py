@@ -176,3 +176,19 @@ async def test_a_patient_and_a_stranger_learn_nothing_from_clinician_commands(
         bot.query("SELECT * FROM audit_log WHERE action IN ('digest.read', 'patient.trend')") == []
     )
     del dr
+
+
+async def test_debug_logs_carry_no_message_text_while_polling(
+    bot: BotProcess, emu: AsyncEmulatorClient
+) -> None:
+    """LOG_LEVEL=DEBUG: updates fetched by polling (a question, a crisis) never reach the log."""
+    bot.env["LOG_LEVEL"] = "DEBUG"
+    _, patient = await enrolled(bot, emu)
+    await patient.send("what does quokka-amber-7731 do to methadone")
+    await patient.wait_for_message(timeout=15)
+    await patient.send("i want to die tonight quokka-amber-7731")
+    await patient.wait_for_message(contains="988", timeout=15)
+    logs = bot.logs()
+    assert " DEBUG " in logs, "the bot ran at DEBUG"
+    assert "quokka-amber-7731" not in logs
+    assert "want to die" not in logs
