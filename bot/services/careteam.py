@@ -163,6 +163,10 @@ class CareTeamService:
         assert patient is not None
         return AlertNotice(alert, patient, await self._recipients(patient.id), is_new=True)
 
+    async def notice_for(self, alert: Alert, patient: Patient) -> AlertNotice:
+        """Return an existing alert addressed to the patient's care team as it is now."""
+        return AlertNotice(alert, patient, await self._recipients(patient.id), is_new=True)
+
     async def escalation_notice(self, alert_id: int) -> AlertNotice | None:
         """Return an unacknowledged alert addressed to every active clinician."""
         alert = await self._alerts.by_id(alert_id)

@@ -462,7 +462,19 @@ class ReminderService:
         zone = ZoneInfo(self._settings.clinic_timezone)
         at = f"{alert.created_at.astimezone(zone):%Y-%m-%d %H:%M} {self._settings.clinic_timezone}"
         clinician = await self._clinicians.by_id(delivery.clinician_id or 0)
-        locale = clinician.locale if clinician else "en"
+        if clinician is None or not clinician.active:
+            # Removed after the alert was queued: it goes to whoever is on the team now (or,
+            # with nobody left, every active clinician) instead of to nobody.
+            notice = await self._careteam.notice_for(alert, patient)
+            queued = await self.enqueue_alert(notice, escalated=delivery.slot == ESCALATED)
+            log.warning(
+                "alert rerouted from an inactive clinician delivery_id=%s alert_id=%s queued=%s",
+                delivery.id,
+                alert.id,
+                queued,
+            )
+            return None
+        locale = clinician.locale
         text = self._texts.render(
             f"alert.{alert.kind}",
             locale,

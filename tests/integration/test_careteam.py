@@ -563,3 +563,20 @@ async def test_anyone_paged_by_an_escalation_may_acknowledge_and_every_copy_says
     edits = api.of("editMessageText")
     marked = {int(e["chat_id"]) for e in edits if "Acknowledged by Dr. Ortiz" in e["text"]}
     assert marked == {DR, LEAD}
+
+
+async def test_an_alert_queued_for_a_removed_clinician_goes_to_the_team_as_it_is_now(
+    capp: App, api: LocalBotApi
+) -> None:
+    """Dr. Lee is removed after the alert was queued: she gets nothing, the others get it."""
+    s = svc(capp)
+    await clinicians(capp)
+    await enrol(capp, "P-361", 1)
+    await capp.process_update(text_update(capp.bot, FIRST_PATIENT + 1, "i want to kill myself"))
+    assert await s.careteam.remove_clinician(DR)
+    api.clear()
+    d = dispatcher(capp)
+    await run_dispatch(d)
+    await run_dispatch(d)
+    paged = {int(p["chat_id"]) for p in api.sent() if "possible crisis" in str(p["text"])}
+    assert paged == {COLLEAGUE, LEAD}  # nobody left on the team: every active clinician
