@@ -9,6 +9,7 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
 from bot.handlers.common import Context, reply, services_of, user_locale
+from bot.handlers.onboarding import send_consent_screen
 from bot.models import PatientStatus
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,14 @@ async def require_consent(update: Update, context: Context) -> None:
     if await services.careteam.clinician_for_user(user.id) is not None:
         return
     patient = await services.enrollment.patient_for_user(user.id)
+    if patient is not None and await services.enrollment.needs_consent_again(patient):
+        # The consent text changed since they agreed: nothing more is collected until they
+        # answer the new one (their answer to its buttons passes this gate).
+        log.info("consent asked again update_id=%s patient_id=%s", update.update_id, patient.id)
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        await send_consent_screen(update, context, patient)
+        raise ApplicationHandlerStop
     if patient is not None and patient.has_consented:
         if patient.status == PatientStatus.UNREACHABLE:
             # They had blocked the bot and now write again: their reminders start again.
@@ -55,7 +64,12 @@ async def require_consent(update: Update, context: Context) -> None:
             )
         return
     locale = user_locale(update, patient)
-    template = "consent.required" if patient is not None else "not_enrolled"
+    if patient is None:
+        template = "not_enrolled"
+    elif patient.status == PatientStatus.WITHDRAWN:
+        template = "start.withdrawn"
+    else:
+        template = "consent.required"
     if update.callback_query is not None:
         await update.callback_query.answer(services.texts.render("error.stale_button", locale))
     else:

@@ -15,6 +15,7 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot import callbacks
 from bot.app import Services
+from bot.handlers.careteam import notify_care_team
 from bot.handlers.common import Context, edit_in_place, keyboard, reply, services_of, user_locale
 from bot.models import Patient
 from bot.services.flows import FlowState
@@ -50,6 +51,8 @@ TYPE_CHECKIN = "cix"
 PICK_LANGUAGE = "lang"
 PAUSE = "pause"
 RESUME = "resume"
+LEAVE = "leave"  # asks to confirm
+LEAVE_CONFIRMED = "leave_yes"
 
 
 async def show_settings(update: Update, context: Context) -> None:
@@ -62,7 +65,7 @@ async def show_settings(update: Update, context: Context) -> None:
     await reply(update, *_screen(services, patient, changed=False))
 
 
-async def answer_button(update: Update, context: Context) -> None:
+async def answer_button(update: Update, context: Context) -> None:  # noqa: PLR0912 - a branch a button
     """Show a setting's choices, or store the one picked and show the settings again."""
     query = update.callback_query
     user = update.effective_user
@@ -79,6 +82,9 @@ async def answer_button(update: Update, context: Context) -> None:
     if action not in {TYPE_ZONE, TYPE_CHECKIN}:
         await _drop_typing(services, user.id)
     locale = patient.locale
+    if action in {LEAVE, LEAVE_CONFIRMED}:
+        await _leave(update, context, services, user.id, confirmed=action == LEAVE_CONFIRMED)
+        return
     if action == SHOW:
         await query.answer()
         await edit_in_place(update, *_screen(services, patient, changed=False))
@@ -130,6 +136,37 @@ async def answer_button(update: Update, context: Context) -> None:
         await _changed(update, services, updated)
     else:
         await query.answer(texts.render("error.stale_button", locale))
+
+
+async def _leave(
+    update: Update, context: Context, services: Services, user_id: int, *, confirmed: bool
+) -> None:
+    """Ask to confirm; then withdraw consent, stop what is planned, tell the team."""
+    query = update.callback_query
+    assert query is not None
+    texts = services.texts
+    if not confirmed:
+        locale = user_locale(update, await services.enrollment.patient_for_user(user_id))
+        await query.answer()
+        rows = [
+            [(texts.button("settings_leave_yes", locale), callbacks.settings(LEAVE_CONFIRMED))],
+            [(texts.button("settings_back", locale), callbacks.settings(SHOW))],
+        ]
+        await edit_in_place(update, texts.render("settings.leave_confirm", locale), keyboard(rows))
+        return
+    patient = await services.enrollment.withdraw(user_id)
+    if patient is None:
+        await query.answer(services.texts.render("error.stale_button", user_locale(update)))
+        return
+    await query.answer()
+    await services.reminders.stop_all(patient.id)
+    await services.flows.finish(user_id)
+    notice = await services.careteam.raise_alert(
+        patient, kind="withdrawn", severity="routine", category=None
+    )
+    await notify_care_team(context, notice)
+    log.info("consent withdrawn update_id=%s patient_id=%s", update.update_id, patient.id)
+    await edit_in_place(update, services.texts.render("settings.left", patient.locale))
 
 
 async def take_typed(update: Update, context: Context, flow: FlowState, text: str) -> None:
@@ -185,6 +222,7 @@ def _screen(
         ],
         [(texts.button("settings_language", locale), callbacks.settings(PICK_LANGUAGE))],
         [(texts.button(f"settings_{pause}", locale), callbacks.settings(pause))],
+        [(texts.button("settings_leave", locale), callbacks.settings(LEAVE))],
     ]
     return text, keyboard(rows)
 

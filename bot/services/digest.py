@@ -306,10 +306,14 @@ def _summarise_all(
     with_events: bool,
 ) -> list[PatientWeek]:
     grouped = _group(parse_records(raw))
+    # A patient who withdrew consent is listed with that status and nothing else: their data
+    # is no longer disclosed, not even what was collected before.
     return [
         summarise(
             patient,
-            grouped.get(patient.id, _Records()),
+            _Records()
+            if patient.status == PatientStatus.WITHDRAWN
+            else grouped.get(patient.id, _Records()),
             week_end,
             now,
             rules,

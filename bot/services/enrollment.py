@@ -127,7 +127,12 @@ class EnrollmentService:
         expires_at = now + timedelta(days=days)
         async with self._db.transaction() as tx:
             patient = await self._patients.by_label_tx(tx, label)
-            if patient is not None and patient.telegram_user_id is not None:
+            # A patient who withdrew may come back with a new invite for the same label.
+            if (
+                patient is not None
+                and patient.telegram_user_id is not None
+                and patient.status != PatientStatus.WITHDRAWN
+            ):
                 msg = f"patient {label} is already enrolled"
                 raise EnrollmentError(EnrollmentProblem.LABEL_ENROLLED, msg)
             if patient is None:
@@ -148,6 +153,8 @@ class EnrollmentService:
         if await self._clinicians.by_telegram_id(user_id) is not None:
             return StartResult(StartOutcome.CLINICIAN)
         known = await self._patients.by_telegram_user(user_id)
+        if known is not None and known.status == PatientStatus.WITHDRAWN and code:
+            return await self._rejoin(known, code)
         if known is not None:
             return _result_for_known(known)
         if code is None:
@@ -177,12 +184,47 @@ class EnrollmentService:
             bound = await self._patients.by_id_tx(tx, patient.id)
         return StartResult(StartOutcome.ASK_CONSENT, bound)
 
+    async def needs_consent_again(self, patient: Patient) -> bool:
+        """Return whether an enrolled patient agreed to an older consent text than the current."""
+        if not patient.has_consented:
+            return False
+        return await self._consents.agreed_version(patient.id) != self.consent_version
+
+    async def _rejoin(self, patient: Patient, code: str) -> StartResult:
+        """Bring a patient who withdrew back with a new invite for their own label."""
+        if not CODE_PATTERN.match(code):
+            return StartResult(StartOutcome.INVALID_CODE)
+        now = self._clock.now()
+        async with self._db.transaction() as tx:
+            invite = await self._invites.by_hash(tx, hash_code(code))
+            if invite is None or invite.revoked_at is not None or invite.patient_id != patient.id:
+                return StartResult(StartOutcome.INVALID_CODE)
+            if invite.used_at is not None:
+                return StartResult(StartOutcome.USED_CODE)
+            if invite.expires_at <= now:
+                return StartResult(StartOutcome.EXPIRED_CODE)
+            if not await self._invites.mark_used(tx, invite.id, now):
+                return StartResult(StartOutcome.USED_CODE)
+            await self._patients.set_status(tx, patient.id, PatientStatus.AWAITING_CONSENT)
+            await self._audit.add(tx, "patient", patient.id, "enrollment.rejoin", patient.id, now)
+            again = await self._patients.by_id_tx(tx, patient.id)
+        return StartResult(StartOutcome.ASK_CONSENT, again)
+
     async def decide_consent(self, user_id: int, *, agreed: bool) -> Patient | None:
-        """Record the answer to the consent screen; None if there was nothing to answer."""
+        """Record the answer to the consent screen; None if there was nothing to answer.
+
+        Besides a new patient's first answer, this takes an enrolled patient's answer to a new
+        version of the consent text: "No thanks" then stops collection as for a new patient.
+        """
         now = self._clock.now()
         async with self._db.transaction() as tx:
             patient = await self._patients.by_telegram_user_tx(tx, user_id)
-            if patient is None or patient.status not in {
+            if patient is None:
+                return None
+            asked_again = patient.has_consented and (
+                await self._consents.agreed_version(patient.id, tx) != self.consent_version
+            )
+            if not asked_again and patient.status not in {
                 PatientStatus.AWAITING_CONSENT,
                 PatientStatus.DECLINED,
             }:
@@ -196,6 +238,24 @@ class EnrollmentService:
             else:
                 await self._patients.set_status(tx, patient.id, PatientStatus.DECLINED)
             await self._audit.add(tx, "patient", patient.id, f"consent.{decision}", patient.id, now)
+            return await self._patients.by_id_tx(tx, patient.id)
+
+    async def withdraw(self, user_id: int) -> Patient | None:
+        """Withdraw an enrolled patient's consent; None if there was none to withdraw.
+
+        Collection, reminders and disclosures stop (the caller cancels what was planned and
+        tells the team); crisis handling does not, and a new invite can bring the patient back.
+        """
+        now = self._clock.now()
+        async with self._db.transaction() as tx:
+            patient = await self._patients.by_telegram_user_tx(tx, user_id)
+            if patient is None or not patient.has_consented:
+                return None
+            await self._consents.record(
+                tx, patient.id, self.consent_version, ConsentDecision.WITHDRAWN, now
+            )
+            await self._patients.set_status(tx, patient.id, PatientStatus.WITHDRAWN)
+            await self._audit.add(tx, "patient", patient.id, "consent.withdrawn", patient.id, now)
             return await self._patients.by_id_tx(tx, patient.id)
 
     async def patient_for_user(self, user_id: int) -> Patient | None:

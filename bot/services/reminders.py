@@ -697,6 +697,12 @@ class ReminderService:
             await self._patients.set_status(tx, patient.id, PatientStatus.ACTIVE)
         await self.replan_patient(patient.id)
 
+    async def stop_all(self, patient_id: int) -> None:
+        """Cancel every planned reminder and prompt of a patient who left, and their repeats."""
+        async with self._db.transaction() as tx:
+            await self.deliveries.cancel_pending(tx, patient_id=patient_id, kinds=PATIENT_KINDS)
+            await self.deliveries.stop_repeats(tx, patient_id=patient_id)
+
     async def set_paused(self, patient: Patient, *, paused: bool) -> None:
         """Pause or resume a patient's reminders."""
         async with self._db.transaction() as tx:

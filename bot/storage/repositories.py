@@ -355,6 +355,16 @@ class ConsentRepository:
             (patient_id, version, decision.value, to_db_time(now)),
         )
 
+    async def agreed_version(self, patient_id: int, tx: Transaction | None = None) -> str | None:
+        """Return the version of the consent text the patient last agreed to, if any."""
+        sql = (
+            "SELECT version FROM consents WHERE patient_id = ? AND decision = 'agreed' "
+            "ORDER BY decided_at DESC, id DESC LIMIT 1"
+        )
+        reader = tx if tx is not None else self._db
+        row = await reader.fetchone(sql, (patient_id,))
+        return str(row["version"]) if row else None
+
 
 class UpdateLog:
     """Update ids already taken in, so a redelivered update is processed at most once."""

@@ -107,7 +107,13 @@ async def test_settings_screen_shows_the_current_values_with_a_button_each(
     shown = screen(api)
     for expected in ("America/New_York", "09:00", "20:00", "English", "Reminders: <b>on"):
         assert expected in shown
-    assert labels(api) == ["Time zone", "Check-in time", "Language", "Pause reminders"]
+    assert labels(api) == [
+        "Time zone",
+        "Check-in time",
+        "Language",
+        "Pause reminders",
+        "Leave the program",
+    ]
 
 
 async def test_new_zone_replans_doses_to_its_utc_times(app: App, api: LocalBotApi) -> None:
@@ -173,7 +179,13 @@ async def test_spanish_is_used_from_the_next_reply_on(app: App, api: LocalBotApi
     await tap(app, api, "Español")
     assert "Sus ajustes" in screen(api)
     assert (await patient(app)).locale == "es"
-    assert labels(api) == ["Zona horaria", "Hora del registro", "Idioma", "Pausar recordatorios"]
+    assert labels(api) == [
+        "Zona horaria",
+        "Hora del registro",
+        "Idioma",
+        "Pausar recordatorios",
+        "Salir del programa",
+    ]
     await send(app, ALICE, "/help")
     assert "Nadie lee este chat" in screen(api)
 
@@ -189,11 +201,11 @@ async def test_pause_cancels_pending_doses_and_resume_plans_them_again(
     assert (await patient(app)).reminders_paused
     assert await pending_doses(app) == []
     assert "Reminders: <b>paused" in screen(api)
-    assert labels(api)[-1] == "Resume reminders"
+    assert labels(api)[-2] == "Resume reminders"
     await tap(app, api, "Resume reminders")
     assert not (await patient(app)).reminders_paused
     assert {row["dedupe_key"] for row in await pending_doses(app)} == planned
-    assert labels(api)[-1] == "Pause reminders"
+    assert labels(api)[-2] == "Pause reminders"
 
 
 async def test_cancel_while_typing_a_setting_changes_nothing(app: App, api: LocalBotApi) -> None:
