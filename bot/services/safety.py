@@ -52,45 +52,76 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from bot.models import SEVERITY_ORDER, CrisisCategory
+
 __all__ = [
     "SEVERITY_ORDER",
+    "Assessment",
     "CrisisCategory",
     "CrisisSignal",
+    "Tier",
+    "Who",
+    "assess",
     "detect_crisis",
     "normalize",
 ]
 
 
-class CrisisCategory(StrEnum):
-    """The kind of crisis a message signals; the value names the alert text for the team."""
+class Tier(StrEnum):
+    """How sure the detector is that the message is a crisis."""
 
-    SUICIDE = "suicide"
-    SELF_HARM = "self_harm"
-    OVERDOSE = "overdose"
-    MEDICAL_EMERGENCY = "medical_emergency"
-    HARM_TO_OTHERS = "harm_to_others"
-    ABUSE_OR_DANGER = "abuse_or_danger"
+    CLEAR = "clear"  # the full answer and an urgent alert at once
+    POSSIBLE = "possible"  # "Are you safe right now?" with buttons; silence alerts the team
 
 
-SEVERITY_ORDER: Final[tuple[CrisisCategory, ...]] = (
-    CrisisCategory.OVERDOSE,
-    CrisisCategory.MEDICAL_EMERGENCY,
-    CrisisCategory.SUICIDE,
-    CrisisCategory.HARM_TO_OTHERS,
-    CrisisCategory.ABUSE_OR_DANGER,
-    CrisisCategory.SELF_HARM,
-)
-"""Categories from most to least severe; the first one that matches is reported."""
+class Who(StrEnum):
+    """Who is at risk: the writer or someone with them."""
+
+    SELF = "self"
+    OTHER = "other"
+
 
 _LOCALES: Final[tuple[str, ...]] = ("en", "es")
 
 
 @dataclass(frozen=True, slots=True)
 class CrisisSignal:
-    """A crisis signal: its category and the locale ("en"/"es") of the pattern that matched."""
+    """A crisis signal: what kind, how sure, who is at risk, and why (never the text itself).
+
+    ``locale`` is the language of the first rule that fired; ``reasons`` names the rules and
+    meaning slots that fired ("phrase:suicide:en", "slot:other+unresponsive"), so a clinician
+    or a test can see why a message alarmed.
+    """
 
     category: CrisisCategory
     locale: str
+    tier: Tier = Tier.CLEAR
+    who: Who = Who.SELF
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The detector's reading of one message.
+
+    ``signal`` is a crisis to answer (None when there is none). ``question`` is set when the
+    message asks about a crisis topic (overdose signs, mixing, naloxone) without reporting one:
+    it is answered from the library with the emergency steps on top, and nobody is paged.
+    """
+
+    signal: CrisisSignal | None
+    question: bool = False
+    reasons: tuple[str, ...] = ()
+
+    def explain(self) -> str:
+        """Return the reasons as one line, for tests and the evaluation's miss list."""
+        if self.signal is not None:
+            return f"{self.signal.tier} {self.signal.category} ({self.signal.who}): " + ", ".join(
+                self.signal.reasons
+            )
+        if self.question:
+            return "question: " + ", ".join(self.reasons)
+        return "quiet"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -494,7 +525,6 @@ _SUICIDE_EN: Final = (
     r"|being alive|keep living)",
     r"(?:want|need|wish) (?:it|this|everything|it all|the pain|all of this|all this) (?:all )?"
     r"to (?:end|stop|be over)",
-    r"(?:im|i am|feel like|feel like im|im just|im such) (?:such )?a burden\b",
     r"(?:and|feel|feeling|felt) like dying",
     r"not worth living",
     r"(?:life|living|my life) (?:is not|isnt|aint|is no longer|not) worth (?:it|living|anything)",
@@ -507,10 +537,6 @@ _SUICIDE_EN: Final = (
     r"|survive)",
     r"tired of (?:living|being alive|life|existing|waking up)",
     r"(?:done|finished) with (?:life|living|being alive|it all|this life)",
-    r"cant (?:go on(?! (?:a|an|the|that|this|my|vacation|holiday|leave|medication|with|to)\b)"
-    r"|keep going|carry on|live like this|live with this|live with myself"
-    r"|do this anymore|take it anymore|take this anymore|take anymore|handle it anymore"
-    r"|handle this anymore|do it anymore|keep living)",
     r"(?:want to|wish i could|going to|need to) " + _ADV + r"(?:disappear|stop existing"
     r"|cease to exist|not exist)",
     r"(?:want|wish i could|just want) (?:to )?(?:sleep|go to sleep|fall asleep) "
@@ -528,7 +554,6 @@ _SUICIDE_EN: Final = (
     r"(?:thoughts|thinking|think|thought|dreaming|fantasi[sz]ing) (?:of|about) (?:dying"
     r"|death|ending it|ending my life|killing myself|not being here|not existing|my funeral"
     r"|being dead)",
-    r"this is (?:my )?(?:goodbye|good bye|farewell)",
     r"(?:goodbye|good bye|farewell) (?:forever|everyone|everybody|world|cruel world|for good"
     r"|for ever|all)\b",
     r"final (?:goodbye|goodbyes|farewell|message|words|note|letter)",
@@ -589,7 +614,6 @@ _SUICIDE_ES: Final = (
     r"(?:dormir|dormirme) y no (?:despertar|despertarme|volver a despertar)",
     r"no (?:volver a|quiero) despertar(?:me)?",
     r"no despertar (?:nunca|jamas|mas)",
-    r"(?:esto|este) es (?:un |mi )?(?:adios|despedida)",
     r"(?:este|esta) es mi (?:ultimo|ultima) (?:mensaje|despedida|noche)",
     r"(?:ultima|ultimo) (?:despedida|adios)",
     r"adios (?:a todos|para siempre|mundo|mundo cruel)",
@@ -598,9 +622,6 @@ _SUICIDE_ES: Final = (
     r"|perros|gatos|mascotas) por mi",
     r"cuando (?:ya no este|me haya ido|yo no este|me vaya para siempre|este muert[oa])",
     r"diles? a (?:mis|mi) (?:\w+ ){0,2}?que (?:los|las|la|lo) (?:quiero|ame|amo|quise)",
-    r"(?:ya )?no puedo mas",
-    r"(?:ya )?no aguanto (?:mas|esta vida|vivir)",
-    r"no puedo seguir (?:asi|viviendo|adelante|con mi vida|con esta vida)",
     r"(?:cansad[oa]|hart[oa]) de (?:vivir|la vida|estar vivo|estar viva|existir)",
     r"(?:ahorcarme|colgarme|dispararme|envenenarme)",
     r"(?:tirar|aventar|lanzar|arrojar)(?:me)? (?:de|del|desde|por|a|al|bajo|frente a) "
@@ -620,6 +641,65 @@ _SUICIDE_ES: Final = (
     r"|matarme|quitarme la vida)",
     r"(?:me quiero|quiero|me voy a) ir (?:de este mundo|para siempre)",
     r"(?:mejor|preferiria) (?:no )?(?:haber nacido|no existir)",
+)
+
+# Possible crises: words of despair, burden or farewell with no stated intent, plan or means.
+# They get "Are you safe right now?" instead of an alert at once (see :class:`Tier`).
+_POSSIBLE_EN: Final = (
+    r"(?:im|i am|feel like|feel like im|im just|im such) (?:such )?a burden\b",
+    r"cant (?:go on(?! (?:a|an|the|that|this|my|vacation|holiday|leave|medication|with|to)\b)"
+    r"|keep going|carry on|live like this|live with this|live with myself"
+    r"|do this anymore|take it anymore|take this anymore|take anymore|handle it anymore"
+    r"|handle this anymore|do it anymore|keep living)",
+    r"this is (?:my )?(?:goodbye|good bye|farewell)",
+    r"(?:cant|dont know how much longer i can|dont think i can) (?:do|take|handle|keep doing"
+    r"|deal with) (?:this|it|any of this|life|everything)(?: (?:anymore|any more|much longer"
+    r"|no more)|$)",
+    r"(?:cant|dont think i can) (?:go on|keep going|keep on|do life)\b(?! (?:a|an|the|with|to"
+    r"|vacation|holiday)\b)",
+    r"(?:im|i am|feel like|feel like im|just|only|such|been|being|always) (?:\w+ )?(?:a burden"
+    r"|a waste of space|a waste of (?:air|oxygen|life)|worthless|useless to everyone)",
+    r"(?:everyone|everybody|they|my family|my kids|the world|you all|yall|people) (?:would|will"
+    r"|d) (?:be )?(?:better|happier|fine) (?:off )?(?:without me|if i)",
+    r"(?:no one|nobody|noone) (?:would|will|d) (?:even )?(?:miss|notice|care|cry)",
+    r"(?:no|there is no|theres no) (?:way out|hope left|future for me|light at the end)\b",
+    r"(?:no|theres no) point (?:anymore|in anything|in trying|in living|to anything|to life)",
+    r"(?:hopeless|no hope left|given up on everything|giving up on everything|give up on"
+    r" everything|give up on life|given up on life|giving up on life)",
+    r"(?:goodbye|good bye|bye) (?:everyone|everybody|all|world|yall|guys)\b",
+    r"(?:thank you|thanks) for everything(?: and goodbye| goodbye| bye)",
+    r"(?:i wont|wont) be (?:a problem|bothering (?:you|anyone)|around) (?:much longer|anymore"
+    r"|for long|soon)",
+    r"(?:what|whats) (?:is )?the point (?:anymore|of anything|of trying|of it all)",
+    r"(?:so|really|too) tired of (?:everything|it all|all of it|fighting|trying)",
+    r"(?:want|wish) (?:it|everything|all of this|this) (?:would|to) (?:just )?stop\b",
+    r"(?:im|i am) (?:so )?(?:done|finished)\b(?! (?:with (?:work|my|the|this|dinner|lunch"
+    r"|breakfast|homework|class|school|group|the group|session|therapy|meeting|cleaning)|for"
+    r" (?:the|today|now|tonight)|eating|working|cleaning)\b)",
+    r"(?:disappear|vanish) (?:forever|for good)",
+    r"(?:cant|dont want to) (?:face|see) tomorrow",
+)
+_POSSIBLE_ES: Final = (
+    r"(?:esto|este) es (?:un |mi )?(?:adios|despedida)",
+    r"(?:ya )?no puedo mas",
+    r"(?:ya )?no aguanto (?:mas|esta vida|vivir)",
+    r"no puedo seguir (?:asi|viviendo|adelante|con mi vida|con esta vida)",
+    r"(?:soy|me siento|siento que soy) (?:\w+ )?(?:una carga|un estorbo|una molestia"
+    r"|un problema para todos|inutil para todos)",
+    r"(?:todos|mi familia|mis hijos|el mundo) (?:estarian|estaran|vivirian|serian) (?:\w+ )?mejor"
+    r"(?: sin mi)?",
+    r"(?:nadie|ninguno) (?:me )?(?:extranaria|echaria de menos|notaria|va a extranar)",
+    r"(?:esta|esto|este|aqui va|les dejo) (?:es )?(?:mi |un )?(?:despedida|adios)",
+    r"(?:gracias por todo|perdon por todo)(?: y)? (?:adios|bye|chao|me despido)",
+    r"me despido (?:de todos|para siempre|de ustedes)?",
+    r"(?:no|ya no) (?:hay|tengo|veo) (?:salida|esperanza|futuro|remedio)",
+    r"sin (?:salida|esperanza)",
+    r"(?:ya )?no (?:puedo|aguanto|soporto) (?:mas|con esto|con todo|esta vida|seguir)",
+    r"ya me (?:canse|harte) de todo",
+    r"(?:estoy|me siento) (?:muy )?(?:cansad[oa]|hart[oa]) de (?:todo|luchar|intentar)",
+    r"(?:para que|pa que) (?:seguir|intentar|luchar)",
+    r"me (?:rindo|doy por vencid[oa])",
+    r"(?:desaparecer|irme) para siempre",
 )
 
 _SELF_HARM_EN: Final = (
@@ -986,19 +1066,342 @@ _PATTERNS_BY_CATEGORY: Final[dict[CrisisCategory, tuple[tuple[str, ...], tuple[s
     CrisisCategory.SELF_HARM: (_SELF_HARM_EN, _SELF_HARM_ES),
 }
 # In severity order, English before Spanish: the first pattern that matches decides.
-_DETECTORS: Final[tuple[tuple[CrisisCategory, str, re.Pattern[str]], ...]] = tuple(
+_PHRASES: Final[tuple[tuple[CrisisCategory, str, re.Pattern[str]], ...]] = tuple(
     (category, locale, _compile(alternatives))
     for category in SEVERITY_ORDER
+    if category in _PATTERNS_BY_CATEGORY
     for locale, alternatives in zip(_LOCALES, _PATTERNS_BY_CATEGORY[category], strict=True)
+)
+_POSSIBLE: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
+    ("en", _compile(_POSSIBLE_EN)),
+    ("es", _compile(_POSSIBLE_ES)),
 )
 
 
-def detect_crisis(text: str) -> CrisisSignal | None:
-    """Return the most severe crisis signal in ``text``, or None when there is none."""
+# ---------------------------------------------------------------------------------------------
+# Meaning slots: who is at risk, what is happening, how soon, and whether it is a question
+# ---------------------------------------------------------------------------------------------
+#
+# The phrase patterns above recognise ways of saying a crisis. The slots below recognise its
+# parts, so that a sentence nobody wrote down before still reads as a crisis when its parts do:
+# "my buddy is blue and wont wake up" is another person + a body that does not respond;
+# "just shot up alone after detox" is use + now + alone + lost tolerance. Each slot is a small
+# lexicon in English and Spanish; the rules in :func:`_slot_rules` compose them.
+
+_OTHER_PERSON_WORDS: Final = (
+    r"he|she|they|hes|shes|theyre|him|her|them|someone|somebody|this (?:guy|girl|dude|man|woman"
+    r"|person|kid)|(?:my|our|his|her|a|the) (?:friend|buddy|homie|bro|brother|sister|sis|son"
+    r"|daughter|kid|baby|boyfriend|girlfriend|bf|gf|husband|wife|partner|roommate|mom|mum"
+    r"|mother|dad|father|cousin|uncle|aunt|neighbor|neighbour|guy|girl|dude|man|woman|person"
+    r"|sponsor|sponsee|ex|coworker|nephew|niece|grandma|grandpa|fiance|fiancee|boo|mate"
+    r"|housemate|child|teen|teenager|patient)|el|ella|ellos|ellas|alguien|(?:mi|mis|su|un|una"
+    r"|el|la) (?:amig[oa]s?|compa|carnal|bro|herman[oa]|hij[oa]|novi[oa]|espos[oa]|marido"
+    r"|mujer|pareja|companer[oa] de cuarto|roomie|roommate|mama|papa|madre|padre|prim[oa]"
+    r"|ti[oa]|vecin[oa]|chav[oa]|muchach[oa]|senor[a]?|bebe|nene|nena|jefe|suegr[oa]"
+    r"|cunad[oa]|sobrin[oa]|buddy|friend|homie)"
+)
+_SELF_WORDS: Final = r"i|im|ive|id|ill|me|my|myself|yo|me|mi|estoy|tengo|siento"
+
+_SLOT_SOURCES: Final[dict[str, str]] = {
+    "other": r"\b(?:" + _OTHER_PERSON_WORDS + r")\b",
+    # A body that does not respond, does not breathe, or has turned colour.
+    "unresponsive": (
+        r"\b(?:unresponsive|non ?responsive|(?:not|isnt|stopped|barely|hardly|stop|isnt really"
+        r"|aint) breath\w*|breathing (?:weird|funny|slow|really slow|shallow|strange)|(?:no|not)"
+        r" (?:breathing|pulse|heartbeat)|(?:turning|turned|gone|going|is|are|look|looks|getting"
+        r"|lips|face|skin|fingers|nails) (?:\w+ )?(?:blue|purple|gray|grey|ashy)|blue lips"
+        r"|lips are blue|(?:snoring|gurgling|choking) (?:weird|funny|sound|noise|strange|and)"
+        r"|gurgl\w*|foam\w* (?:at|from) (?:the|his|her) mouth|cold and (?:blue|pale)"
+        r"|no (?:respira|reacciona|responde)|dejo de respirar|(?:casi|apenas) no respira"
+        r"|respira (?:raro|muy lento|poco)|(?:esta|se puso|se esta poniendo|tiene los labios"
+        r"|labios|labios estan|cara) (?:\w+ )?(?:morad[oa]s?|azul(?:es)?)|inconsciente"
+        r"|desmayad[oa] y|echa espuma)\b"
+    ),
+    # Someone who will not wake or answer: a crisis when it is another person, or after use.
+    "wont_wake": (
+        r"\b(?:(?:wont|doesnt|isnt|not|wouldnt|couldnt) (?:\w+ )?(?:wake|waking|respond"
+        r"|responding|move|moving|come to|coming to|open (?:his|her|their) eyes)|(?:cant|cannot"
+        r"|couldnt|can not) (?:\w+ )?(?:wake|get) (?:him|her|them|my \w+|\w+ to wake)|(?:passed"
+        r"|knocked) out and|limp|no (?:despierta|se mueve)|no (?:lo|la|los) (?:puedo|podemos)"
+        r" despertar)\b"
+    ),
+    # Overdose named, or too much taken.
+    "overdose": (
+        r"\b(?:overdos\w*|od|oded|oding|overdosed|sobredosis|sobre dosis|(?:took|taken|used|did"
+        r"|shot|snorted|swallowed|popped|injected) (?:\w+ )?(?:too|way too|to) (?:much|many)"
+        r"|too (?:much|many) (?:pills|xans|bars|of)|(?:tome|me tome|tomo|se tomo|uso|use|consumi"
+        r"|se metio|me meti) (?:\w+ )?(?:demasiad[oa]s?|de mas|mucho|muchas|un monton)"
+        r"|me pase (?:de|con)|se paso (?:de|con)|una dosis muy alta)\b"
+    ),
+    # The writer's own body slowing down after use: the overdose is starting.
+    "sedated": (
+        r"\b(?:cant (?:keep|stay|hold) (?:my )?(?:eyes open|awake|up)|(?:eyes|eyelids) (?:\w+ )?"
+        r"(?:heavy|closing|wont stay open)|cant stay awake|keep (?:nodding|passing|blacking)"
+        r"|nodding (?:out|off|hard)|(?:passing|blacking|fading) out|cant breathe|cant catch my"
+        r" breath|hard to breathe|(?:barely|hardly) breathing|breathing (?:is )?(?:slow|weird"
+        r"|shallow)|(?:feel|feeling|felt) (?:\w+ )?(?:weird|funny|strange|off|wrong|really bad"
+        r"|so bad|dizzy|faint|like im dying|like im going to pass out|like passing out|numb"
+        r"|heavy|sleepy|drowsy|out of it|very sleepy|super sleepy)|(?:so|really|super|very)"
+        r" (?:sleepy|drowsy|dizzy)|chest (?:is )?(?:tight|heavy|hurts)|heart (?:is )?(?:racing"
+        r"|pounding|slow|slowing)|room is spinning|everything is spinning|(?:lips|fingers)"
+        r" (?:are |look )?(?:blue|purple|numb)|no puedo (?:respirar|mantener los ojos abiertos"
+        r"|mantenerme despiert[oa]|abrir los ojos)|me (?:estoy|siento) (?:\w+ )?(?:durmiendo"
+        r"|desmayando|mare\w*|rar[oa]|mal|muy mal|pesad[oa]|adormilad[oa]|somnolient[oa])"
+        r"|se me cierran los ojos|me cuesta respirar|respiro (?:lento|raro|poco)"
+        r"|no (?:siento|me siento) bien|me late (?:muy )?(?:rapido|lento)"
+        r"|cabeceando|me falta el aire)\b"
+    ),
+    # Use that happened just now, or that is about to happen.
+    "use": (
+        r"\b(?:shot up|shoot up|shooting up|used|use|using|relapsed|relapse|relapsing|took|take"
+        r"|taking|snorted|snort|snorting|smoked|smoking|injected|inject|banged|slammed|fixed"
+        r"|did (?:a|some|a bag|a line|a shot|fent|dope|heroin|h|a bump|a blue|blues|pills"
+        r"|a point)|picked up|pick up|picking up|cop|copped|copping|score|scored|scoring|get high"
+        r"|got high|getting high|high as|drank|drinking|drink|popped|pop|dosed|hit (?:a|the|some)"
+        r"|me inyecte|me meti|me puse|consumi|consumir|consumo|use|usar|drogarme|me drogue"
+        r"|tome|tomar|fume|fumar|recai|recaida|recaer|inhale|esnife|me pique|meterme|picarme"
+        r"|comprar|compre|conseguir|consegui)\b"
+    ),
+    "drug": (
+        r"\b(?:fent|fentanyl|fentanil|fentanilo|fetty|fenty|heroin|heroina|dope|h|smack|blues"
+        r"|m30s?|perc\w*|oxy\w*|roxy\w*|opiates?|opioids?|opiaceos|opioides|pills?|pastillas?"
+        r"|xans?|xanax|bars?|benzos?|klonopin|valium|ativan|methadone|metadona|suboxone|subs?"
+        r"|bupe|tranq|xylazine|xilacina|meth|crack|coke|cocaine|cocaina|alcohol|booze|drinks?"
+        r"|vodka|liquor|pills|lean|morphine|morfina|dilaudid|carfentanil|speedball|dose|dosis"
+        r"|bag|bags|bundle|shot|point|rig|needle|aguja|jeringa|droga|drogas|chiva|cristal)\b"
+    ),
+    # Tolerance lost: after detox, rehab, jail, hospital, or a long stretch without use.
+    "lost_tolerance": (
+        r"\b(?:(?:after|since|out of|from|left|got out of|just got out of|released from|home from"
+        r"|back from|discharged from|finished|completed) (?:\w+ )?(?:detox|rehab|jail|prison"
+        r"|treatment|inpatient|the hospital|hospital|lockup|county|the joint|residential)"
+        r"|(?:just )?(?:got out|got released|got home from)|first time in (?:\w+ )?(?:months"
+        r"|years|weeks|a long time|forever|a while)|(?:\w+ )?(?:months|years|weeks|days) (?:clean"
+        r"|sober|off|without)|(?:been|was) (?:clean|sober|off it|off dope|off fent)"
+        r"|off (?:methadone|suboxone|subs|vivitrol|bupe|naltrexone) (?:for|since)|(?:stopped"
+        r"|quit|came off|missed) (?:my )?(?:methadone|suboxone|subs|vivitrol|shot|bupe|naltrexone)"
+        r"|no tolerance|(?:tolerance|tolerancia) (?:is |esta )?(?:gone|low|baja|down|zero)"
+        r"|(?:despues|al salir|sali|recien sali|saliendo) (?:de )?(?:la |el )?(?:desintox\w*"
+        r"|rehab\w*|carcel|prision|cana|bote|hospital|tratamiento|centro)|(?:meses|anos|semanas)"
+        r" (?:limpi[oa]|sin consumir|sin usar|sobri[oa])|hace (?:meses|anos) que no"
+        r"|perdi la tolerancia|sin tolerancia)\b"
+    ),
+    "alone": (
+        r"\b(?:alone|by myself|on my own|nobody (?:here|around|with me|home)|no one (?:here"
+        r"|around|with me|home)|(?:sol[oa]|sin nadie|nadie (?:aqui|conmigo|en casa)))\b"
+    ),
+    "naloxone": r"\b(?:narcan|naloxone|naloxona|nasal spray|kloxxado|zimhi)\b",
+    # Two depressants together: the mixing danger (opioids with benzodiazepines or alcohol).
+    "opioid": (
+        r"\b(?:methadone|metadona|suboxone|subs|bupe|buprenorphine|buprenorfina|fent|fentanyl"
+        r"|fentanilo|heroin|heroina|dope|oxy\w*|perc\w*|opioids?|opiates?|opioides|morphine"
+        r"|morfina|tramadol|codeine|codeina|lean|dilaudid|vicodin|norco|m30s?|blues)\b"
+    ),
+    "depressant": (
+        r"\b(?:xanax|xans?|bars|benzos?|benzodiazepin\w*|klonopin|clonazepam|rivotril|valium"
+        r"|diazepam|ativan|lorazepam|alprazolam|alcohol|booze|drinks?|drinking|drank|beers?"
+        r"|wine|vodka|whiskey|liquor|tequila|shots|cerveza\w*|trago\w*|vino|gabapentin\w*"
+        r"|gabbies|lyrica|pregabalin\w*|soma|muscle relaxers?|ambien|sleeping pills"
+        r"|pastillas para dormir|xylazine|tranq|ghb)\b"
+    ),
+    "now": (
+        r"\b(?:now|right now|rn|tonight|just|already|currently|at the moment|a minute ago"
+        r"|minutes ago|an hour ago|this morning|today|earlier|ahora|ahorita|ya|esta noche|hoy"
+        r"|acabo de|acaba de|hace (?:un rato|rato|unos minutos|poco)|en este momento)\b"
+    ),
+    # A report in the first or third person, of something done or felt (not "if I took").
+    "report_self": (
+        r"\b(?:(?<!if )(?<!what if )(?<!can )(?<!should )(?<!could )(?<!would )(?<!do )i (?:just "
+        r"|already |accidentally |kinda |)(?:took|used|mixed|shot|did|drank|snorted|smoked"
+        r"|had|popped|relapsed|injected|swallowed|feel|cant|think i|am)|im (?:so |really |kinda"
+        r" |)(?:high|scared|freaking|nodding|passing|dizzy|on|feeling)|(?:ive|i have)"
+        r" (?:been|taken|used|had)|(?:tome|me tome|use|consumi|mezcle|me inyecte|me siento"
+        r"|me estoy|estoy|siento))\b"
+    ),
+    "report_other": (
+        r"\b(?:(?:he|she|they|hes|shes|theyre|my \w+|el|ella|mi \w+) (?:just |already |ya )?"
+        r"(?:took|used|mixed|shot|did|is|isnt|wont|cant|has|had|was|looks|keeps|stopped|started"
+        r"|se tomo|se metio|tomo|mezclo|no puede|no esta|esta|se puso))\b"
+    ),
+    # Question form: how people ask about a topic rather than report it.
+    "question": (
+        r"(?:^|\. )(?:what|whats|how|hows|can|could|should|is|are|does|do|did|why|when|which"
+        r"|where|will|would|who|any(?:one|body) know|tell me|explain|que|como|cual|cuales|cuanto"
+        r"|cuanta|cuantos|cuantas|se puede|puedo|puede|es|son|por que|porque|cuando|donde|hay"
+        r"|sabes|me explicas|explicame|i was wondering|wondering|question|pregunta)\b"
+        r"|\b(?:signs of|symptoms of|look like|what happens|is it (?:safe|dangerous|ok|okay|bad)"
+        r"|how (?:do|does|can|long|much|many)|how to|que pasa si|es (?:peligroso|seguro|malo)"
+        r"|senales de|sintomas de|como se ve|como saber|how would i know|difference between)\b"
+    ),
+    # Told as the past or as a hypothesis: "years ago", "used to", "what if".
+    "past": (
+        r"\b(?:years ago|months ago|last year|back (?:in|then|when)|used to|when i was (?:young"
+        r"|a kid|little|younger|using|in)|in the past|long time ago|(?:once|one time) (?:in|back)"
+        r"|what if|in case|hypothetically|hace (?:anos|meses|mucho)|el ano pasado|cuando era"
+        r"|antes (?:yo )?(?:usaba|consumia)|en el pasado|solia|que tal si|por si acaso)\b"
+    ),
+    "future_use": (
+        r"\b(?:going to|gonna|about to|will|ill|plan to|planning to|want to|tonight i|fixing to"
+        r"|finna|voy a|quiero|pienso|planeo|esta noche)\s(?:\w+ ){0,2}?(?:use|get high|shoot up"
+        r"|pick up|cop|score|relapse|do (?:a|some|fent|dope|heroin|it)|drink|consumir|usar"
+        r"|drogarme|meterme|picarme|recaer|comprar|conseguir)\b"
+    ),
+}
+_SLOTS: Final[dict[str, re.Pattern[str]]] = {
+    name: re.compile(source, re.ASCII) for name, source in _SLOT_SOURCES.items()
+}
+# Crisis topics that a question may be about; a question on these is answered, not paged.
+_EDUCATION_TOPIC: Final = re.compile(
+    r"\b(?:overdos\w*|od|sobredosis|narcan|naloxone|naloxona|fentanyl|fent|fentanilo|mix\w*"
+    r"|mezcl\w*|combin\w*|together|juntos|with|con|tolerance|tolerancia|xylazine|tranq"
+    r"|withdrawal|abstinencia|precipitated|signs|symptoms|senales|sintomas|dangerous|peligroso"
+    r"|safe|seguro|lethal|letal|deadly|mortal|breathing|respiracion|test strips?|tiras)\b",
+    re.ASCII,
+)
+# A question that still reveals intent or method is never "only a question".
+_INTENT_IN_QUESTION: Final = re.compile(
+    r"\b(?:to die|to kill (?:myself|me)|kill myself|end it|end my life|not wake up|never wake up"
+    r"|morir|matarme|quitarme la vida|no despertar|suicid\w*|how many (?:\w+ ){0,3}(?:would it"
+    r"|does it|will it|to) (?:take|die|kill)|lethal dose|fatal dose|dosis letal|dosis mortal"
+    r"|painless)\b",
+    re.ASCII,
+)
+
+
+def _slots(form: str) -> frozenset[str]:
+    return frozenset(name for name, pattern in _SLOTS.items() if pattern.search(form))
+
+
+def _guess_locale(form: str) -> str:
+    spanish = len(
+        re.findall(
+            r"\b(?:el|la|los|las|que|y|de|mi|no|es|esta|estoy|se|un|una|por|para|con|ya|muy"
+            r"|pero|todo|todos|soy|tengo)\b",
+            form,
+        )
+    )
+    english = len(
+        re.findall(
+            r"\b(?:the|and|i|im|is|my|to|a|it|of|you|he|she|not|with|for|this|just|so|but"
+            r"|me|he|was|cant|dont)\b",
+            form,
+        )
+    )
+    return "es" if spanish > english else "en"
+
+
+def _slot_rules(slots: frozenset[str]) -> list[tuple[CrisisCategory, Tier, Who, str]]:
+    """Compose meaning slots into crisis readings: (category, tier, who, reason)."""
+    found: list[tuple[CrisisCategory, Tier, Who, str]] = []
+    drugs = bool(slots & {"drug", "opioid", "depressant", "use", "overdose", "naloxone"})
+    if "unresponsive" in slots or ("wont_wake" in slots and (drugs or "other" in slots)):
+        # A body that does not wake or breathe: after drugs it is an overdose (naloxone first),
+        # otherwise another medical emergency; the answer starts with the emergency number.
+        category = CrisisCategory.OVERDOSE if drugs else CrisisCategory.MEDICAL_EMERGENCY
+        found.append((category, Tier.CLEAR, _who(slots), "unresponsive"))
+    if "overdose" in slots and "past" not in slots:
+        found.append((CrisisCategory.OVERDOSE, Tier.CLEAR, _who(slots), "overdose"))
+    if "sedated" in slots and (slots & {"use", "drug", "opioid", "depressant", "overdose"}):
+        found.append((CrisisCategory.OVERDOSE, Tier.CLEAR, _who(slots), "use+sedated"))
+    report = bool(slots & {"report_self", "report_other"})
+    if {"opioid", "depressant"} <= slots and report and "past" not in slots:
+        tier = Tier.CLEAR if slots & {"sedated", "now"} else Tier.POSSIBLE
+        found.append((CrisisCategory.OVERDOSE, tier, _who(slots), "mixed depressants"))
+    if "lost_tolerance" in slots and "past" not in slots:
+        if "use" in slots and slots & {"alone", "sedated", "now", "future_use"}:
+            category = (
+                CrisisCategory.OVERDOSE if "sedated" in slots else CrisisCategory.RELAPSE_DANGER
+            )
+            found.append((category, Tier.CLEAR, _who(slots), "use+lost_tolerance"))
+        elif "future_use" in slots or "use" in slots:
+            found.append(
+                (CrisisCategory.RELAPSE_DANGER, Tier.POSSIBLE, _who(slots), "lost_tolerance")
+            )
+    if "future_use" in slots and "alone" in slots and "past" not in slots:
+        found.append((CrisisCategory.RELAPSE_DANGER, Tier.CLEAR, _who(slots), "use alone"))
+    return found
+
+
+def _who(slots: frozenset[str]) -> Who:
+    if "other" in slots and ("report_other" in slots or "report_self" not in slots):
+        return Who.OTHER
+    return Who.SELF
+
+
+def _is_question(form: str, slots: frozenset[str]) -> bool:
+    """Return True for a question about a crisis topic that reports no crisis happening now."""
+    if "question" not in slots or _INTENT_IN_QUESTION.search(form):
+        return False
+    if slots & {"unresponsive", "sedated"}:
+        return False
+    report = bool(slots & {"report_self", "report_other"})
+    if report and slots & {"now", "overdose", "use"} and not _hypothetical(form):
+        return False
+    return _EDUCATION_TOPIC.search(form) is not None or "drug" in slots
+
+
+_HYPOTHETICAL: Final = re.compile(
+    r"\b(?:if (?:i|you|someone|somebody|a person|they|he|she)|what if|si (?:yo |alguien |una"
+    r" persona |me |se )?\w+|que pasa si|in case)\b",
+    re.ASCII,
+)
+
+
+def _hypothetical(form: str) -> bool:
+    return _HYPOTHETICAL.search(form) is not None
+
+
+def assess(text: str) -> Assessment:
+    """Read one message: a crisis signal (with tier, who and reasons), a question, or quiet."""
     if not text:
-        return None
+        return Assessment(signal=None)
     forms = _forms(text)
-    for category, locale, pattern in _DETECTORS:
+    readings: list[tuple[CrisisCategory, Tier, Who, str, str]] = []
+    slots: frozenset[str] = frozenset()
+    for form in forms:
+        slots |= _slots(form)
+    for category, locale, pattern in _PHRASES:
         if any(pattern.search(form) for form in forms):
-            return CrisisSignal(category=category, locale=locale)
-    return None
+            readings.append(
+                (category, Tier.CLEAR, _who(slots), locale, f"phrase:{category}:{locale}")
+            )
+    for locale, pattern in _POSSIBLE:
+        if any(pattern.search(form) for form in forms):
+            readings.append(
+                (CrisisCategory.SUICIDE, Tier.POSSIBLE, Who.SELF, locale, f"despair:{locale}")
+            )
+    locale = _guess_locale(forms[0])
+    for category, tier, who, reason in _slot_rules(slots):
+        readings.append((category, tier, who, locale, f"slot:{reason}"))
+    question = _is_question(forms[0], slots)
+    if question:
+        # A question about overdose, mixing or naloxone is answered, not paged; a question
+        # that carries intent ("how many would it take to die") never reaches here.
+        kept = [r for r in readings if r[0] not in _EDUCATIONAL_CATEGORIES]
+        if not kept:
+            return Assessment(signal=None, question=True, reasons=_slot_names(slots))
+        readings = kept
+    if not readings:
+        return Assessment(signal=None)
+    # Clear before possible, then the most severe category.
+    rank = {category: index for index, category in enumerate(SEVERITY_ORDER)}
+    readings.sort(key=lambda r: (r[1] is not Tier.CLEAR, rank[r[0]]))
+    category, tier, who, locale, _ = readings[0]
+    reasons = tuple(dict.fromkeys(r[4] for r in readings)) + _slot_names(slots)
+    return Assessment(
+        signal=CrisisSignal(category=category, locale=locale, tier=tier, who=who, reasons=reasons)
+    )
+
+
+_EDUCATIONAL_CATEGORIES: Final = frozenset(
+    {CrisisCategory.OVERDOSE, CrisisCategory.MEDICAL_EMERGENCY, CrisisCategory.RELAPSE_DANGER}
+)
+
+
+def _slot_names(slots: frozenset[str]) -> tuple[str, ...]:
+    return tuple(f"slot:{name}" for name in sorted(slots))
+
+
+def detect_crisis(text: str) -> CrisisSignal | None:
+    """Return the crisis signal in ``text`` (clear before possible, most severe first), or None."""
+    return assess(text).signal

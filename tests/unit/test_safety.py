@@ -21,6 +21,8 @@ from bot.services.safety import (
     SEVERITY_ORDER,
     CrisisCategory,
     CrisisSignal,
+    Tier,
+    Who,
     detect_crisis,
     normalize,
 )
@@ -273,11 +275,25 @@ def test_both_locales_are_checked_in_every_message(text: str, locale: str) -> No
     assert signal.locale == locale
 
 
-def test_signal_carries_only_category_and_locale() -> None:
-    """The signal holds no text from the message and cannot be changed."""
+def test_signal_carries_no_text_and_cannot_be_changed() -> None:
+    """The signal holds category, tier, who and rule names, never words from the message."""
     signal = detect_crisis("i want to die")
-    assert signal == CrisisSignal(category=CrisisCategory.SUICIDE, locale="en")
-    assert {field.name for field in dataclasses.fields(CrisisSignal)} == {"category", "locale"}
+    assert signal is not None
+    assert (signal.category, signal.locale, signal.tier, signal.who) == (
+        CrisisCategory.SUICIDE,
+        "en",
+        Tier.CLEAR,
+        Who.SELF,
+    )
+    assert {field.name for field in dataclasses.fields(CrisisSignal)} == {
+        "category",
+        "locale",
+        "tier",
+        "who",
+        "reasons",
+    }
+    assert all(":" in reason for reason in signal.reasons)
+    assert not any("die" in reason for reason in signal.reasons)
     with pytest.raises(dataclasses.FrozenInstanceError):
         signal.locale = "es"  # type: ignore[misc]
 
@@ -291,6 +307,7 @@ def test_category_values_name_the_alert_texts() -> None:
         "medical_emergency",
         "harm_to_others",
         "abuse_or_danger",
+        "relapse_danger",
     ]
 
 
