@@ -589,7 +589,9 @@ _SUICIDE_ES: Final = (
     # "me quiere matar" / "amenazó con matarme" is someone else's threat (danger or abuse).
     r"(?=matarme)(?<!quiere )(?<!quieren )(?<!va a )(?<!van a )(?<!con )(?<!intento )"
     r"(?<!intentaron )(?<!trato de )(?<!trataron de )matarme",
-    r"me mato" + _NOT_AN_IDIOM,
+    # "ese partido me mató" is an idiom: only "me mato" said of oneself ("ya me mato").
+    r"(?:^|(?<=\bya )|(?<=\bmejor )|(?<=\bhoy )|(?<=\bque )|(?<=\byo )|(?<=\bo ))me mato"
+    + _NOT_AN_IDIOM,
     r"quitar(?:me|se) la vida",
     r"acabar con (?:mi vida|todo|esto de una vez|mi existencia|mi sufrimiento)",
     r"terminar con (?:mi vida|todo)",
@@ -677,6 +679,14 @@ _POSSIBLE_EN: Final = (
     r"|breakfast|homework|class|school|group|the group|session|therapy|meeting|cleaning)|for"
     r" (?:the|today|now|tonight)|eating|working|cleaning)\b)",
     r"(?:disappear|vanish) (?:forever|for good)",
+    r"(?:not gonna|not going to|wont) be (?:a problem|a burden|around|here) (?:for (?:anyone"
+    r"|anybody"
+    r"|you) )?(?:much longer|for long|anymore)",
+    r"(?:only thing|only one) (?:stopping|keeping) me",
+    r"(?<!want to )(?<!wanna )(?:be|being|am|im) (?:\w+ )?a burden",
+    r"(?:whats|what is) the point(?= \.|$| of (?:getting|living|going|anything|trying|it|me))",
+    r"let it (?:all )?happen",
+    r"stop(?:ped)? (?:taking|eating) (?:everything|anything|all)",
     r"(?:cant|dont want to) (?:face|see) tomorrow",
 )
 _POSSIBLE_ES: Final = (
@@ -695,11 +705,17 @@ _POSSIBLE_ES: Final = (
     r"(?:no|ya no) (?:hay|tengo|veo) (?:salida|esperanza|futuro|remedio)",
     r"sin (?:salida|esperanza)",
     r"(?:ya )?no (?:puedo|aguanto|soporto) (?:mas|con esto|con todo|esta vida|seguir)",
-    r"ya me (?:canse|harte) de todo",
+    r"ya me (?:canse|harte) de (?:todo|luchar|vivir|intentar)",
+    r"que dios me perdone",
     r"(?:estoy|me siento) (?:muy )?(?:cansad[oa]|hart[oa]) de (?:todo|luchar|intentar)",
     r"(?:para que|pa que) (?:seguir|intentar|luchar)",
     r"me (?:rindo|doy por vencid[oa])",
     r"(?:desaparecer|irme) para siempre",
+    r"(?:pa|para|y|ojala) no despert\w*",
+    r"no le veo (?:el )?sentido",
+    r"(?:mas facil|mejor) (?:desaparecer|no estar|no existir)",
+    r"ya no quiere (?:vivir|estar aqui|seguir)",
+    r"better off sin mi",
 )
 
 _SELF_HARM_EN: Final = (
@@ -925,7 +941,7 @@ _MEDICAL_ES: Final = (
     r"(?:ambulancia|paramedicos|emergencias|al 911|911)",
     r"(?:es|tengo|hay) una emergencia",
     r"emergencia medica",
-    r"(?:me estoy|se esta|se nos esta|creo que me estoy) muriendo",
+    r"(?:me estoy|se esta|se nos esta|creo que me estoy) muriendo" + _NOT_AN_IDIOM,
     r"se (?:va|van) a morir",
     r"(?:sangrando|sangra) (?:mucho|muchisimo|demasiado|sin parar)",
     r"no (?:para|deja) de sangrar",
@@ -1215,21 +1231,24 @@ _SLOT_SOURCES: Final[dict[str, str]] = {
         r"|already |accidentally |kinda |)(?:took|used|mixed|shot|did|drank|snorted|smoked"
         r"|had|popped|relapsed|injected|swallowed|feel|cant|think i|am)|im (?:so |really |kinda"
         r" |)(?:high|scared|freaking|nodding|passing|dizzy|on|feeling)|(?:ive|i have)"
-        r" (?:been|taken|used|had)|(?:tome|me tome|use|consumi|mezcle|me inyecte|me siento"
-        r"|me estoy|estoy|siento))\b"
+        r" (?:been|taken|used|had)|(?:tome|me tome|consumi|mezcle|me inyecte|me siento"
+        r"|me estoy|estoy|siento|me voy a|voy a)|^(?:just |accidentally )?(?:took|used|mixed"
+        r"|shot up|snorted|drank|popped|swallowed|injected)|im (?:going|about|gonna) to|im gonna)\b"
     ),
     "report_other": (
         r"\b(?:(?:he|she|they|hes|shes|theyre|my \w+|el|ella|mi \w+) (?:just |already |ya )?"
         r"(?:took|used|mixed|shot|did|is|isnt|wont|cant|has|had|was|looks|keeps|stopped|started"
+        r"|been|just"
         r"|se tomo|se metio|tomo|mezclo|no puede|no esta|esta|se puso))\b"
     ),
     # Question form: how people ask about a topic rather than report it.
     "question": (
         r"(?:^|\. )(?:what|whats|how|hows|can|could|should|is|are|does|do|did|why|when|which"
-        r"|where|will|would|who|any(?:one|body) know|tell me|explain|que|como|cual|cuales|cuanto"
-        r"|cuanta|cuantos|cuantas|se puede|puedo|puede|es|son|por que|porque|cuando|donde|hay"
-        r"|sabes|me explicas|explicame|i was wondering|wondering|question|pregunta)\b"
-        r"|\b(?:signs of|symptoms of|look like|what happens|is it (?:safe|dangerous|ok|okay|bad)"
+        r"|where|will|would|who|any(?:one|body) know|tell me|explain|como (?:se|puedo|hago|ayudo"
+        r"|saber|le|funciona)|cual|cuales|cuanto|cuanta|cuantos|cuantas|se puede|puedo|por que"
+        r"|donde|sabes|me explicas|explicame|i was wondering|wondering|question|pregunta)\b"
+        r"|\b(?:signs of|symptoms of|look like|what happens (?:if|when)|is it (?:safe|dangerous"
+        r"|ok|okay|bad)"
         r"|how (?:do|does|can|long|much|many)|how to|que pasa si|es (?:peligroso|seguro|malo)"
         r"|senales de|sintomas de|como se ve|como saber|how would i know|difference between)\b"
     ),
@@ -1244,26 +1263,323 @@ _SLOT_SOURCES: Final[dict[str, str]] = {
         r"\b(?:going to|gonna|about to|will|ill|plan to|planning to|want to|tonight i|fixing to"
         r"|finna|voy a|quiero|pienso|planeo|esta noche)\s(?:\w+ ){0,2}?(?:use|get high|shoot up"
         r"|pick up|cop|score|relapse|do (?:a|some|fent|dope|heroin|it)|drink|consumir|usar"
-        r"|drogarme|meterme|picarme|recaer|comprar|conseguir)\b"
+        r"|drogarme|meterme|picarme|recaer|comprar|conseguir|inyectarme|take (?:\d+|some|a few"
+        r"|a couple|the|my|all)? ?(?:blues|bars|xans|pills|percs|oxys|hits|\d+))\b"
     ),
 }
+# Fragments shared by the rules below.
+_KIN: Final = (
+    r"(?:friend|buddy|homie|bro|brother|sister|sis|son|daughter|kid|kids|baby|boyfriend"
+    r"|girlfriend|bf|gf|husband|wife|partner|roommate|mom|mum|mother|dad|father|cousin|uncle"
+    r"|aunt|neighbor|neighbour|guy|girl|dude|man|woman|lady|person|sponsor|ex|coworker|nephew"
+    r"|niece|grandma|grandpa|child|teen|teenager|tio|tia|pana|amig[oa]|herman[oa]|hij[oa]"
+    r"|novi[oa]|espos[oa]|marido|mujer|pareja|mama|papa|madre|padre|prim[oa]|vecin[oa]"
+    r"|cunad[oa]|suegr[oa]|sobrin[oa]|nene|nena|bebe|chav[oa]|compa|carnal)"
+)
+_EXTRA_SLOTS: Final[dict[str, str]] = {
+    # Told as memory, idiom or fiction: "2 years ago I overdosed", "my boss will kill me".
+    "remembrance": (
+        r"\b(?:years? ago|months ago|last (?:year|month|summer|winter)|back in (?:\d+|the)"
+        r"|in the (?:\d0s|nineties|eighties)|used to|funeral|memorial|passed (?:away )?from"
+        r"|died (?:of|from)|lost (?:him|her|them) to|miss (?:him|her|them)|rip|candle for"
+        r"|not anymore|no longer|therapy (?:really )?helped|saved me|(?:\d+|one|two|three)"
+        r" (?:months|years|days) (?:clean|sober)|hace (?:\w+ )?(?:anos|ano|meses)|antes"
+        r" (?:pensaba|queria|usaba)|velorio|funeral|murio de|fallecio|ya no (?:uso|consumo|pienso"
+        r"|bebo|tomo|lo hago)|ya estoy bien|(?:told|telling) (?:me|us) about|me ayudo"
+        r"|llevo (?:\w+ )?(?:ano|anos"
+        r"|meses|dias) (?:limpi[oa]|sobri[oa])|celebro)\b"
+    ),
+    "fiction": (
+        r"\b(?:episode|movie|film|show|series|documentary|song|book|netflix|tv|video game|game"
+        r"|call of duty|euphoria|pelicula|serie|novela|cancion|juego|partido|of cheese)\b"
+    ),
+    "idiom_threat": (
+        r"\b(?:(?:boss|mom|mum|mother|dad|wife|husband|teacher|coach|jefe|mama|papa|esposa"
+        r"|esposo|maestr[oa]) (?:\w+ ){0,3}?(?:is (?:gonna|going to)|will|gonna|going to|va a"
+        r"|me va a|said hed|would|d) (?:literally )?(?:kill|matar|matarme)(?: me)?\b"
+        r")"
+    ),
+    "present": (
+        r"\b(?:again|otra vez|de nuevo|lately|these days|tonight|right now|keep|keeps"
+        r"|esta noche|ahorita)\b"
+    ),
+    "first_person": (
+        r"\b(?:i|im|ive|id|ill|me|my|mine|myself|yo|mi|mis|conmigo|estoy|tengo|quiero|puedo"
+        r"|siento|soy|voy|necesito|aguanto)\b"
+    ),
+    "help_frame": (
+        r"\b(?:what (?:should|do|can|would) i do (?:if|when)|how (?:do|can|should) (?:i|we)"
+        r" (?:help|ask|talk|tell|support|know)|how to (?:help|tell|know|ask|support)|what are"
+        r" (?:the |some )?(?:warning )?signs|warning signs|what counts as|alternatives to|is it"
+        r" (?:common|normal)|are (?:\w+ ){1,3}common|como (?:ayudo|ayudar|le pregunto|saber)"
+        r"|que (?:hago|debo hacer|hacer|hacemos) si"
+        r"|(?:cuales|que) son las senales|pregunta si|puede (?:causar|dar|provocar)|can (?:\w+"
+        r" ){0,2}cause|do (?:\w+ ){1,2}make|does (?:\w+ ){1,3}help)\b"
+    ),
+}
+_SLOT_SOURCES.update(_EXTRA_SLOTS)
+_SLOT_SOURCES["other"] += r"|^" + _KIN + r"\b|\bfound (?:him|her|them|my)\b"
+_SLOT_SOURCES["unresponsive"] = (
+    _SLOT_SOURCES["unresponsive"][:-3]
+    + r"|(?:hes|shes|theyre|is|looks|turned|turning|face is|skin is) (?:\w+ )?(?:gray|grey"
+    r"|blue|purple)|slumped|(?:wont|isnt|not|doesnt) (?:\w+ )?(?:answer(?:ing)? me|moving"
+    r"|responding|waking up)|not (?:moving|responding|waking)|no se mueve|(?:sin|no sigue)"
+    r" (?:respirar|reaccionar)|sigue sin respirar|no se si respira|eyes (?:rolled|rolling)"
+    r" back|clammy|pin(?:ned|point) pupils|(?:doing|started|give|giving) (?:him |her )?cpr"
+    r"|rescue breath\w*|no (?:me )?(?:responde|contesta)|tirad[oa] en|breathing (?:real|really"
+    r"|super|very) slow|gasping|respirando (?:muy )?raro|(?:labios|unas) (?:\w+ )?morad\w*"
+    r"|(?:had to|just|we|i) (?:\w+ )?(?:narcan|naloxone)(?:ed)? (?:him|her|them|my)"
+    r"|(?:gave|give|giving|dimos|le di) (?:him |her |them )?(?:narcan|naloxone|naloxona)"
+    r"|narcaned)\b"
+)
+_SLOT_SOURCES["sedated"] = (
+    _SLOT_SOURCES["sedated"][:-3]
+    + r"|going under|(?:everything|its|it) (?:is )?(?:going|getting|turning) (?:dark|black)"
+    r"|todo se (?:esta )?(?:poniendo|pone|puso) negro|cant (?:even )?move|no puedo (?:ni )?"
+    r"moverme|(?:me estoy|se esta) quedando dormid[oa]|falling asleep (?:sitting|standing"
+    r"|mid)|something (?:is|feels) (?:really )?wrong|algo (?:anda|esta) mal|slurr\w*"
+    r"|me late (?:\w+ )?rar\w*|no siento (?:las|los|mis) (?:manos"
+    r"|pies|brazos|piernas))\b"
+)
+_SLOT_SOURCES["sedated_mild"] = (
+    r"\b(?:dizzy|sleepy|drowsy|heavy|weird|out of it|nodding|nodding off|acting (?:really )?"
+    r"(?:drunk|weird|off)|confused|loopy|foggy|lightheaded|mareado|adormilad[oa]|pesad[oa]"
+    r"|rar[oa]|cabeceando|somnolient[oa]|lent[oa]|confundid[oa])\b"
+)
+_SLOT_SOURCES["drug"] = (
+    _SLOT_SOURCES["drug"][:-3]
+    + r"|needle|syringe|foil|straw|pressed|line|strips?|films?|gabapentin|seroquel|klonopin"
+    r"|clonazepam|naltrexona|naltrexone|vivitrol|antabuse|disulfiram)\b"
+)
+
 _SLOTS: Final[dict[str, re.Pattern[str]]] = {
     name: re.compile(source, re.ASCII) for name, source in _SLOT_SOURCES.items()
 }
-# Crisis topics that a question may be about; a question on these is answered, not paged.
-_EDUCATION_TOPIC: Final = re.compile(
-    r"\b(?:overdos\w*|od|sobredosis|narcan|naloxone|naloxona|fentanyl|fent|fentanilo|mix\w*"
-    r"|mezcl\w*|combin\w*|together|juntos|with|con|tolerance|tolerancia|xylazine|tranq"
-    r"|withdrawal|abstinencia|precipitated|signs|symptoms|senales|sintomas|dangerous|peligroso"
-    r"|safe|seguro|lethal|letal|deadly|mortal|breathing|respiracion|test strips?|tiras)\b",
+
+# Meaning rules: one regular expression each, written over fragments (intent, means, harm
+# verbs, targets) rather than sentences, so that new wordings of the same meaning match.
+_INTENT: Final = (
+    r"(?:going to|gonna|gunna|about to|want to|wants to|ready to|plan(?:ning)? to|decided to"
+    r"|will|ill|hell|shell|im going to|fixing to|finna|threaten(?:ing|s|ed)? to|swear (?:to god )?"
+    r"(?:im|ill|i will)?(?: gonna| going to)?|voy a|va a|vamos a|iba a|quiero|quiere|amenaza con"
+    r"|amenazo con|dice que (?:se )?va a|dijo que (?:se )?(?:va|iba) a|lo voy a|la voy a"
+    r"|los voy a)"
+)
+_OTHERS_TARGET: Final = (
+    r"(?:him|her|them|someone|somebody|people|everyone|the (?:kids|baby|neighbors|place|school"
+    r"|clinic|office)|my (?:baby|kids|son|daughter|stepdad|dad|mom|wife|husband|ex|boss|brother"
+    r"|sister|neighbor|landlord|dealer)|that (?:dude|guy|man|woman|bitch|bastard)|the guy"
+    r"|his (?:dad|mom|ex|wife|kids)|her (?:dad|mom|ex|husband|kids)|a su (?:papa|mama|ex|esposa"
+    r"|esposo|hijo|hija|novia|novio)|al que|a la que|a (?:mi|su|ese|esa) \w+|al \w+)"
+)
+_SELF_HARM_ACT: Final = (
+    r"(?:cutting|cut|burning|burn|hitting|hit|punching|punched|banging|bashing|scratching"
+    r"|carving|cortando|cortarme|golpeando|quemando|rascando)"
+)
+_MEANING_RULES: Final[tuple[tuple[str, CrisisCategory, Tier, str], ...]] = (
+    # Suicide: another person's stated intent.
+    (
+        "other_intent_suicide",
+        CrisisCategory.SUICIDE,
+        Tier.CLEAR,
+        r"\b(?:(?:going to|gonna|about to|wants to|threatening to|will|said (?:hes|shes|he was"
+        r"|she was|he would|she would)|says (?:hes|shes)|saying (?:hes|shes)) (?:\w+ )?(?:kill"
+        r"|shoot|hang|hurt|end|off|drown|poison) (?:himself|herself|themselves|his life|her life)"
+        r"|(?:se (?:va|iba|quiere) a|dice que se va a|dijo que se (?:va|iba) a|amenaza con)"
+        r" (?:\w+ )?(?:matar|tirar|aventar|quitar la vida|pegar un tiro|ahorcar|colgar|suicidar"
+        r"|cortar las venas|matarse|tirarse|suicidarse)|(?:matarse|suicidarse|quitarse la vida"
+        r"|pegarse un tiro|tirarse del? \w+))\b",
+    ),
+    # Suicide: means at hand together with finality.
+    (
+        "means_and_finality",
+        CrisisCategory.SUICIDE,
+        Tier.CLEAR,
+        r"\b(?:(?:pills|meds|pastillas) (?:\w+ )?(?:lined up|ready|counted|saved|laid out)"
+        r"|(?:saving|saved|stockpiling|hoarding) (?:up )?(?:my|all my|the|every) \w+"
+        r"|(?:take|taking|swallow|tomar|tomarme|me voy a tomar) (?:all|every|todas|todos)"
+        r" (?:of )?(?:them|the|my|las|los|mis)?(?: \w+)?(?: \w+)? (?:i have|saved|tonight|on"
+        r" purpose)|car running|in the garage with|(?:the|my|a) (?:note|letter) (?:is|on|for)"
+        r"|(?:compre|tengo|traigo|consegui|bought|got|have) (?:la |una |el |the |a )?(?:soga|rope"
+        r"|noose|gun|arma|pistola|pills ready)|tengo el gun|(?:en|on) (?:la azotea|el techo"
+        r"|el puente|the roof|the bridge|the ledge|a bridge)(?! (?:party|bar|garden)\b)"
+        r"|(?:tonights|tonight is|esta noche es|hoy es) (?:the|la) (?:night|noche)|(?:es|tonight"
+        r" es) la noche|everythings set|everything is set|ya lo decidi|no hay vuelta atras"
+        r"|(?:be|ill be|i will be) dead (?:by|before|tomorrow)|no voy a estar (?:manana|aqui)"
+        r"|ya no (?:voy a estar|estare)|so i (?:dont|wont|never) wake up|(?:go to sleep|just sleep"
+        r"|dormirme) (?:forever|para siempre)|on purpose so|(?:use|take"
+        r"|shoot) everything i have (?:left)?"
+        r"|tengo todo (?:ready|listo))\b",
+    ),
+    # Harm to others: intent or threat of violence against a person or a place.
+    (
+        "intent_to_harm_others",
+        CrisisCategory.HARM_TO_OTHERS,
+        Tier.CLEAR,
+        r"\b(?:" + _INTENT + r" (?:\w+ ){0,2}?(?:hurt|kill|shoot|stab|beat|poison|burn|strangle"
+        r"|choke|attack|matar|lastimar|herir|apunalar|golpear|envenenar|quemar|quebrar|balear"
+        r"|acuchillar|madrear|partir la madre)(?: up)? " + _OTHERS_TARGET + r"|(?:shoot|shot)"
+        r" (?:the|this|that) (?:place|school|clinic|office) up|(?:la|lo|los|las) (?:mato|voy a"
+        r" matar|voy a quebrar|quiebro)|(?:bat|rifle|gun|knife|machete|pistola|cuchillo)\b.{0,40}"
+        r"(?:pay|kill|shoot|hurt|matar|quebrar|buscando)|(?:with|con) (?:a |la |el |un )?(?:bat"
+        r"|rifle|machete|pistola)|(?:beat|kill|stab) (?:\w+ )?until (?:he|she|they) (?:stops"
+        r"|dies|cant)|(?:envenenar|quemar) (?:a|la)|(?:hurt|hurting|kill|killing) (?:my|the)"
+        r" (?:baby|kids|children) (?:\w+ ){0,6}(?:tonight|now|feels real|scared of what))\b",
+    ),
+    (
+        "thoughts_of_harming_others",
+        CrisisCategory.HARM_TO_OTHERS,
+        Tier.POSSIBLE,
+        r"\b(?:(?:thoughts|thinking|think|thought|urges?|ganas) (?:\w+ ){0,2}(?:about|of|de)"
+        r" (?:\w+ ){0,2}(?:hurting|killing|harming|stabbing|lastimar|hacerle dano|matar|golpear)"
+        r"|(?:could|might|gonna) (?:really )?(?:hurt|kill) (?:somebody|someone|him|her)"
+        r"|hacerle dano|desquitarme)\b",
+    ),
+    # Abuse or danger: violence, captivity or threats from someone else.
+    (
+        "violence_against_me",
+        CrisisCategory.ABUSE_OR_DANGER,
+        Tier.CLEAR,
+        r"\b(?:(?:put|puts|had) (?:his|her) hands (?:on|around) my (?:neck|throat)|choked me"
+        r"|(?:beating|hitting|choking|kicking|strangling) (?:her|him|me|my \w+|them)(?! up)"
+        r"|throwing (?:things|stuff|\w+) at|(?:locked|trapped) (?:in|inside) (?:the|my|a) \w+"
+        r"|(?:wont|doesnt|dont|wouldnt) let (?:me|her|him|us) (?:go|leave|out)|holding (?:me|her"
+        r"|him|us)|(?:forcing|forces|forced|making|makes|made) (?:me|her|him) (?:to )?(?:use"
+        r"|shoot|carry|sell|have sex|do)|me (?:obliga|obligo|obligan|amarra|amarro|encierra"
+        r"|encerro) |(?:me|le|les|nos) (?:pega|pego|golpea|golpeo|dio una golpiza|dieron una"
+        r" golpiza)|golpiza|(?:la|lo|me|nos) tiene encerrad[oa]|encerrad[oa] en|se oyen golpes"
+        r"|gritando auxilio|pidiendo ayuda a gritos|me (?:quito|quitaron) (?:las llaves|el"
+        r" celular|el telefono)|took (?:my|her|his) (?:phone|keys)|si (?:llamo|hablo|le digo)"
+        r" (?:a alguien|a la policia)? ?me mata|(?:next time|la proxima) (?:he|she|el|ella)?"
+        r" ?(?:wont stop|me mata)|(?:showed up|shows up|outside|is here|is outside) (?:\w+ ){0,3}"
+        r"with (?:a|his|her) (?:gun|knife)|(?:has|had|got|tiene) (?:a |his |her |un |una )?"
+        r"(?:gun|knife|cuchillo|pistola|arma)(?: and| y|$| en la mano| in (?:his|her) hand)"
+        r"|(?:coming|comes|came) into my room"
+        r" at night|says if i dont (?:\w+ )?(?:hell|he will)|or worse|(?:hiding|escondid[oa])"
+        r" (?:in|en|con|from|de)|until i pay|hasta que (?:pague|le pague))\b",
+    ),
+    (
+        "threat_or_fear_at_home",
+        CrisisCategory.ABUSE_OR_DANGER,
+        Tier.POSSIBLE,
+        r"\b(?:not sure (?:im|i am|if im) safe|(?:gets|get|got) (?:really )?(?:scary|violent"
+        r"|mean|aggressive) when|coming (?:by|over) to collect|(?:gets|got) (?:real |really )?"
+        r"mad when i say no|me va a ir mal|(?:deja|leaves|left) (?:a )?(?:los ninos|the kids"
+        r"|my kids"
+        r"|sus hijos) solos|(?:kids|children|ninos|baby) (?:\w+ ){0,4}(?:alone|solos) with"
+        r"|le tiene (?:panico|miedo)|me (?:sigue|siguio|sigue"
+        r" siguiendo) (?:hasta|a)|(?:keeps|kept) (?:showing up|following me)|grita horrible"
+        r"|(?:scared|afraid|terrified|miedo) (?:of|de) (?:him|her|them|what (?:he|she)|el|ella"
+        r"|lo que)|pushing me to use)\b",
+    ),
+    # Self-harm happening now, or done to oneself on purpose.
+    (
+        "self_harm_now",
+        CrisisCategory.SELF_HARM,
+        Tier.CLEAR,
+        r"\b(?:(?:im|i am|been) (?:cutting|burning) (?:right )?now|(?:have|got) the (?:blade"
+        r"|razor) out|already did \d+|(?:hit|hitting|bang|banging|bashed) my head (?:against|on"
+        r"|into)|(?:cutting|burning|hurting) (?:herself|himself|themselves)|(?:swallowed"
+        r"|punched|cut|burned|hit) (?:\w+ ){0,3}on purpose|se (?:esta )?(?:cortando|golpeando"
+        r"|quemando|lastimando)|(?:golpeando|golpea) la cabeza|se abrio la (?:frente|cabeza))\b",
+    ),
+    (
+        "self_harm_urge",
+        CrisisCategory.SELF_HARM,
+        Tier.POSSIBLE,
+        r"\b(?:(?:urge|urges|ganas|thinking about|thought about|want) (?:\w+ ){0,2}(?:to |de )?"
+        + _SELF_HARM_ACT
+        + r"(?:me|myself)?|deserve to (?:hurt|suffer|bleed)|(?:hit|hitting|punch|punching|burn"
+        r"|burning) myself|me (?:rasco|corto|quemo|golpeo) (?:hasta|cuando)|marcas en los brazos"
+        r"|(?:bloody|blood on) (?:tissues|towels|sleeves)|long sleeves in (?:july|summer|august)"
+        r"|hasta sacarme sangre)\b",
+    ),
+    # Medical emergencies that a recovery programme sees: severe withdrawal, a disulfiram
+    # reaction, stroke and heart signs.
+    (
+        "medical_signs",
+        CrisisCategory.MEDICAL_EMERGENCY,
+        Tier.CLEAR,
+        r"\b(?:(?:talking to|seeing|hearing) (?:people|things|bugs|voices) (?:who|that)"
+        r" (?:arent|are not) there|viendo cosas (?:que no hay|que no existen)|hallucinat\w*"
+        r"|alucinando|(?:boca|cara) (?:chueca|caida|torcida)|face (?:is )?droop\w*|(?:cant|no"
+        r" puede|cannot) (?:move|mover) (?:his|her|my|el|la|su) (?:arm|brazo|side|lado|leg|pierna)"
+        r"|(?:arm|brazo) (?:is |esta )?(?:numb|dormido|entumido)|cant stop (?:vomiting|throwing"
+        r" up|shaking)|precipitated withdrawal|(?:heart|corazon) (?:is )?(?:going crazy|a mil"
+        r"|racing)|(?:chest|pecho) (?:\w+ ){0,2}(?:fuerte|bad|crushing)|delirium|dts)\b",
+    ),
+    (
+        "medical_warning",
+        CrisisCategory.MEDICAL_EMERGENCY,
+        Tier.POSSIBLE,
+        r"\b(?:palpitaciones|(?:heart|corazon) (?:\w+ ){0,5}(?:fluttery|skipping|skips|racing"
+        r"|pounding)|me falta (?:un poco )?el aire|might pass out|(?:sweating|shaking|temblando"
+        r"|sudando) (?:\w+ ){0,4}(?:since i stopped|since i quit|stopped drinking|quit drinking"
+        r"|dejo el alcohol|deje el alcohol)|(?:stopped|quit) drinking (?:\w+ ){0,3}(?:cold turkey"
+        r"|on \w+day)|(?:palid[oa]|confused|confundid[oa]) (?:\w+ ){0,4}(?:quit|stopped|dejo)"
+        r" drinking|hands wont stop)\b",
+    ),
+    # Suicide, possible: goodbyes, giving things away, passive wishes, hopelessness.
+    (
+        "farewell_or_passive_wish",
+        CrisisCategory.SUICIDE,
+        Tier.POSSIBLE,
+        r"\b(?:(?:easier|better) (?:life |lives )?if i (?:wasnt|werent|was not) (?:in it|here"
+        r"|around)|gave (?:my|away my) (?:dog|cat|pets?|stuff|things)|giv(?:ing|en) (?:away )?"
+        r"(?:my|his|her) (?:stuff|things|belongings)|wont need (?:it|them|my \w+)|where im going"
+        r"|staring at the (?:bridge|tracks|river|pills)|tired of being alive|dont see the point"
+        r"|life insurance|(?:now i |kind of |kinda )hope it happens|(?:if|hope) i (?:dont|never)"
+        r" wake up(?! (?:late|early|in time|on time|at))|nothing left (?:to stay for|for me)"
+        r"|(?:not|stop) being here|(?:doesnt|dont)"
+        r" want to be here anymore|thanks? (?:you )?for (?:everything|trying)|sorry for"
+        r" everything|i love you all|dying doesnt scare me|(?:so|just so) done with everything"
+        r"|lost cause|said bye|wont be calling anymore|let (?:him|her|you|everyone|them) down"
+        r"|something has to give|does it hurt to die|(?:ya )?no quiero estar aqui|no tiene caso"
+        r"|para que sigo|regale mis cosas|ya no (?:voy a )?necesit\w+|gracias por todo|perdon"
+        r" por todo|perdonen(?:me)?|los quiero (?:mucho )?a todos|no le tengo miedo a la muerte"
+        r"|seguro de vida|me quiero ir|quisiera (?:no )?(?:desaparecer|dormir y no)|ya me voy"
+        r" para siempre|ya no (?:le )?(?:veo|encuentro) (?:el )?sentido)\b",
+    ),
+    # Relapse with lost tolerance or with no one to help: an overdose waiting to happen.
+    (
+        "intent_to_use_now",
+        CrisisCategory.RELAPSE_DANGER,
+        Tier.POSSIBLE,
+        r"\b(?:(?:dealers|plugs|connects) number|(?:my|the|old) (?:dealer|plug|connect)(?:s)?"
+        r" (?:tonight|now|place|house|spot)|where to get it|(?:so|para) (?:i can|poder) (?:use"
+        r"|usar|get high|drogarme)|(?:skipped|skip|stopped|quit|dejo|deje) (?:my |the |el |la )?"
+        r"(?:naltrexone|naltrexona|vivitrol|suboxone|methadone|metadona|shot|inyeccion)"
+        r" (?:\w+ ){0,3}(?:on purpose|so i can|to use|porque quiero|para (?:usar|volver))"
+        r"|(?:if|when) i use tonight|(?:thinking about|going to|gonna) (?:go )?(?:see|hit up|call"
+        r"|text) (?:my )?(?:old )?(?:plug|dealer|connect)|volver a usar|going back to (?:dope"
+        r"|using|fent|heroin)|do something stupid|(?:ir|voy) a comprar|old amount|full bag"
+        r"|(?:cravings?|ganas) (?:\w+ ){0,4}(?:alone|solo|sola|nadie)|tengo muchas cravings"
+        r"|(?:tengo miedo|scared|afraid) (?:de )?(?:que se muera|(?:he|she|they)(?:ll| will| is"
+        r" going to) die|ill find (?:him|her))|not gonna do a little)\b",
+    ),
+)
+_MEANING: Final[tuple[tuple[str, CrisisCategory, Tier, re.Pattern[str]], ...]] = tuple(
+    (name, category, tier, re.compile(source, re.ASCII))
+    for name, category, tier, source in _MEANING_RULES
+)
+# Danger markers that turn an intent to use into relapse danger (lost tolerance is a slot).
+_USE_DANGER: Final = re.compile(
+    r"\b(?:alone|by myself|solo|sola|nadie (?:sabe|esta|aqui)|nobody (?:knows|is here|home)"
+    r"|no one (?:knows|is here|home)|dont (?:really )?care|dont care anymore|f it|fuck it"
+    r"|whatever happens|whatever|que sea lo que dios quiera|no me importa|me da igual"
+    r"|(?:no|without|dont have|no tengo) (?:\w+ )?narcan|old amount|full bag|my old (?:amount"
+    r"|dose)|lo mismo de antes|toda|pressed|antabuse|disulfiram|right now|ahorita|tonight"
+    r"|esta noche|hoy|ya)\b",
     re.ASCII,
 )
-# A question that still reveals intent or method is never "only a question".
-_INTENT_IN_QUESTION: Final = re.compile(
-    r"\b(?:to die|to kill (?:myself|me)|kill myself|end it|end my life|not wake up|never wake up"
-    r"|morir|matarme|quitarme la vida|no despertar|suicid\w*|how many (?:\w+ ){0,3}(?:would it"
-    r"|does it|will it|to) (?:take|die|kill)|lethal dose|fatal dose|dosis letal|dosis mortal"
-    r"|painless)\b",
+_USE_INTENT: Final = re.compile(
+    r"\b(?:going in|im buying|buying|to cop|a cop|pa la esquina"
+    r"|(?:got|have|tengo|ya tengo) (?:the|some|el|la|my)? ?(?:stuff|bag|bolsa|fentanilo|droga"
+    r"|fent|dope|rig|needle)|rig (?:is )?ready|outside (?:my )?dealers|celebrate|voy a"
+    r" (?:usar|consumir|inyectarme|meterme|drogarme)|me voy a (?:inyectar|meter|drogar)"
+    r"|me la voy a meter|a buscar droga|va a (?:usar|consumir)|se fue a buscar|going to use"
+    r"|gonna (?:use|shoot up|shoot a|take|do (?:a|some|it|fent|dope|heroin))|about to (?:use"
+    r"|shoot|drink|mix|do|take)|fresh out)\b",
     re.ASCII,
 )
 
@@ -1290,35 +1606,38 @@ def _guess_locale(form: str) -> str:
     return "es" if spanish > english else "en"
 
 
-def _slot_rules(slots: frozenset[str]) -> list[tuple[CrisisCategory, Tier, Who, str]]:
-    """Compose meaning slots into crisis readings: (category, tier, who, reason)."""
+def _slot_rules(form: str, slots: frozenset[str]) -> list[tuple[CrisisCategory, Tier, Who, str]]:
+    """Compose meaning slots and rules into crisis readings: (category, tier, who, reason)."""
     found: list[tuple[CrisisCategory, Tier, Who, str]] = []
+    who = _who(slots)
     drugs = bool(slots & {"drug", "opioid", "depressant", "use", "overdose", "naloxone"})
     if "unresponsive" in slots or ("wont_wake" in slots and (drugs or "other" in slots)):
         # A body that does not wake or breathe: after drugs it is an overdose (naloxone first),
         # otherwise another medical emergency; the answer starts with the emergency number.
         category = CrisisCategory.OVERDOSE if drugs else CrisisCategory.MEDICAL_EMERGENCY
-        found.append((category, Tier.CLEAR, _who(slots), "unresponsive"))
-    if "overdose" in slots and "past" not in slots:
-        found.append((CrisisCategory.OVERDOSE, Tier.CLEAR, _who(slots), "overdose"))
-    if "sedated" in slots and (slots & {"use", "drug", "opioid", "depressant", "overdose"}):
-        found.append((CrisisCategory.OVERDOSE, Tier.CLEAR, _who(slots), "use+sedated"))
+        found.append((category, Tier.CLEAR, who, "unresponsive"))
+    if "overdose" in slots:
+        found.append((CrisisCategory.OVERDOSE, Tier.CLEAR, who, "overdose"))
+    if "sedated" in slots and drugs:
+        found.append((CrisisCategory.OVERDOSE, Tier.CLEAR, who, "use+sedated"))
+    elif "sedated_mild" in slots and slots & {"use", "opioid", "depressant", "overdose"}:
+        found.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "use+drowsy"))
     report = bool(slots & {"report_self", "report_other"})
-    if {"opioid", "depressant"} <= slots and report and "past" not in slots:
-        tier = Tier.CLEAR if slots & {"sedated", "now"} else Tier.POSSIBLE
-        found.append((CrisisCategory.OVERDOSE, tier, _who(slots), "mixed depressants"))
-    if "lost_tolerance" in slots and "past" not in slots:
-        if "use" in slots and slots & {"alone", "sedated", "now", "future_use"}:
-            category = (
-                CrisisCategory.OVERDOSE if "sedated" in slots else CrisisCategory.RELAPSE_DANGER
-            )
-            found.append((category, Tier.CLEAR, _who(slots), "use+lost_tolerance"))
-        elif "future_use" in slots or "use" in slots:
-            found.append(
-                (CrisisCategory.RELAPSE_DANGER, Tier.POSSIBLE, _who(slots), "lost_tolerance")
-            )
-    if "future_use" in slots and "alone" in slots and "past" not in slots:
-        found.append((CrisisCategory.RELAPSE_DANGER, Tier.CLEAR, _who(slots), "use alone"))
+    if {"opioid", "depressant"} <= slots and report:
+        tier = Tier.CLEAR if "sedated" in slots else Tier.POSSIBLE
+        found.append((CrisisCategory.OVERDOSE, tier, who, "mixed depressants"))
+    intent_to_use = _USE_INTENT.search(form) is not None or "future_use" in slots
+    if intent_to_use or "lost_tolerance" in slots:
+        danger = len({m.group() for m in _USE_DANGER.finditer(form)})
+        danger += "lost_tolerance" in slots
+        danger += {"opioid", "depressant"} <= slots
+        if intent_to_use and danger >= 2:
+            found.append((CrisisCategory.RELAPSE_DANGER, Tier.CLEAR, who, "use+danger"))
+        elif (intent_to_use and danger == 1) or ("lost_tolerance" in slots and "use" in slots):
+            found.append((CrisisCategory.RELAPSE_DANGER, Tier.POSSIBLE, who, "use+risk"))
+    for name, category, tier, pattern in _MEANING:
+        if pattern.search(form):
+            found.append((category, tier, who, name))
     return found
 
 
@@ -1328,16 +1647,38 @@ def _who(slots: frozenset[str]) -> Who:
     return Who.SELF
 
 
-def _is_question(form: str, slots: frozenset[str]) -> bool:
+_QUESTION_MARK: Final = re.compile(r"\?\s*$|\u00bf")
+# A question that still reveals intent or method is never "only a question".
+_INTENT_IN_QUESTION: Final = re.compile(
+    r"\b(?:to die|to kill (?:myself|me)|kill myself|end it|end my life|not wake up|never wake up"
+    r"|morir|matarme|quitarme la vida|no despertar|how many (?:\w+ ){0,3}(?:would it|does it"
+    r"|will it|to) (?:take|die|kill)|lethal dose|fatal dose|dosis letal|dosis mortal|painless"
+    r"|asking for me|for me|(?:whats|what is) the point|para que|de que sirve|let it happen"
+    r"|perdone)\b",
+    re.ASCII,
+)
+
+
+def _is_question(text: str, form: str, slots: frozenset[str]) -> bool:
     """Return True for a question about a crisis topic that reports no crisis happening now."""
-    if "question" not in slots or _INTENT_IN_QUESTION.search(form):
+    # A question mark alone makes a question only of words that say nothing of the writer:
+    # "i think it was laced with fent?" is a report with a worried tone.
+    asked = (
+        "question" in slots
+        or "help_frame" in slots
+        or (_QUESTION_MARK.search(text) is not None and "first_person" not in slots)
+    )
+    if not asked or _INTENT_IN_QUESTION.search(form):
         return False
-    if slots & {"unresponsive", "sedated"}:
+    report = bool(slots & _REPORTS)
+    if slots & {"unresponsive", "sedated", "sedated_mild"} and (report or not _hypothetical(form)):
         return False
-    report = bool(slots & {"report_self", "report_other"})
-    if report and slots & {"now", "overdose", "use"} and not _hypothetical(form):
-        return False
-    return _EDUCATION_TOPIC.search(form) is not None or "drug" in slots
+    return not (report and slots & {"now", "overdose", "use"} and not _hypothetical(form))
+
+
+def _general_question(slots: frozenset[str]) -> bool:
+    """A question about suicide, self-harm or violence in general, not about the writer now."""
+    return "help_frame" in slots or "first_person" not in slots
 
 
 _HYPOTHETICAL: Final = re.compile(
@@ -1351,35 +1692,117 @@ def _hypothetical(form: str) -> bool:
     return _HYPOTHETICAL.search(form) is not None
 
 
+# Readings that a memory, a film or an idiom can explain away ("2 years ago I overdosed",
+# "that movie was an overdose of cheese", "my boss is gonna kill me"); a reading that also has
+# a present sign (a body that does not respond, sedation, a plan) is never explained away.
+_PRESENT_SIGNS: Final = frozenset({"unresponsive", "sedated", "wont_wake"})
+_PRESENT_RULES: Final = frozenset(
+    {
+        "means_and_finality",
+        "other_intent_suicide",
+        "intent_to_harm_others",
+        "violence_against_me",
+        "self_harm_now",
+        "medical_signs",
+        "farewell_or_passive_wish",
+        "use+danger",
+        "use+risk",
+        "intent_to_use_now",
+    }
+)
+
+
+def _told_outside_the_question(forms: tuple[str, ...]) -> CrisisSignal | None:
+    """Return the crisis told in one sentence of several, each read on its own ("esto es un
+    adios. does suboxone interact with ibuprofen?"); None when there is none."""
+    if len(forms) < 2:  # one sentence: the question is the whole message
+        return None
+    sentences = [part.strip() for part in forms[-1].split(" . ") if part.strip()]
+    if len(sentences) < 2:
+        return None
+    # A conditional clause ("if someone overdoses, ...") belongs to its question.
+    signals = [assess(sentence).signal for sentence in sentences if not _hypothetical(sentence)]
+    found = [signal for signal in signals if signal is not None]
+    if not found:
+        return None
+    rank = {category: index for index, category in enumerate(SEVERITY_ORDER)}
+    return min(found, key=lambda sig: (sig.tier is not Tier.CLEAR, rank[sig.category]))
+
+
+def _reason(reading: tuple[CrisisCategory, Tier, Who, str, str]) -> str:
+    return reading[4].split(":", 1)[1]
+
+
+def _explained_away(
+    reading: tuple[CrisisCategory, Tier, Who, str, str], slots: frozenset[str]
+) -> bool:
+    if _reason(reading) in _PRESENT_RULES or slots & _PRESENT_SIGNS:
+        return False
+    if "idiom_threat" in slots and reading[0] in {
+        CrisisCategory.ABUSE_OR_DANGER,
+        CrisisCategory.HARM_TO_OTHERS,
+        CrisisCategory.SUICIDE,
+    }:
+        return True
+    if "fiction" in slots and reading[0] in {
+        CrisisCategory.OVERDOSE,
+        CrisisCategory.HARM_TO_OTHERS,
+        CrisisCategory.SUICIDE,
+    }:
+        return True
+    return (
+        "remembrance" in slots
+        and "present" not in slots
+        and reading[0] is not CrisisCategory.ABUSE_OR_DANGER
+    )
+
+
 def assess(text: str) -> Assessment:
     """Read one message: a crisis signal (with tier, who and reasons), a question, or quiet."""
     if not text:
         return Assessment(signal=None)
     forms = _forms(text)
-    readings: list[tuple[CrisisCategory, Tier, Who, str, str]] = []
     slots: frozenset[str] = frozenset()
     for form in forms:
         slots |= _slots(form)
+    readings: list[tuple[CrisisCategory, Tier, Who, str, str]] = []
+    who = _who(slots)
     for category, locale, pattern in _PHRASES:
         if any(pattern.search(form) for form in forms):
-            readings.append(
-                (category, Tier.CLEAR, _who(slots), locale, f"phrase:{category}:{locale}")
-            )
+            readings.append((category, Tier.CLEAR, who, locale, f"phrase:{category}:{locale}"))
     for locale, pattern in _POSSIBLE:
         if any(pattern.search(form) for form in forms):
             readings.append(
-                (CrisisCategory.SUICIDE, Tier.POSSIBLE, Who.SELF, locale, f"despair:{locale}")
+                (CrisisCategory.SUICIDE, Tier.POSSIBLE, who, locale, f"despair:{locale}")
             )
     locale = _guess_locale(forms[0])
-    for category, tier, who, reason in _slot_rules(slots):
-        readings.append((category, tier, who, locale, f"slot:{reason}"))
-    question = _is_question(forms[0], slots)
-    if question:
-        # A question about overdose, mixing or naloxone is answered, not paged; a question
-        # that carries intent ("how many would it take to die") never reaches here.
-        kept = [r for r in readings if r[0] not in _EDUCATIONAL_CATEGORIES]
+    for category, tier, reading_who, reason in _slot_rules(forms[0], slots):
+        readings.append((category, tier, reading_who, locale, f"rule:{reason}"))
+    explained = [r for r in readings if _explained_away(r, slots)]
+    readings = [r for r in readings if r not in explained]
+    if explained and not readings:
+        # A memory in one sentence does not explain away a crisis told in another.
+        return Assessment(signal=_told_outside_the_question(forms))
+    if _is_question(text, forms[0], slots):
+        # A question about overdose, mixing or naloxone is answered, not paged; so is a
+        # question about suicide or violence in general. A question that carries intent ("how
+        # many would it take to die") never reaches here.
+        general = _general_question(slots)
+        kept = [
+            r
+            for r in readings
+            if (r[0] not in _EDUCATIONAL_CATEGORIES and not general)
+            or (
+                _reason(r) in _PRESENT_RULES
+                and "help_frame" not in slots
+                and (r[0] not in _EDUCATIONAL_CATEGORIES or slots & _REPORTS)
+            )
+        ]
         if not kept:
-            return Assessment(signal=None, question=True, reasons=_slot_names(slots))
+            told = _told_outside_the_question(forms)
+            if told is None:
+                return Assessment(signal=None, question=True, reasons=_slot_names(slots))
+            return Assessment(signal=told)
         readings = kept
     if not readings:
         return Assessment(signal=None)
@@ -1393,6 +1816,7 @@ def assess(text: str) -> Assessment:
     )
 
 
+_REPORTS: Final = frozenset({"report_self", "report_other", "future_use"})
 _EDUCATIONAL_CATEGORIES: Final = frozenset(
     {CrisisCategory.OVERDOSE, CrisisCategory.MEDICAL_EMERGENCY, CrisisCategory.RELAPSE_DANGER}
 )

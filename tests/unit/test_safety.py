@@ -339,7 +339,8 @@ def test_detector_module_does_not_import_telegram() -> None:
 
 # --- properties -------------------------------------------------------------------------------
 
-SEPARATORS = [". ", "\n", "! ", "? ", ", ", "; ", ".\n\n"]
+# No question mark: a question about a crisis topic is, by design, answered and not paged.
+SEPARATORS = [". ", "\n", "! ", ", ", "; ", ".\n\n"]
 neutral_sentences = st.lists(st.sampled_from(QUIET_NEGATIVES), min_size=1, max_size=3).map(" ".join)
 neutral_noise = st.text(alphabet="0123456789 ,.!?-:;()\n", max_size=30)
 neutral_text = st.one_of(neutral_sentences, neutral_noise)
