@@ -141,8 +141,7 @@ class Evaluation:
         return self._rate(
             lambda o: o.case.expect in CRISIS and o.alarmed and o.case.category is not None,
             lambda o: (
-                o.assessment.signal is not None
-                and o.assessment.signal.category == o.case.category
+                o.assessment.signal is not None and o.assessment.signal.category == o.case.category
             ),
         )
 
@@ -229,8 +228,7 @@ def report(evaluation: Evaluation, title: str) -> str:
     ]
     categories = sorted({o.case.category for o in evaluation.outcomes if o.case.category})
     lines.extend(
-        f"    {category:<20} {evaluation.recall_for_category(category)}"
-        for category in categories
+        f"    {category:<20} {evaluation.recall_for_category(category)}" for category in categories
     )
     lines.append("  recall by language:")
     lines.extend(f"    {lang:<20} {evaluation.recall_for_lang(lang)}" for lang in LANGS)
@@ -253,9 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--set", choices=("heldout", "dev"), default="heldout")
     parser.add_argument("--file", type=Path, help="another file in the same format")
-    parser.add_argument(
-        "--misses", action="store_true", help="list misses (development set only)"
-    )
+    parser.add_argument("--misses", action="store_true", help="list misses (development set only)")
     args = parser.parse_args(argv)
     path = args.file or (HELDOUT_FILE if args.set == "heldout" else DEV_FILE)
     if not path.exists():

@@ -74,7 +74,7 @@ def test_a_malformed_set_is_refused_with_the_entry_number(tmp_path: Path) -> Non
 
 
 def test_rates_count_each_kind_of_outcome(tmp_path: Path) -> None:
-    """Recall counts either tier, false alarms count quiet talk that alarms, pages count questions."""
+    """Recall counts either tier; false alarms count quiet talk; pages count questions."""
     sample = tmp_path / "sample.yaml"
     sample.write_text(
         "messages:\n"
