@@ -25,6 +25,7 @@ from bot.services.learn import LearnService
 from bot.services.library import Library, load_library
 from bot.services.privacy import Decrypt, PrivacyService
 from bot.services.reminders import ReminderService
+from bot.services.safetynet import SafetyNetService
 from bot.services.schedules import ScheduleService
 from bot.storage.db import Database
 from bot.storage.repositories import UpdateLog
@@ -68,6 +69,7 @@ class Services:
     learn: LearnService
     checkins: CheckinService
     privacy: PrivacyService
+    safety_net: SafetyNetService
 
 
 def build_services(
@@ -109,6 +111,7 @@ def build_services(
             answer_days=settings.checkin_answer_days,
         ),
         privacy=PrivacyService(db, clock, decrypt=_note_decryptor(settings)),
+        safety_net=SafetyNetService(db, clock, settings, careteam, reminders),
     )
 
 

@@ -26,7 +26,8 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.clock import Clock
 from bot.models import Delivery
-from bot.services.reminders import ALERT, Outgoing, ReminderService
+from bot.services.reminders import ALERT, SAFETY_TIMEOUT_KINDS, Outgoing, ReminderService
+from bot.services.safetynet import SafetyNetService
 from bot.storage.deliveries import DeliveryRepository, SentOutcome
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class Dispatcher:
     repeats_allowed: int = 3
     stats: DispatchStats = field(default_factory=DispatchStats)
     on_unreachable: Callable[[int], None] | None = None
+    # Resolves the safety net's timeout rows (an unanswered "are you safe?" alerts the team).
+    safety_net: SafetyNetService | None = None
     _in_flight: set[asyncio.Task[None]] = field(default_factory=set)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _outcomes: GroupCommit = field(init=False)
@@ -110,6 +113,9 @@ class Dispatcher:
         task.add_done_callback(self._in_flight.discard)
 
     async def _send_first(self, delivery: Delivery) -> None:
+        if delivery.kind in SAFETY_TIMEOUT_KINDS:
+            await self._resolve_timeout(delivery)
+            return
         try:
             outgoing = await self.reminders.compose(delivery)
             if outgoing is None:
@@ -141,6 +147,18 @@ class Dispatcher:
                 )
             )
             log.info("delivery sent delivery_id=%s kind=%s", delivery.id, delivery.kind)
+
+    async def _resolve_timeout(self, delivery: Delivery) -> None:
+        """Alert the team for an unanswered safety question; nothing goes to the patient."""
+        try:
+            if self.safety_net is not None:
+                await self.safety_net.on_timeout(delivery)
+        except Exception:
+            log.exception("safety timeout crashed delivery_id=%s", delivery.id)
+            await self._retry_later(delivery, _backoff(delivery.attempts), "internal_error")
+            return
+        await self._outcomes.record(SentOutcome(delivery.id, None, self.clock.now(), None))
+        log.info("safety timeout resolved delivery_id=%s kind=%s", delivery.id, delivery.kind)
 
     async def _send_repeat(self, delivery: Delivery) -> None:
         if delivery.repeats_sent >= self.repeats_allowed:

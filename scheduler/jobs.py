@@ -40,6 +40,7 @@ async def start_jobs(
         clock=services.clock,
         repeats_allowed=settings.reminder_repeats,
         max_in_flight=max(2 * settings.rate_limit_per_second, 10),
+        safety_net=services.safety_net,
     )
     application.bot_data[DISPATCHER_KEY] = dispatcher
     await dispatcher.recover()
