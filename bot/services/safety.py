@@ -1207,6 +1207,10 @@ _SLOT_SOURCES: Final[dict[str, str]] = {
         r"|around|with me|home)|(?:sol[oa]|sin nadie|nadie (?:aqui|conmigo|en casa)))\b"
     ),
     "naloxone": r"\b(?:narcan|naloxone|naloxona|nasal spray|kloxxado|zimhi)\b",
+    "cyanosis": (
+        r"\b(?:blue|purple|gray|grey|ashy|azul(?:es)?|morad[oa]s?|gris(?:es)?|blue lips"
+        r"|labios (?:morados|azules))\b"
+    ),
     # Two depressants together: the mixing danger (opioids with benzodiazepines or alcohol).
     "opioid": (
         r"\b(?:methadone|metadona|suboxone|subs|bupe|buprenorphine|buprenorfina|fent|fentanyl"
@@ -1614,7 +1618,9 @@ def _slot_rules(form: str, slots: frozenset[str]) -> list[tuple[CrisisCategory, 
     if "unresponsive" in slots or ("wont_wake" in slots and (drugs or "other" in slots)):
         # A body that does not wake or breathe: after drugs it is an overdose (naloxone first),
         # otherwise another medical emergency; the answer starts with the emergency number.
-        category = CrisisCategory.OVERDOSE if drugs else CrisisCategory.MEDICAL_EMERGENCY
+        # Blue or grey lips and skin are the look of an opioid overdose.
+        overdose = drugs or "cyanosis" in slots
+        category = CrisisCategory.OVERDOSE if overdose else CrisisCategory.MEDICAL_EMERGENCY
         found.append((category, Tier.CLEAR, who, "unresponsive"))
     if "overdose" in slots:
         found.append((CrisisCategory.OVERDOSE, Tier.CLEAR, who, "overdose"))
