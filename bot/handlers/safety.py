@@ -82,9 +82,10 @@ async def scan_for_crisis(update: Update, context: Context) -> None:
             category,
             signal.tier,
         )
+        # The follow-up is planned before the (slower) sends to the team.
+        await services.safety_net.plan_followup(patient, category)
         if notice.is_new:
             await notify_care_team(context, notice)
-        await services.safety_net.plan_followup(patient, category)
         await _reply_safely(update, texts.render("crisis.team_told", locale))
     else:
         log.warning("crisis signal update_id=%s patient_id=None", update.update_id)
