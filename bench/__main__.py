@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import search_eval
+from bench import crisis_eval, search_eval
 from bench.dispatch import measure_cost, measure_paced
 from bot.config import configure_libraries
 
 
 def main() -> None:
-    """Print the search evaluation, the dispatcher's cost and the rate-limited delivery time."""
+    """Print the evaluations, the dispatcher's cost and the rate-limited delivery time."""
     configure_libraries()
     search_eval.main([])
+    # The crisis detector on its held-out set when it is in place, else on the development set.
+    crisis_eval.main([] if crisis_eval.HELDOUT_FILE.exists() else ["--set", "dev"])
     asyncio.run(measure_cost(10_000))
     asyncio.run(measure_paced(1_000))
 
