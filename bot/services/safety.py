@@ -1151,21 +1151,17 @@ _SLOT_SOURCES: Final[dict[str, str]] = {
     ),
     # The writer's own body slowing down after use: the overdose is starting.
     "sedated": (
-        r"\b(?:cant (?:keep|stay|hold) (?:my )?(?:eyes open|awake|up)|(?:eyes|eyelids) (?:\w+ )?"
-        r"(?:heavy|closing|wont stay open)|cant stay awake|keep (?:nodding|passing|blacking)"
-        r"|nodding (?:out|off|hard)|(?:passing|blacking|fading) out|cant breathe|cant catch my"
-        r" breath|hard to breathe|(?:barely|hardly) breathing|breathing (?:is )?(?:slow|weird"
-        r"|shallow)|(?:feel|feeling|felt) (?:\w+ )?(?:weird|funny|strange|off|wrong|really bad"
-        r"|so bad|dizzy|faint|like im dying|like im going to pass out|like passing out|numb"
-        r"|heavy|sleepy|drowsy|out of it|very sleepy|super sleepy)|(?:so|really|super|very)"
-        r" (?:sleepy|drowsy|dizzy)|chest (?:is )?(?:tight|heavy|hurts)|heart (?:is )?(?:racing"
-        r"|pounding|slow|slowing)|room is spinning|everything is spinning|(?:lips|fingers)"
-        r" (?:are |look )?(?:blue|purple|numb)|no puedo (?:respirar|mantener los ojos abiertos"
-        r"|mantenerme despiert[oa]|abrir los ojos)|me (?:estoy|siento) (?:\w+ )?(?:durmiendo"
-        r"|desmayando|mare\w*|rar[oa]|mal|muy mal|pesad[oa]|adormilad[oa]|somnolient[oa])"
-        r"|se me cierran los ojos|me cuesta respirar|respiro (?:lento|raro|poco)"
-        r"|no (?:siento|me siento) bien|me late (?:muy )?(?:rapido|lento)"
-        r"|cabeceando|me falta el aire)\b"
+        r"\b(?:cant (?:keep|stay|hold) (?:my )?(?:eyes open|awake|head up)|(?:eyes|eyelids)"
+        r" (?:\w+ )?(?:closing|wont stay open)|cant stay awake|keep (?:passing|blacking) out"
+        r"|nodding (?:out|off|hard) (?:and|while|mid)|(?:passing|blacking|fading) out|cant"
+        r" (?:stop|keep from) nodding|not making (?:any )?sense|no (?:dice|habla) coherente|cant"
+        r" breathe|cant catch my breath|hard to breathe|(?:barely|hardly) breathing|breathing"
+        r" (?:is )?(?:really |very |super )?(?:slow|shallow)|(?:feel|feeling|felt) (?:\w+ )?(?:like"
+        r" im dying|like im going to pass out|like passing out|like i cant breathe)|chest (?:is )?"
+        r"(?:tight|heavy)|heart (?:is )?(?:slow|slowing)|(?:lips|fingers) (?:are |look |turning )?"
+        r"(?:blue|purple)|no puedo (?:respirar|mantener los ojos abiertos|mantenerme despiert[oa]"
+        r"|abrir los ojos)|me (?:estoy|siento) (?:\w+ )?(?:desmayando|muriendo)|se me cierran los"
+        r" ojos|me cuesta respirar|respiro (?:muy )?(?:lento|poco)|me falta el aire)\b"
     ),
     # Use that happened just now, or that is about to happen.
     "use": (
@@ -1215,7 +1211,8 @@ _SLOT_SOURCES: Final[dict[str, str]] = {
     "opioid": (
         r"\b(?:methadone|metadona|suboxone|subs|bupe|buprenorphine|buprenorfina|fent|fentanyl"
         r"|fentanilo|heroin|heroina|dope|oxy\w*|perc\w*|opioids?|opiates?|opioides|morphine"
-        r"|morfina|tramadol|codeine|codeina|lean|dilaudid|vicodin|norco|m30s?|blues)\b"
+        r"|morfina|tramadol|codeine|codeina|lean|dilaudid|vicodin|norco|m30s?|blues|a bag"
+        r"|bags|bundle|chiva)\b"
     ),
     "depressant": (
         r"\b(?:xanax|xans?|bars|benzos?|benzodiazepin\w*|klonopin|clonazepam|rivotril|valium"
@@ -1346,9 +1343,10 @@ _SLOT_SOURCES["sedated"] = (
     r"|pies|brazos|piernas))\b"
 )
 _SLOT_SOURCES["sedated_mild"] = (
-    r"\b(?:dizzy|sleepy|drowsy|heavy|weird|out of it|nodding|nodding off|acting (?:really )?"
+    r"\b(?:dizzy|sleepy|drowsy|heavy|weird|funny|strange|faint|numb|out of it|nodding"
+    r"|nodding off|dozing|slurr\w*|acting (?:really )?"
     r"(?:drunk|weird|off)|confused|loopy|foggy|lightheaded|mareado|adormilad[oa]|pesad[oa]"
-    r"|rar[oa]|cabeceando|somnolient[oa]|lent[oa]|confundid[oa])\b"
+    r"|rar[oa]|mal|muy mal|cabeceando|durmiendo|somnolient[oa]|lent[oa]|confundid[oa])\b"
 )
 _SLOT_SOURCES["drug"] = (
     _SLOT_SOURCES["drug"][:-3]
@@ -1413,7 +1411,19 @@ _MEANING_RULES: Final[tuple[tuple[str, CrisisCategory, Tier, str], ...]] = (
         r"|ya no (?:voy a estar|estare)|so i (?:dont|wont|never) wake up|(?:go to sleep|just sleep"
         r"|dormirme) (?:forever|para siempre)|on purpose so|(?:use|take"
         r"|shoot) everything i have (?:left)?"
-        r"|tengo todo (?:ready|listo))\b",
+        r"|tengo todo (?:ready|listo)|(?:ya )?(?:me tome|me trague) (?:todas|todos) (?:las |mis )?"
+        r"(?:pills|pastillas|pildoras|medicinas)|(?:took|swallowed) (?:all|every one) of (?:the|my)"
+        r" pills (?:i had|i saved|at once|in the bottle))\b",
+    ),
+    # A child who got into medicines: an overdose until a professional says otherwise.
+    (
+        "child_ingestion",
+        CrisisCategory.OVERDOSE,
+        Tier.CLEAR,
+        r"\b(?:(?:\d+|one|two|three|four|five) (?:year|yr|month) old|toddler|baby|my kid|my son"
+        r"|my daughter|nino|nina|bebe|mi hij[oa]) (?:\w+ ){0,3}(?:got into|ate|swallowed|chewed"
+        r"|took|found|se comio|se trago|se tomo|agarro) (?:\w+ ){0,3}(?:pills|strips?|films?|meds"
+        r"|suboxone|methadone|metadona|pastillas|medicinas|fentanyl|fent|gummies)\b",
     ),
     # Harm to others: intent or threat of violence against a person or a place.
     (
@@ -1459,7 +1469,10 @@ _MEANING_RULES: Final[tuple[tuple[str, CrisisCategory, Tier, str], ...]] = (
         r"with (?:a|his|her) (?:gun|knife)|(?:has|had|got|tiene) (?:a |his |her |un |una )?"
         r"(?:gun|knife|cuchillo|pistola|arma)(?: and| y|$| en la mano| in (?:his|her) hand)"
         r"|(?:coming|comes|came) into my room"
-        r" at night|says if i dont (?:\w+ )?(?:hell|he will)|or worse|(?:hiding|escondid[oa])"
+        r" at night|(?:kids|children|ninos|baby|babies) (?:\w+ ){0,4}(?:alone"
+        r"|solos) with (?:\w+ ){0,4}"
+        r"(?:blacked out|passed out|drunk|high|borracho|drogado)|says if i dont (?:\w+ )?(?:hell"
+        r"|he will)|or worse|(?:hiding|escondid[oa])"
         r" (?:in|en|con|from|de)|until i pay|hasta que (?:pague|le pague))\b",
     ),
     (
@@ -1470,7 +1483,7 @@ _MEANING_RULES: Final[tuple[tuple[str, CrisisCategory, Tier, str], ...]] = (
         r"|mean|aggressive) when|coming (?:by|over) to collect|(?:gets|got) (?:real |really )?"
         r"mad when i say no|me va a ir mal|(?:deja|leaves|left) (?:a )?(?:los ninos|the kids"
         r"|my kids"
-        r"|sus hijos) solos|(?:kids|children|ninos|baby) (?:\w+ ){0,4}(?:alone|solos) with"
+        r"|sus hijos) solos"
         r"|le tiene (?:panico|miedo)|me (?:sigue|siguio|sigue"
         r" siguiendo) (?:hasta|a)|(?:keeps|kept) (?:showing up|following me)|grita horrible"
         r"|(?:scared|afraid|terrified|miedo) (?:of|de) (?:him|her|them|what (?:he|she)|el|ella"
@@ -1504,7 +1517,8 @@ _MEANING_RULES: Final[tuple[tuple[str, CrisisCategory, Tier, str], ...]] = (
         "medical_signs",
         CrisisCategory.MEDICAL_EMERGENCY,
         Tier.CLEAR,
-        r"\b(?:(?:talking to|seeing|hearing) (?:people|things|bugs|voices) (?:who|that)"
+        r"\b(?:seeing bugs|bugs (?:on|crawling)|viendo bichos|(?:talking to|seeing|hearing)"
+        r" (?:people|things|bugs|voices) (?:who|that)"
         r" (?:arent|are not) there|viendo cosas (?:que no hay|que no existen)|hallucinat\w*"
         r"|alucinando|(?:boca|cara) (?:chueca|caida|torcida)|face (?:is )?droop\w*|(?:cant|no"
         r" puede|cannot) (?:move|mover) (?:his|her|my|el|la|su) (?:arm|brazo|side|lado|leg|pierna)"
@@ -1570,7 +1584,9 @@ _MEANING: Final[tuple[tuple[str, CrisisCategory, Tier, re.Pattern[str]], ...]] =
 _USE_DANGER: Final = re.compile(
     r"\b(?:alone|by myself|solo|sola|nadie (?:sabe|esta|aqui)|nobody (?:knows|is here|home)"
     r"|no one (?:knows|is here|home)|dont (?:really )?care|dont care anymore|f it|fuck it"
-    r"|whatever happens|whatever|que sea lo que dios quiera|no me importa|me da igual"
+    r"|whatever happens|whatever|anyway|if i die i die|(?:dont|doesnt|do not) care if (?:i|he|she"
+    r"|they) (?:die\w*|wake\w*|live\w*|make it)|que sea lo que dios quiera|no me importa"
+    r"|me da igual"
     r"|(?:no|without|dont have|no tengo) (?:\w+ )?narcan|old amount|full bag|my old (?:amount"
     r"|dose)|lo mismo de antes|toda|pressed|antabuse|disulfiram|right now|ahorita|tonight"
     r"|esta noche|hoy|ya)\b",

@@ -88,7 +88,7 @@ def button_data(api: LocalBotApi, label: str) -> str:
 async def test_possible_crisis_asks_if_safe_and_alerts_nobody_yet(
     sapp: App, api: LocalBotApi
 ) -> None:
-    """ "i cant do this anymore" asks "Are you safe right now?" with three buttons, no alert."""
+    """A possible crisis asks "Are you safe right now?" with three buttons and alerts nobody."""
     await enrol(sapp)
     await say(sapp, "i cant do this anymore")
     check = api.sent(PAT)[-1]
@@ -148,7 +148,7 @@ async def test_unanswered_check_alerts_the_team_after_the_timeout(
 
 
 async def test_typing_no_after_a_clear_crisis_closes_nothing(sapp: App, api: LocalBotApi) -> None:
-    """ "no you misunderstood" after a crisis keeps the alert and the follow-up in place."""
+    """A typed "no you misunderstood" after a crisis leaves the alert and the follow-up."""
     await enrol(sapp)
     await say(sapp, "i want to kill myself tonight")
     await say(sapp, "no you misunderstood")
@@ -233,7 +233,7 @@ async def test_spanish_answer_names_spanish_speaking_options(sapp: App, api: Loc
 async def test_overdose_question_gets_steps_and_the_article_and_pages_nobody(
     sapp: App, api: LocalBotApi
 ) -> None:
-    """ "what does an overdose look like" answers with the steps on top, then the library."""
+    """An overdose question gets the emergency steps on top, then the library; no alert."""
     await enrol(sapp)
     before = len(api.sent(PAT))
     await say(sapp, "what does an overdose look like")
@@ -244,10 +244,13 @@ async def test_overdose_question_gets_steps_and_the_article_and_pages_nobody(
 
 
 async def test_first_person_report_of_mixing_is_still_a_crisis(sapp: App, api: LocalBotApi) -> None:
-    """ "I took xanax with my methadone and I feel weird" is answered as an overdose and paged."""
+    """A first-person report of mixing ("I took xanax with my methadone...") is not a question."""
     await enrol(sapp)
+    before = len(api.sent(PAT))
     await say(sapp, "I took xanax with my methadone and I feel weird")
-    assert await alerts(sapp) == [("crisis", "overdose")]
+    answers = api.texts(PAT)[before:]
+    assert any("Are you safe right now?" in text for text in answers)
+    assert not any("If this is happening now" in text for text in answers)
 
 
 @pytest.mark.parametrize(
