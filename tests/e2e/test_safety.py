@@ -102,7 +102,7 @@ async def test_a_voice_note_gets_an_answer(bot: BotProcess, emu: AsyncEmulatorCl
 async def test_an_overdose_question_gets_the_article_and_pages_nobody(
     bot: BotProcess, emu: AsyncEmulatorClient
 ) -> None:
-    """ "what does an overdose look like" gets the steps and the library; no alert is raised."""
+    """An overdose question gets the steps and the library, and no alert is raised."""
     add_clinician(bot)
     await bot.launch(emu)
     dr = await emu.create_user(DR, "Lee")
