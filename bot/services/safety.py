@@ -177,6 +177,15 @@ _WORD_MAP: Final[dict[str, str]] = {
     # contractions and chat spelling
     "cannot": "cant",
     "cnt": "cant",
+    "wit": "with",
+    "ths": "this",
+    "tht": "that",
+    "fukin": "fucking",
+    "fkn": "fucking",
+    "fking": "fucking",
+    "nothin": "nothing",
+    "tonite": "tonight",
+    "2nite": "tonight",
     "dnt": "dont",
     "iam": "im",
     "wanna": "want to",
@@ -252,6 +261,8 @@ _TARGETS_OF_OTHERS: Final = (
 # two could start at the same place ("unalive myself" before "unalive").
 _PHRASE_RULES: Final[tuple[tuple[str, Callable[[str], str]], ...]] = (
     (r"can not", lambda _: "cant"),
+    # "i dont want to be here no more": a chat form of "anymore" at the end of a clause.
+    (r"no more(?= \.|$)", lambda _: "anymore"),
     (r"do not", lambda _: "dont"),
     (r"will not", lambda _: "wont"),
     (r"does not", lambda _: "doesnt"),
@@ -437,6 +448,7 @@ _SUICIDE_EN: Final = (
     r"end(?:ing|ed|s)? (?:it all|it tonight|it now|it today|it soon|it for good|everything"
     r"|my life|my own life|my suffering|things for good|my existence|this life|my pain)",
     r"(?:decided|going|ready|plan|planning|want|need|time|about) to end it\b(?! with\b)",
+    r"(?:im|i am|tonight im|tonight i am) (?:\w+ )?ending it\b(?! with\b| for\b)",
     r"(?:take|taking|took|takes) (?:my|my own) life(?! back\b)",
     r"(?:put|putting) an end to (?:it all|my life|everything|myself)",
     r"off(?:ing)? myself",
@@ -683,6 +695,11 @@ _POSSIBLE_EN: Final = (
     r"|anybody"
     r"|you) )?(?:much longer|for long|anymore)",
     r"(?:only thing|only one) (?:stopping|keeping) me",
+    r"(?:texted|sent|said|posted|wrote) (?:me |us |everyone )?(?:a )?(?:goodbye|bye|farewell)",
+    r"(?:i|ive|im) (?:just |about to |going to |finally )?(?:give|gave|given|giving) up(?:$| on"
+    r" (?:everything|life|myself|me|living))",
+    r"(?:wrote|written|left|writing) (?:\w+ )?(?:letters|notes|a letter|a note) (?:to|for)"
+    r" (?:everyone|everybody|my)",
     r"(?<!want to )(?<!wanna )(?:be|being|am|im) (?:\w+ )?a burden",
     r"(?:whats|what is) the point(?= \.|$| of (?:getting|living|going|anything|trying|it|me))",
     r"let it (?:all )?happen",
@@ -712,6 +729,9 @@ _POSSIBLE_ES: Final = (
     r"me (?:rindo|doy por vencid[oa])",
     r"(?:desaparecer|irme) para siempre",
     r"(?:pa|para|y|ojala) no despert\w*",
+    r"ya no aguanto$",
+    r"(?:ya )?me (?:despedi|despido) de (?:todos|todo el mundo|mi familia|mis hijos)",
+    r"(?:escribi|deje|ya escribi) (?:la|una|mi|las|mis) cartas?",
     r"no le veo (?:el )?sentido",
     r"(?:mas facil|mejor) (?:desaparecer|no estar|no existir)",
     r"ya no quiere (?:vivir|estar aqui|seguir)",
@@ -1127,7 +1147,7 @@ _SLOT_SOURCES: Final[dict[str, str]] = {
         r" (?:breathing|pulse|heartbeat)|(?:turning|turned|gone|going|is|are|look|looks|getting"
         r"|lips|face|skin|fingers|nails) (?:\w+ )?(?:blue|purple|gray|grey|ashy)|blue lips"
         r"|lips are blue|(?:snoring|gurgling|choking) (?:weird|funny|sound|noise|strange|and)"
-        r"|gurgl\w*|foam\w* (?:at|from) (?:the|his|her) mouth|cold and (?:blue|pale)"
+        r"|gurgl\w*|foam\w* (?:at|from) (?:the|his|her) mouth|foaming|cold and (?:blue|pale)"
         r"|no (?:respira|reacciona|responde)|dejo de respirar|(?:casi|apenas) no respira"
         r"|respira (?:raro|muy lento|poco)|(?:esta|se puso|se esta poniendo|tiene los labios"
         r"|labios|labios estan|cara) (?:\w+ )?(?:morad[oa]s?|azul(?:es)?)|inconsciente"
@@ -1143,7 +1163,8 @@ _SLOT_SOURCES: Final[dict[str, str]] = {
     ),
     # Overdose named, or too much taken.
     "overdose": (
-        r"\b(?:overdos\w*|od|oded|oding|overdosed|sobredosis|sobre dosis|(?:took|taken|used|did"
+        r"\b(?:overdos\w*|od|oded|oding|overdosed|sobredosis|sobre dosis|(?:pill )?bottle"
+        r" (?:is |was )?empty|empty (?:pill )?bottle|frasco vacio|(?:took|taken|used|did"
         r"|shot|snorted|swallowed|popped|injected) (?:\w+ )?(?:too|way too|to) (?:much|many)"
         r"|too (?:much|many) (?:pills|xans|bars|of)|(?:tome|me tome|tomo|se tomo|uso|use|consumi"
         r"|se metio|me meti) (?:\w+ )?(?:demasiad[oa]s?|de mas|mucho|muchas|un monton)"
@@ -1193,6 +1214,7 @@ _SLOT_SOURCES: Final[dict[str, str]] = {
         r"|off (?:methadone|suboxone|subs|vivitrol|bupe|naltrexone) (?:for|since)|(?:stopped"
         r"|quit|came off|missed) (?:my )?(?:methadone|suboxone|subs|vivitrol|shot|bupe|naltrexone)"
         r"|no tolerance|(?:tolerance|tolerancia) (?:is |esta )?(?:gone|low|baja|down|zero)"
+        r"|(?:got|lost|dropped) my tolerance"
         r"|(?:despues|al salir|sali|recien sali|saliendo) (?:de )?(?:la |el )?(?:desintox\w*"
         r"|rehab\w*|carcel|prision|cana|bote|hospital|tratamiento|centro)|(?:meses|anos|semanas)"
         r" (?:limpi[oa]|sin consumir|sin usar|sobri[oa])|hace (?:meses|anos) que no"
@@ -1302,7 +1324,7 @@ _EXTRA_SLOTS: Final[dict[str, str]] = {
     ),
     "present": (
         r"\b(?:again|otra vez|de nuevo|lately|these days|tonight|right now|keep|keeps"
-        r"|esta noche|ahorita)\b"
+        r"|esta noche|ahorita|im going to|im gonna|im about to|voy a|me voy a)\b"
     ),
     "first_person": (
         r"\b(?:i|im|ive|id|ill|me|my|mine|myself|yo|mi|mis|conmigo|estoy|tengo|quiero|puedo"
@@ -1322,7 +1344,10 @@ _SLOT_SOURCES.update(_EXTRA_SLOTS)
 _SLOT_SOURCES["other"] += r"|^" + _KIN + r"\b|\bfound (?:him|her|them|my)\b"
 _SLOT_SOURCES["unresponsive"] = (
     _SLOT_SOURCES["unresponsive"][:-3]
-    + r"|(?:hes|shes|theyre|is|looks|turned|turning|face is|skin is) (?:\w+ )?(?:gray|grey"
+    + r"|found (?:him|her|them|my \w+) (?:\w+ ){0,2}(?:on the floor|in the (?:bathroom|car|tub)"
+    r"|passed out|unconscious|slumped|not moving|cold)|(?:lo|la) encontre (?:\w+ ){0,2}(?:tirad[oa]"
+    r"|inconsciente|en el piso|en el suelo)"
+    r"|(?:hes|shes|theyre|is|looks|turned|turning|face is|skin is) (?:\w+ )?(?:gray|grey"
     r"|blue|purple)|slumped|(?:wont|isnt|not|doesnt) (?:\w+ )?(?:answer(?:ing)? me|moving"
     r"|responding|waking up)|not (?:moving|responding|waking)|no se mueve|(?:sin|no sigue)"
     r" (?:respirar|reaccionar)|sigue sin respirar|no se si respira|eyes (?:rolled|rolling)"
@@ -1387,6 +1412,8 @@ _MEANING_RULES: Final[tuple[tuple[str, CrisisCategory, Tier, str], ...]] = (
         r"\b(?:(?:going to|gonna|about to|wants to|threatening to|will|said (?:hes|shes|he was"
         r"|she was|he would|she would)|says (?:hes|shes)|saying (?:hes|shes)) (?:\w+ )?(?:kill"
         r"|shoot|hang|hurt|end|off|drown|poison) (?:himself|herself|themselves|his life|her life)"
+        r"|se quiere (?:matar|morir|suicidar|quitar la vida)|quiere (?:matarse|morirse|suicidarse"
+        r"|quitarse la vida)"
         r"|(?:se (?:va|iba|quiere) a|dice que se va a|dijo que se (?:va|iba) a|amenaza con)"
         r" (?:\w+ )?(?:matar|tirar|aventar|quitar la vida|pegar un tiro|ahorcar|colgar|suicidar"
         r"|cortar las venas|matarse|tirarse|suicidarse)|(?:matarse|suicidarse|quitarse la vida"
@@ -1446,7 +1473,8 @@ _MEANING_RULES: Final[tuple[tuple[str, CrisisCategory, Tier, str], ...]] = (
         Tier.POSSIBLE,
         r"\b(?:(?:thoughts|thinking|think|thought|urges?|ganas) (?:\w+ ){0,2}(?:about|of|de)"
         r" (?:\w+ ){0,2}(?:hurting|killing|harming|stabbing|lastimar|hacerle dano|matar|golpear)"
-        r"|(?:could|might|gonna) (?:really )?(?:hurt|kill) (?:somebody|someone|him|her)"
+        r"|(?:could|might|gonna) (?:really )?(?:hurt|kill) (?:somebody|someone|him|her|my (?:kid"
+        r"|kids|baby|son|daughter|child|wife|husband))"
         r"|hacerle dano|desquitarme)\b",
     ),
     # Abuse or danger: violence, captivity or threats from someone else.
@@ -1455,6 +1483,9 @@ _MEANING_RULES: Final[tuple[tuple[str, CrisisCategory, Tier, str], ...]] = (
         CrisisCategory.ABUSE_OR_DANGER,
         Tier.CLEAR,
         r"\b(?:(?:put|puts|had) (?:his|her) hands (?:on|around) my (?:neck|throat)|choked me"
+        r"|(?:he|she|they|my \w+) (?:\w+ )?(?:threw|shoved|slammed|dragged|pinned|kicked|punched"
+        r"|slapped|choked|strangled|bit|burned) me\b(?! (?:up|off|back|to it|at|a|an|the)\b)"
+        r"|amenaz\w* con (?:matarme|lastimarme|pegarme|golpearme|quitarme)"
         r"|(?:beating|hitting|choking|kicking|strangling) (?:her|him|me|my \w+|them)(?! up)"
         r"|throwing (?:things|stuff|\w+) at|(?:locked|trapped) (?:in|inside) (?:the|my|a) \w+"
         r"|(?:wont|doesnt|dont|wouldnt) let (?:me|her|him|us) (?:go|leave|out)|holding (?:me|her"
@@ -1498,7 +1529,8 @@ _MEANING_RULES: Final[tuple[tuple[str, CrisisCategory, Tier, str], ...]] = (
         r"|razor) out|already did \d+|(?:hit|hitting|bang|banging|bashed) my head (?:against|on"
         r"|into)|(?:cutting|burning|hurting) (?:herself|himself|themselves)|(?:swallowed"
         r"|punched|cut|burned|hit) (?:\w+ ){0,3}on purpose|se (?:esta )?(?:cortando|golpeando"
-        r"|quemando|lastimando)|(?:golpeando|golpea) la cabeza|se abrio la (?:frente|cabeza))\b",
+        r"|quemando|lastimando)|(?:golpeando|golpea) la cabeza|se abrio la (?:frente|cabeza)"
+        r"|cut (?:too |really |so |way too )deep|me corte (?:muy )?(?:hondo|profundo))\b",
     ),
     (
         "self_harm_urge",
@@ -1517,7 +1549,9 @@ _MEANING_RULES: Final[tuple[tuple[str, CrisisCategory, Tier, str], ...]] = (
         "medical_signs",
         CrisisCategory.MEDICAL_EMERGENCY,
         Tier.CLEAR,
-        r"\b(?:seeing bugs|bugs (?:on|crawling)|viendo bichos|(?:talking to|seeing|hearing)"
+        r"\b(?:seeing bugs|bugs (?:on|crawling)|viendo bichos|seeing things (?:and|that|who)"
+        r"|(?:shaking|sweating|confused) (?:\w+ ){0,4}seeing things|seeing things (?:\w+ ){0,4}"
+        r"(?:shaking|sweating)|(?:talking to|seeing|hearing)"
         r" (?:people|things|bugs|voices) (?:who|that)"
         r" (?:arent|are not) there|viendo cosas (?:que no hay|que no existen)|hallucinat\w*"
         r"|alucinando|(?:boca|cara) (?:chueca|caida|torcida)|face (?:is )?droop\w*|(?:cant|no"
@@ -1728,7 +1762,6 @@ _PRESENT_RULES: Final = frozenset(
         "medical_signs",
         "farewell_or_passive_wish",
         "use+danger",
-        "use+risk",
         "intent_to_use_now",
     }
 )
@@ -1751,13 +1784,11 @@ def _told_outside_the_question(forms: tuple[str, ...]) -> CrisisSignal | None:
     return min(found, key=lambda sig: (sig.tier is not Tier.CLEAR, rank[sig.category]))
 
 
-def _reason(reading: tuple[CrisisCategory, Tier, Who, str, str]) -> str:
+def _reason(reading: Reading) -> str:
     return reading[4].split(":", 1)[1]
 
 
-def _explained_away(
-    reading: tuple[CrisisCategory, Tier, Who, str, str], slots: frozenset[str]
-) -> bool:
+def _explained_away(reading: Reading, slots: frozenset[str]) -> bool:
     if _reason(reading) in _PRESENT_RULES or slots & _PRESENT_SIGNS:
         return False
     if "idiom_threat" in slots and reading[0] in {
@@ -1779,15 +1810,12 @@ def _explained_away(
     )
 
 
-def assess(text: str) -> Assessment:
-    """Read one message: a crisis signal (with tier, who and reasons), a question, or quiet."""
-    if not text:
-        return Assessment(signal=None)
-    forms = _forms(text)
-    slots: frozenset[str] = frozenset()
-    for form in forms:
-        slots |= _slots(form)
-    readings: list[tuple[CrisisCategory, Tier, Who, str, str]] = []
+Reading = tuple[CrisisCategory, Tier, Who, str, str]  # category, tier, who, locale, reason
+
+
+def _readings(forms: tuple[str, ...], slots: frozenset[str]) -> list[Reading]:
+    """Return every crisis reading of the phrase lists and the meaning rules."""
+    readings: list[Reading] = []
     who = _who(slots)
     for category, locale, pattern in _PHRASES:
         if any(pattern.search(form) for form in forms):
@@ -1800,44 +1828,67 @@ def assess(text: str) -> Assessment:
     locale = _guess_locale(forms[0])
     for category, tier, reading_who, reason in _slot_rules(forms[0], slots):
         readings.append((category, tier, reading_who, locale, f"rule:{reason}"))
+    return readings
+
+
+def _kept_in_a_question(readings: list[Reading], slots: frozenset[str]) -> list[Reading]:
+    """Return the readings a question does not explain: intent, or a report happening now.
+
+    A question about overdose, mixing or naloxone is answered, not paged; so is a question
+    about suicide or violence in general. A question that carries intent ("how many would it
+    take to die") is never read as a question at all.
+    """
+    general = _general_question(slots)
+    return [
+        r
+        for r in readings
+        if (r[0] not in _EDUCATIONAL_CATEGORIES and not general)
+        or (
+            _reason(r) in _PRESENT_RULES
+            and "help_frame" not in slots
+            and (r[0] not in _EDUCATIONAL_CATEGORIES or slots & _REPORTS)
+        )
+    ]
+
+
+def _strongest(readings: list[Reading], slots: frozenset[str], form: str) -> CrisisSignal:
+    """Return the signal of the clearest, then most severe, reading, with every reason."""
+    rank = {category: index for index, category in enumerate(SEVERITY_ORDER)}
+    readings = sorted(readings, key=lambda r: (r[1] is not Tier.CLEAR, rank[r[0]]))
+    category, tier, who, locale, _ = readings[0]
+    if category is CrisisCategory.ABUSE_OR_DANGER and _WRITER_AS_OBJECT.search(form):
+        who = Who.SELF  # "he threw me": the writer is the one in danger
+    reasons = tuple(dict.fromkeys(r[4] for r in readings)) + _slot_names(slots)
+    return CrisisSignal(category=category, locale=locale, tier=tier, who=who, reasons=reasons)
+
+
+def assess(text: str) -> Assessment:
+    """Read one message: a crisis signal (with tier, who and reasons), a question, or quiet."""
+    if not text:
+        return Assessment(signal=None)
+    forms = _forms(text)
+    slots: frozenset[str] = frozenset()
+    for form in forms:
+        slots |= _slots(form)
+    readings = _readings(forms, slots)
     explained = [r for r in readings if _explained_away(r, slots)]
     readings = [r for r in readings if r not in explained]
     if explained and not readings:
         # A memory in one sentence does not explain away a crisis told in another.
         return Assessment(signal=_told_outside_the_question(forms))
     if _is_question(text, forms[0], slots):
-        # A question about overdose, mixing or naloxone is answered, not paged; so is a
-        # question about suicide or violence in general. A question that carries intent ("how
-        # many would it take to die") never reaches here.
-        general = _general_question(slots)
-        kept = [
-            r
-            for r in readings
-            if (r[0] not in _EDUCATIONAL_CATEGORIES and not general)
-            or (
-                _reason(r) in _PRESENT_RULES
-                and "help_frame" not in slots
-                and (r[0] not in _EDUCATIONAL_CATEGORIES or slots & _REPORTS)
-            )
-        ]
-        if not kept:
+        readings = _kept_in_a_question(readings, slots)
+        if not readings:
             told = _told_outside_the_question(forms)
             if told is None:
                 return Assessment(signal=None, question=True, reasons=_slot_names(slots))
             return Assessment(signal=told)
-        readings = kept
     if not readings:
         return Assessment(signal=None)
-    # Clear before possible, then the most severe category.
-    rank = {category: index for index, category in enumerate(SEVERITY_ORDER)}
-    readings.sort(key=lambda r: (r[1] is not Tier.CLEAR, rank[r[0]]))
-    category, tier, who, locale, _ = readings[0]
-    reasons = tuple(dict.fromkeys(r[4] for r in readings)) + _slot_names(slots)
-    return Assessment(
-        signal=CrisisSignal(category=category, locale=locale, tier=tier, who=who, reasons=reasons)
-    )
+    return Assessment(signal=_strongest(readings, slots, forms[0]))
 
 
+_WRITER_AS_OBJECT: Final = re.compile(r"\b(?:me|us|nos|im|i)\b", re.ASCII)
 _REPORTS: Final = frozenset({"report_self", "report_other", "future_use"})
 _EDUCATIONAL_CATEGORIES: Final = frozenset(
     {CrisisCategory.OVERDOSE, CrisisCategory.MEDICAL_EMERGENCY, CrisisCategory.RELAPSE_DANGER}
