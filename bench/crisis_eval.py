@@ -257,14 +257,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not path.exists():
         print(f"{path}: not found", file=sys.stderr)
         return 2
+    if args.misses and path == HELDOUT_FILE:
+        print("misses are never listed for the held-out set", file=sys.stderr)
+        return 2
     evaluation = evaluate(load_cases(path))
     print(report(evaluation, f"crisis detector on {path.relative_to(ROOT)}"))
     for target, met in targets_met(evaluation).items():
         print(f"  target {target:<30} {'met' if met else 'NOT met'}")
     if args.misses:
-        if path == HELDOUT_FILE:
-            print("misses are never listed for the held-out set", file=sys.stderr)
-            return 2
         for outcome in evaluation.misses():
             case = outcome.case
             print(f"- [{case.expect}/{case.category}/{case.lang}] {case.text}")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.crisis_eval import DEV_FILE, Case, evaluate, load_cases, report, targets_met
+from bench import crisis_eval
+from bench.crisis_eval import DEV_FILE, Case, evaluate, load_cases, main, report, targets_met
 
 # Floors the detector reaches on the development set (it is tuned on this set, so these guard
 # against regressions; the held-out set is what measures it).
@@ -92,3 +93,28 @@ def test_rates_count_each_kind_of_outcome(tmp_path: Path) -> None:
     assert (evaluation.false_alarms.hits, evaluation.false_alarms.total) == (0, 1)
     assert (evaluation.page_rate.hits, evaluation.page_rate.total) == (0, 1)
     assert evaluation.recall_explicit_suicide.value == 1.0
+
+
+def test_the_bench_prints_the_dev_figures_and_targets(capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m bench.crisis_eval --set dev`` prints the figures and each target's state."""
+    assert main(["--set", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert "recall by category:" in out
+    assert "recall by language:" in out
+    assert "target false alarms < 10%" in out
+
+
+def test_the_bench_never_lists_held_out_misses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Asking for the misses of the held-out set is refused, and no message is printed."""
+    stand_in = tmp_path / "crisis_heldout.yaml"
+    stand_in.write_text(
+        "messages:\n  - {text: 'zzz unique words', lang: en, expect: clear, category: suicide}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(crisis_eval, "HELDOUT_FILE", stand_in)
+    monkeypatch.setattr(crisis_eval, "ROOT", tmp_path)
+    assert main(["--set", "heldout", "--misses"]) == 2
+    captured = capsys.readouterr()
+    assert "zzz unique words" not in captured.out + captured.err
