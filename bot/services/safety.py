@@ -1285,8 +1285,10 @@ _SLOT_SOURCES: Final[dict[str, str]] = {
     "future_use": (
         r"\b(?:going to|gonna|about to|will|ill|plan to|planning to|want to|tonight i|fixing to"
         r"|finna|voy a|quiero|pienso|planeo|esta noche)\s(?:\w+ ){0,2}?(?:use|get high|shoot up"
-        r"|pick up|cop|score|relapse|do (?:a|some|fent|dope|heroin|it)|drink|consumir|usar"
-        r"|drogarme|meterme|picarme|recaer|comprar|conseguir|inyectarme|take (?:\d+|some|a few"
+        r"|pick up(?! (?:my|the|a|his|her|some food|groceries)\b)|cop|score|relapse|do (?:a|some"
+        r"|fent|dope|heroin|it)|drink|consumir|usar|drogarme|meterme|picarme|recaer"
+        r"|(?:comprar|conseguir) (?:droga|perico|chiva|cristal|fentanilo|fenta|heroina|cocaina"
+        r"|piedra|polvo|pastillas)|inyectarme|take (?:\d+|some|a few"
         r"|a couple|the|my|all)? ?(?:blues|bars|xans|pills|percs|oxys|hits|\d+))\b"
     ),
 }
@@ -1583,11 +1585,13 @@ _MEANING_RULES: Final[tuple[tuple[str, CrisisCategory, Tier, str], ...]] = (
         r"|life insurance|(?:now i |kind of |kinda )hope it happens|(?:if|hope) i (?:dont|never)"
         r" wake up(?! (?:late|early|in time|on time|at))|nothing left (?:to stay for|for me)"
         r"|(?:not|stop) being here|(?:doesnt|dont)"
-        r" want to be here anymore|thanks? (?:you )?for (?:everything|trying)|sorry for"
+        r" want to be here anymore|thanks? (?:you )?for (?:everything|trying)(?! (?:you|yall) do)"
+        r"|sorry for"
         r" everything|i love you all|dying doesnt scare me|(?:so|just so) done with everything"
         r"|lost cause|said bye|wont be calling anymore|let (?:him|her|you|everyone|them) down"
         r"|something has to give|does it hurt to die|(?:ya )?no quiero estar aqui|no tiene caso"
-        r"|para que sigo|regale mis cosas|ya no (?:voy a )?necesit\w+|gracias por todo|perdon"
+        r"|para que sigo|regale mis cosas|ya no (?:voy a )?necesit\w+"
+        r"|gracias por todo(?! (?:nos vemos|hasta|lo que))|perdon"
         r" por todo|perdonen(?:me)?|los quiero (?:mucho )?a todos|no le tengo miedo a la muerte"
         r"|seguro de vida|me quiero ir|quisiera (?:no )?(?:desaparecer|dormir y no)|ya me voy"
         r" para siempre|ya no (?:le )?(?:veo|encuentro) (?:el )?sentido)\b",
@@ -1604,7 +1608,9 @@ _MEANING_RULES: Final[tuple[tuple[str, CrisisCategory, Tier, str], ...]] = (
         r" (?:\w+ ){0,3}(?:on purpose|so i can|to use|porque quiero|para (?:usar|volver))"
         r"|(?:if|when) i use tonight|(?:thinking about|going to|gonna) (?:go )?(?:see|hit up|call"
         r"|text) (?:my )?(?:old )?(?:plug|dealer|connect)|volver a usar|going back to (?:dope"
-        r"|using|fent|heroin)|do something stupid|(?:ir|voy) a comprar|old amount|full bag"
+        r"|using|fent|heroin)|do something stupid|(?:ir|voy) a comprar(?! (?:comida|ropa|leche"
+        r"|pan|el|la|los|las|un|una|cosas"
+        r"|regalos|algo de comer)\b)|old amount|full bag"
         r"|(?:cravings?|ganas) (?:\w+ ){0,4}(?:alone|solo|sola|nadie)|tengo muchas cravings"
         r"|(?:tengo miedo|scared|afraid) (?:de )?(?:que se muera|(?:he|she|they)(?:ll| will| is"
         r" going to) die|ill find (?:him|her))|not gonna do a little)\b",
@@ -1727,7 +1733,9 @@ def _is_question(text: str, form: str, slots: frozenset[str]) -> bool:
     if not asked or _INTENT_IN_QUESTION.search(form):
         return False
     report = bool(slots & _REPORTS)
-    if slots & {"unresponsive", "sedated", "sedated_mild"} and (report or not _hypothetical(form)):
+    if slots & {"unresponsive", "sedated"} and (report or not _hypothetical(form)):
+        return False
+    if "sedated_mild" in slots and report:
         return False
     return not (report and slots & {"now", "overdose", "use"} and not _hypothetical(form))
 
@@ -1877,17 +1885,21 @@ def assess(text: str) -> Assessment:
         # A memory in one sentence does not explain away a crisis told in another.
         return Assessment(signal=_told_outside_the_question(forms))
     if _is_question(text, forms[0], slots):
+        # Only a question on a crisis topic is marked as one (it gets the emergency steps on
+        # top); "what time is my appointment?" is an ordinary question.
+        topic = bool(readings) or bool(slots & _CRISIS_TOPICS) or {"opioid", "depressant"} <= slots
         readings = _kept_in_a_question(readings, slots)
         if not readings:
             told = _told_outside_the_question(forms)
             if told is None:
-                return Assessment(signal=None, question=True, reasons=_slot_names(slots))
+                return Assessment(signal=None, question=topic, reasons=_slot_names(slots))
             return Assessment(signal=told)
     if not readings:
         return Assessment(signal=None)
     return Assessment(signal=_strongest(readings, slots, forms[0]))
 
 
+_CRISIS_TOPICS: Final = frozenset({"overdose", "naloxone", "unresponsive", "lost_tolerance"})
 _WRITER_AS_OBJECT: Final = re.compile(r"\b(?:me|us|nos|im|i)\b", re.ASCII)
 _REPORTS: Final = frozenset({"report_self", "report_other", "future_use"})
 _EDUCATIONAL_CATEGORIES: Final = frozenset(

@@ -470,3 +470,21 @@ def test_explain_names_the_rules_that_fired() -> None:
     assert line.startswith("clear overdose (other): ")
     assert "rule:unresponsive" in line
     assert "slot:cyanosis" in line
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what time is my appointment?",
+        "can I reschedule my dTMS to thursday",
+        "I'm going to pick up my suboxone prescription tonight",
+        "voy a comprar comida esta noche",
+        "thanks for everything you do, this app helps",
+        "gracias por todo, nos vemos mañana",
+    ],
+)
+def test_everyday_messages_are_neither_crises_nor_crisis_questions(text: str) -> None:
+    """Ordinary questions and plans raise no signal and get no emergency steps."""
+    assessment = safety.assess(text)
+    assert assessment.signal is None
+    assert not assessment.question
