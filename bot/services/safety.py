@@ -619,6 +619,7 @@ _SUICIDE_ES: Final = (
     r"(?:estarian|estaran|estaria|estarias|vivirian|seria|serian) mejor sin mi",
     r"mejor sin mi",
     r"mejor (?:estar )?muert[oa]s?",
+    r"(?:mejor|ojala|que) me muer[ao]\b" + _NOT_AN_IDIOM,
     r"(?:ojala|quisiera) (?:\w+ )?(?:estar muert[oa]|estuviera muert[oa]|me muera|me muriera"
     r"|morirme|morir|no despertar|no despierte|no haber nacido|nunca haber nacido)",
     r"ya no quiero estar aqui",
@@ -685,7 +686,10 @@ _POSSIBLE_EN: Final = (
     r"(?:i wont|wont) be (?:a problem|bothering (?:you|anyone)|around) (?:much longer|anymore"
     r"|for long|soon)",
     r"(?:what|whats) (?:is )?the point (?:anymore|of anything|of trying|of it all)",
-    r"(?:so|really|too) tired of (?:everything|it all|all of it|fighting|trying)",
+    r"(?:so|really|too|im|i am|just) tired of (?:everything|it all|all of it|fighting|trying"
+    r"|this life|being here)",
+    r"(?:im|so|just) (?:so )?over (?:life|living|it all|everything|being alive)\b",
+    r"(?:thinking|think|thought) (?:about|of) ending (?:it|things|everything)\b(?! with\b)",
     r"(?:want|wish) (?:it|everything|all of this|this) (?:would|to) (?:just )?stop\b",
     r"(?:im|i am) (?:so )?(?:done|finished)\b(?! (?:with (?:work|my|the|this|dinner|lunch"
     r"|breakfast|homework|class|school|group|the group|session|therapy|meeting|cleaning)|for"
@@ -701,7 +705,8 @@ _POSSIBLE_EN: Final = (
     r"(?:wrote|written|left|writing) (?:\w+ )?(?:letters|notes|a letter|a note) (?:to|for)"
     r" (?:everyone|everybody|my)",
     r"(?<!want to )(?<!wanna )(?:be|being|am|im) (?:\w+ )?a burden",
-    r"(?:whats|what is) the point(?= \.|$| of (?:getting|living|going|anything|trying|it|me))",
+    r"(?:whats|what is) (?:even )?the point(?= \.|$| anymore| of (?:getting|living|going|anything"
+    r"|trying|it|me))",
     r"let it (?:all )?happen",
     r"stop(?:ped)? (?:taking|eating) (?:everything|anything|all)",
     r"(?:cant|dont want to) (?:face|see) tomorrow",
@@ -719,7 +724,7 @@ _POSSIBLE_ES: Final = (
     r"(?:esta|esto|este|aqui va|les dejo) (?:es )?(?:mi |un )?(?:despedida|adios)",
     r"(?:gracias por todo|perdon por todo)(?: y)? (?:adios|bye|chao|me despido)",
     r"me despido (?:de todos|para siempre|de ustedes)?",
-    r"(?:no|ya no) (?:hay|tengo|veo) (?:salida|esperanza|futuro|remedio)",
+    r"(?:no|ya no) (?:hay|tengo|veo|le veo) (?:\w+ )?(?:salida|esperanza|futuro|remedio)",
     r"sin (?:salida|esperanza)",
     r"(?:ya )?no (?:puedo|aguanto|soporto) (?:mas|con esto|con todo|esta vida|seguir)",
     r"ya me (?:canse|harte) de (?:todo|luchar|vivir|intentar)",
@@ -1156,14 +1161,16 @@ _SLOT_SOURCES: Final[dict[str, str]] = {
     # Someone who will not wake or answer: a crisis when it is another person, or after use.
     "wont_wake": (
         r"\b(?:(?:wont|doesnt|isnt|not|wouldnt|couldnt) (?:\w+ )?(?:wake|waking|respond"
-        r"|responding|move|moving|come to|coming to|open (?:his|her|their) eyes)|(?:cant|cannot"
+        r"|responding|move|moving|come to|coming to|open (?:his|her|their) eyes)|(?:is|might be"
+        r"|looks|think (?:hes|shes)) dead|(?:cant|cannot"
         r"|couldnt|can not) (?:\w+ )?(?:wake|get) (?:him|her|them|my \w+|\w+ to wake)|(?:passed"
         r"|knocked) out and|limp|no (?:despierta|se mueve)|no (?:lo|la|los) (?:puedo|podemos)"
         r" despertar)\b"
     ),
     # Overdose named, or too much taken.
     "overdose": (
-        r"\b(?:overdos\w*|od|oded|oding|overdosed|sobredosis|sobre dosis|(?:pill )?bottle"
+        r"\b(?:overdos\w*|od|oded|oding|overdosed|sobredosis|sobre dosis|(?:did|took|used|shot)"
+        r" (?:way )?more than (?:usual|normal|i usually|i normally|i should)|(?:pill )?bottle"
         r" (?:is |was )?empty|empty (?:pill )?bottle|frasco vacio|(?:took|taken|used|did"
         r"|shot|snorted|swallowed|popped|injected) (?:\w+ )?(?:too|way too|to) (?:much|many)"
         r"|too (?:much|many) (?:pills|xans|bars|of)|(?:tome|me tome|tomo|se tomo|uso|use|consumi"
@@ -1201,7 +1208,7 @@ _SLOT_SOURCES: Final[dict[str, str]] = {
         r"|xans?|xanax|bars?|benzos?|klonopin|valium|ativan|methadone|metadona|suboxone|subs?"
         r"|bupe|tranq|xylazine|xilacina|meth|crack|coke|cocaine|cocaina|alcohol|booze|drinks?"
         r"|vodka|liquor|pills|lean|morphine|morfina|dilaudid|carfentanil|speedball|dose|dosis"
-        r"|bag|bags|bundle|shot|point|rig|needle|aguja|jeringa|droga|drogas|chiva|cristal)\b"
+        r"|bag|bags|bundle|shot|rig|needle|aguja|jeringa|droga|drogas|chiva|cristal)\b"
     ),
     # Tolerance lost: after detox, rehab, jail, hospital, or a long stretch without use.
     "lost_tolerance": (
@@ -1214,6 +1221,8 @@ _SLOT_SOURCES: Final[dict[str, str]] = {
         r"|off (?:methadone|suboxone|subs|vivitrol|bupe|naltrexone) (?:for|since)|(?:stopped"
         r"|quit|came off|missed) (?:my )?(?:methadone|suboxone|subs|vivitrol|shot|bupe|naltrexone)"
         r"|no tolerance|(?:tolerance|tolerancia) (?:is |esta )?(?:gone|low|baja|down|zero)"
+        r"|(?:havent|hasnt|have not|has not) (?:used|drank|touched it|been high) (?:in|for)"
+        r" (?:\w+ )?(?:months|years|a year|weeks|a while|so long)"
         r"|(?:got|lost|dropped) my tolerance"
         r"|(?:despues|al salir|sali|recien sali|saliendo) (?:de )?(?:la |el )?(?:desintox\w*"
         r"|rehab\w*|carcel|prision|cana|bote|hospital|tratamiento|centro)|(?:meses|anos|semanas)"
@@ -1346,7 +1355,9 @@ _SLOT_SOURCES.update(_EXTRA_SLOTS)
 _SLOT_SOURCES["other"] += r"|^" + _KIN + r"\b|\bfound (?:him|her|them|my)\b"
 _SLOT_SOURCES["unresponsive"] = (
     _SLOT_SOURCES["unresponsive"][:-3]
-    + r"|found (?:him|her|them|my \w+) (?:\w+ ){0,2}(?:on the floor|in the (?:bathroom|car|tub)"
+    + r"|out cold|fell out|(?:hes|shes|he is|she is|(?:he|she) might be) dead|is (?:he|she)"
+    r" dead|found (?:him|her|them|my \w+) (?:\w+ ){0,2}(?:on the floor|in the (?:bathroom|car"
+    r"|tub)"
     r"|passed out|unconscious|slumped|not moving|cold)|(?:lo|la) encontre (?:\w+ ){0,2}(?:tirad[oa]"
     r"|inconsciente|en el piso|en el suelo)"
     r"|(?:hes|shes|theyre|is|looks|turned|turning|face is|skin is) (?:\w+ )?(?:gray|grey"
@@ -1487,6 +1498,10 @@ _MEANING_RULES: Final[tuple[tuple[str, CrisisCategory, Tier, str], ...]] = (
         r"\b(?:(?:put|puts|had) (?:his|her) hands (?:on|around) my (?:neck|throat)|choked me"
         r"|(?:he|she|they|my \w+) (?:\w+ )?(?:threw|shoved|slammed|dragged|pinned|kicked|punched"
         r"|slapped|choked|strangled|bit|burned) me\b(?! (?:up|off|back|to it|at|a|an|the)\b)"
+        r"|(?:he|she|they|my \w+) (?:\w+ )?(?:hit|hits|beat|beats|punched|kicked|slapped|choked"
+        r"|is hitting|is beating) (?:my|our) (?:son|daughter|kid|kids|baby|mom|sister|brother"
+        r"|children|child)\b|threaten(?:ing|ed|s) me\b|banging on (?:my|the) (?:door|window)"
+        r"|trying to (?:get in|break in|break the door)"
         r"|amenaz\w* con (?:matarme|lastimarme|pegarme|golpearme|quitarme)"
         r"|(?:beating|hitting|choking|kicking|strangling) (?:her|him|me|my \w+|them)(?! up)"
         r"|throwing (?:things|stuff|\w+) at|(?:locked|trapped) (?:in|inside) (?:the|my|a) \w+"
@@ -1633,7 +1648,7 @@ _USE_DANGER: Final = re.compile(
     re.ASCII,
 )
 _USE_INTENT: Final = re.compile(
-    r"\b(?:going in|im buying|buying|to cop|a cop|pa la esquina"
+    r"\b(?:going in|im buying|buying|to cop|a cop|copping|scoring|pa la esquina|do my usual"
     r"|(?:got|have|tengo|ya tengo) (?:the|some|el|la|my)? ?(?:stuff|bag|bolsa|fentanilo|droga"
     r"|fent|dope|rig|needle)|rig (?:is )?ready|outside (?:my )?dealers|celebrate|voy a"
     r" (?:usar|consumir|inyectarme|meterme|drogarme)|me voy a (?:inyectar|meter|drogar)"
@@ -1715,7 +1730,8 @@ _INTENT_IN_QUESTION: Final = re.compile(
     r"\b(?:to die|to kill (?:myself|me)|kill myself|end it|end my life|not wake up|never wake up"
     r"|morir|matarme|quitarme la vida|no despertar|how many (?:\w+ ){0,3}(?:would it|does it"
     r"|will it|to) (?:take|die|kill)|lethal dose|fatal dose|dosis letal|dosis mortal|painless"
-    r"|asking for me|for me|(?:whats|what is) the point|para que|de que sirve|let it happen"
+    r"|asking for me|for me|(?:whats|what is) (?:even )?the point|para que|de que sirve"
+    r"|let it happen"
     r"|perdone)\b",
     re.ASCII,
 )
