@@ -735,6 +735,7 @@ _POSSIBLE_ES: Final = (
     r"(?:desaparecer|irme) para siempre",
     r"(?:pa|para|y|ojala) no despert\w*",
     r"ya no aguanto$",
+    r"(?:sin|no tengo|ya no tengo) ganas de vivir",
     r"(?:ya )?me (?:despedi|despido) de (?:todos|todo el mundo|mi familia|mis hijos)",
     r"(?:escribi|deje|ya escribi) (?:la|una|mi|las|mis) cartas?",
     r"no le veo (?:el )?sentido",
@@ -1072,6 +1073,8 @@ _ABUSE_ES: Final = (
     r"|violaron|abusa|abuso|ataco|ataca|ahorca|ahorco|estrangulo|empujo|patea|pateo|apunalo"
     r"|lastima)\b",
     r"(?:abusa|abuso|abusaron|abusan) de mi",
+    r"(?:le|les) (?:esta |estan )?(?:pega|pego|pegando|golpea|golpeo|golpeando|pegan|golpean)"
+    r" a (?:mi|mis|su|sus|la|el) \w+",
     r"(?:me|nos) (?:quiere|quieren|va a|van a|amenazo con|amenaza con|amenazaron con|intento"
     r"|intentaron|trato de|trataron de) (?:matar|lastimar|hacer dano|golpear|pegar|violar)",
     r"(?:quiere|quieren|va a|van a|amenazo con|amenaza con|amenazaron con|intento|intentaron"
@@ -1189,7 +1192,8 @@ _SLOT_SOURCES: Final[dict[str, str]] = {
         r"(?:tight|heavy)|heart (?:is )?(?:slow|slowing)|(?:lips|fingers) (?:are |look |turning )?"
         r"(?:blue|purple)|no puedo (?:respirar|mantener los ojos abiertos|mantenerme despiert[oa]"
         r"|abrir los ojos)|me (?:estoy|siento) (?:\w+ )?(?:desmayando|muriendo)|se me cierran los"
-        r" ojos|me cuesta respirar|respiro (?:muy )?(?:lento|poco)|me falta el aire)\b"
+        r" ojos|me cuesta respirar|respiro (?:muy )?(?:lento|poco)|me falta el aire"
+        r"|(?:siento que )?me (?:voy a desmayar|desmayo))\b"
     ),
     # Use that happened just now, or that is about to happen.
     "use": (
@@ -1296,7 +1300,8 @@ _SLOT_SOURCES: Final[dict[str, str]] = {
         r"|finna|voy a|quiero|pienso|planeo|esta noche)\s(?:\w+ ){0,2}?(?:use|get high|shoot up"
         r"|pick up(?! (?:my|the|a|his|her|some food|groceries)\b)|cop|score|relapse|do (?:a|some"
         r"|fent|dope|heroin|it)|drink|consumir|usar|drogarme|meterme|picarme|recaer"
-        r"|(?:comprar|conseguir) (?:droga|perico|chiva|cristal|fentanilo|fenta|heroina|cocaina"
+        r"|(?:comprar|conseguir|buscar) (?:droga|perico|chiva|cristal|fentanilo|fenta|heroina"
+        r"|cocaina"
         r"|piedra|polvo|pastillas)|inyectarme|take (?:\d+|some|a few"
         r"|a couple|the|my|all)? ?(?:blues|bars|xans|pills|percs|oxys|hits|\d+))\b"
     ),
@@ -1568,7 +1573,9 @@ _MEANING_RULES: Final[tuple[tuple[str, CrisisCategory, Tier, str], ...]] = (
         Tier.CLEAR,
         r"\b(?:seeing bugs|bugs (?:on|crawling)|viendo bichos|seeing things (?:and|that|who)"
         r"|(?:shaking|sweating|confused) (?:\w+ ){0,4}seeing things|seeing things (?:\w+ ){0,4}"
-        r"(?:shaking|sweating)|(?:talking to|seeing|hearing)"
+        r"(?:shaking|sweating)|(?:temblando|sudando) (?:\w+ ){0,3}viendo cosas|viendo cosas"
+        r" (?:\w+ ){0,4}(?:temblando|sudando|dejo de tomar|dejo el alcohol)|(?:talking to|seeing"
+        r"|hearing)"
         r" (?:people|things|bugs|voices) (?:who|that)"
         r" (?:arent|are not) there|viendo cosas (?:que no hay|que no existen)|hallucinat\w*"
         r"|alucinando|(?:boca|cara) (?:chueca|caida|torcida)|face (?:is )?droop\w*|(?:cant|no"

@@ -488,3 +488,20 @@ def test_everyday_messages_are_neither_crises_nor_crisis_questions(text: str) ->
     assessment = safety.assess(text)
     assert assessment.signal is None
     assert not assessment.question
+
+
+PROBES = yaml.safe_load(
+    (Path(__file__).resolve().parents[1] / "data" / "crisis_probes.yaml").read_text("utf-8")
+)
+
+
+@pytest.mark.parametrize("text", PROBES["crisis"], ids=lambda text: str(text)[:40])
+def test_probe_crisis_messages_raise_a_signal(text: str) -> None:
+    """Crisis wordings written to widen the rules (slang, Spanish, Spanglish) stay caught."""
+    assert detect_crisis(text) is not None
+
+
+@pytest.mark.parametrize("text", PROBES["quiet"], ids=lambda text: str(text)[:40])
+def test_probe_everyday_messages_stay_quiet(text: str) -> None:
+    """Everyday recovery talk written beside those probes stays quiet."""
+    assert detect_crisis(text) is None
