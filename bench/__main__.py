@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import charts, search_eval
+from bench import charts, crisis_eval, search_eval
 from bench.digest import measure_build, measure_crisis_delay
 from bench.dispatch import measure_cost, measure_paced
 from bot.config import configure_libraries
 
 
 def main() -> None:
-    """Print the search evaluation, the dispatcher's figures, the charts' and the digest's."""
+    """Print the evaluations, the dispatcher's figures, the charts' and the digest's."""
     configure_libraries()
     search_eval.main([])
+    # The crisis detector on its held-out set when it is in place, else on the development set.
+    crisis_eval.main([] if crisis_eval.HELDOUT_FILE.exists() else ["--set", "dev"])
     asyncio.run(measure_cost(10_000))
     asyncio.run(measure_paced(1_000))
     charts.main([])

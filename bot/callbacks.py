@@ -11,6 +11,15 @@ SOS_ALERT = "sos:alert"
 SOS_NOT_NOW = "sos:no"
 ALERT_ACK = "al:ack:"  # + alert id
 
+# sf:<action>:<delivery id>: the answer to "Are you safe right now?" (the id is the row that
+# alerts the team if nobody answers) and to the follow-up after a crisis answer.
+SAFETY = "sf"
+SAFETY_SAFE = "ok"
+SAFETY_HELP = "help"
+SAFETY_OTHER = "other"
+FOLLOWUP_SAFE = "fs"
+FOLLOWUP_UNSAFE = "fu"
+
 DOSE = "d"  # d:<action>:<delivery id>[:<choice>]
 DOSE_TAKEN = "t"
 DOSE_SNOOZE = "z"
@@ -46,6 +55,11 @@ def dose(action: str, delivery_id: int, choice: str | None = None) -> str:
     """Return the callback data of a dose-reminder button."""
     tail = f":{choice}" if choice is not None else ""
     return f"{DOSE}:{action}:{delivery_id}{tail}"
+
+
+def safety(action: str, delivery_id: int) -> str:
+    """Return the callback data of a safety-check or follow-up button."""
+    return f"{SAFETY}:{action}:{delivery_id}"
 
 
 def appointment(action: str, delivery_id: int) -> str:

@@ -63,6 +63,26 @@ class Settings(BaseSettings):
     clinic_oncall_phone: str = ""
     samhsa_helpline: str = "1-800-662-4357"
     crisis_text_line: str = "Text HOME to 741741"
+    # Each line has a name per language: the Spanish answer names the Spanish-speaking options.
+    crisis_line_name_es: str = (
+        "988 Línea de Prevención del Suicidio y Crisis (llame y oprima 2 para español, "
+        "o envíe AYUDA por texto al 988)"
+    )
+    crisis_text_line_es: str = ""
+    samhsa_helpline_name: str = "SAMHSA National Helpline (free, 24/7)"
+    samhsa_helpline_name_es: str = "Línea Nacional de Ayuda de SAMHSA (gratuita, 24/7, en español)"
+    domestic_violence_line: str = "1-800-799-7233"
+    domestic_violence_text_line: str = "Text START to 88788"
+    domestic_violence_line_name: str = "National Domestic Violence Hotline (24/7)"
+    domestic_violence_line_name_es: str = (
+        "Línea Nacional sobre la Violencia Doméstica (24/7, con intercesores que hablan español)"
+    )
+    domestic_violence_text_line_es: str = "Envíe START por texto al 88788"
+    # A possible crisis asks "Are you safe right now?"; with no answer within this many minutes
+    # the care team is alerted. A crisis answer is followed, after this many minutes, by "are
+    # you safe now?", and silence or "not safe" alerts the team again.
+    safety_check_timeout_minutes: Annotated[float, Field(gt=0, le=240)] = 10
+    crisis_followup_minutes: Annotated[float, Field(gt=0, le=1440)] = 15
 
     # Reminders. Repeats: how often and how many times an unanswered dose reminder is repeated
     # before the dose is recorded as missed. Grace: how late a reminder may still be sent after
@@ -200,6 +220,15 @@ class Settings(BaseSettings):
             "clinic_oncall_phone": self.clinic_oncall_phone,
             "samhsa_helpline": self.samhsa_helpline,
             "crisis_text_line": self.crisis_text_line,
+            "crisis_line_name_es": self.crisis_line_name_es,
+            "crisis_text_line_es": self.crisis_text_line_es,
+            "samhsa_helpline_name": self.samhsa_helpline_name,
+            "samhsa_helpline_name_es": self.samhsa_helpline_name_es,
+            "domestic_violence_line": self.domestic_violence_line,
+            "domestic_violence_text_line": self.domestic_violence_text_line,
+            "domestic_violence_line_name": self.domestic_violence_line_name,
+            "domestic_violence_line_name_es": self.domestic_violence_line_name_es,
+            "domestic_violence_text_line_es": self.domestic_violence_text_line_es,
             "clinic_name": self.clinic_name,
         }
 

@@ -89,6 +89,40 @@ class IssuedInvite:
     expires_at: datetime
 
 
+class CrisisCategory(StrEnum):
+    """The kind of crisis a message signals; the value names the alert text for the team."""
+
+    SUICIDE = "suicide"
+    SELF_HARM = "self_harm"
+    OVERDOSE = "overdose"
+    MEDICAL_EMERGENCY = "medical_emergency"
+    HARM_TO_OTHERS = "harm_to_others"
+    ABUSE_OR_DANGER = "abuse_or_danger"
+    RELAPSE_DANGER = "relapse_danger"
+
+
+# Categories from most to least severe: the urgency of a threat to life in the next minutes. An
+# overdose or another medical emergency needs the emergency number and naloxone now; use after
+# lost tolerance is an overdose waiting to happen. Kept here, not in the detector, so that the
+# care team's alert rules and the detector share one order without importing each other.
+SEVERITY_ORDER: tuple[CrisisCategory, ...] = (
+    CrisisCategory.OVERDOSE,
+    CrisisCategory.MEDICAL_EMERGENCY,
+    CrisisCategory.SUICIDE,
+    CrisisCategory.RELAPSE_DANGER,
+    CrisisCategory.HARM_TO_OTHERS,
+    CrisisCategory.ABUSE_OR_DANGER,
+    CrisisCategory.SELF_HARM,
+)
+
+
+def more_severe(new: str | None, old: str | None) -> bool:
+    """Return True when crisis category ``new`` ranks above ``old`` (unknown ranks lowest)."""
+    ranks = {category.value: rank for rank, category in enumerate(SEVERITY_ORDER)}
+    lowest = len(SEVERITY_ORDER)
+    return ranks.get(new or "", lowest) < ranks.get(old or "", lowest)
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
     """Something the care team must see."""

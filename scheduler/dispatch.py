@@ -33,8 +33,9 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.clock import Clock
 from bot.models import Delivery
-from bot.services.reminders import ALERT, Outgoing, ReminderService
+from bot.services.reminders import ALERT, SAFETY_TIMEOUT_KINDS, Outgoing, ReminderService
 from bot.services.reports import DigestFiles
+from bot.services.safetynet import SafetyNetService
 from bot.services.weekly import DIGEST, DigestDeliveries
 from bot.storage.deliveries import DeliveryRepository, SentOutcome
 
@@ -69,6 +70,8 @@ class Dispatcher:
     stats: DispatchStats = field(default_factory=DispatchStats)
     on_unreachable: Callable[[int], None] | None = None
     digests: DigestDeliveries | None = None
+    # Resolves the safety net's timeout rows (an unanswered "are you safe?" alerts the team).
+    safety_net: SafetyNetService | None = None
     _in_flight: set[asyncio.Task[None]] = field(default_factory=set)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _outcomes: GroupCommit = field(init=False)
@@ -122,6 +125,9 @@ class Dispatcher:
     async def _send_first(self, delivery: Delivery) -> None:
         if delivery.kind == DIGEST:
             await self._send_digest(delivery)
+            return
+        if delivery.kind in SAFETY_TIMEOUT_KINDS:
+            await self._resolve_timeout(delivery)
             return
         try:
             outgoing = await self.reminders.compose(delivery)
@@ -192,6 +198,18 @@ class Dispatcher:
                 SentOutcome(delivery.id, message_id, self.clock.now(), None)
             )
             log.info("digest sent delivery_id=%s", delivery.id)
+
+    async def _resolve_timeout(self, delivery: Delivery) -> None:
+        """Alert the team for an unanswered safety question; nothing goes to the patient."""
+        try:
+            if self.safety_net is not None:
+                await self.safety_net.on_timeout(delivery)
+        except Exception:
+            log.exception("safety timeout crashed delivery_id=%s", delivery.id)
+            await self._retry_later(delivery, _backoff(delivery.attempts), "internal_error")
+            return
+        await self._outcomes.record(SentOutcome(delivery.id, None, self.clock.now(), None))
+        log.info("safety timeout resolved delivery_id=%s kind=%s", delivery.id, delivery.kind)
 
     async def _send_repeat(self, delivery: Delivery) -> None:
         if delivery.repeats_sent >= self.repeats_allowed:

@@ -41,6 +41,7 @@ async def start_jobs(
         repeats_allowed=settings.reminder_repeats,
         max_in_flight=max(2 * settings.rate_limit_per_second, 10),
         digests=services.weekly,
+        safety_net=services.safety_net,
     )
     application.bot_data[DISPATCHER_KEY] = dispatcher
     await dispatcher.recover()

@@ -44,6 +44,20 @@ GROUP_FLOWS = -50
 GROUP_FEATURES = 0
 
 
+MEDIA = (
+    filters.VOICE
+    | filters.AUDIO
+    | filters.PHOTO
+    | filters.Sticker.ALL
+    | filters.VIDEO
+    | filters.VIDEO_NOTE
+    | filters.Document.ALL
+    | filters.LOCATION
+    | filters.CONTACT
+    | filters.ANIMATION
+)
+
+
 def _command(name: str, callback: Any) -> CommandHandler[Any, Any]:
     """Answer a command in a new message only: editing an old /start must not enrol again."""
     return CommandHandler(name, callback, filters=filters.UpdateType.MESSAGE)
@@ -76,6 +90,7 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
             onboarding.answer_consent, pattern=f"^({CB_CONSENT_AGREE}|{CB_CONSENT_DECLINE})$"
         ),
         CallbackQueryHandler(safety.answer_sos, pattern=f"^({CB_SOS_ALERT}|{CB_SOS_NOT_NOW})$"),
+        CallbackQueryHandler(safety.answer_safety, pattern=f"^{callbacks.SAFETY}:"),
         _command("patients", careteam.patients),
         _command("invite", careteam.invite),
         _command("digest", careteam.digest),
@@ -105,6 +120,9 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
             filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, learn.question
         ),
         MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, learn.unknown_command),
+        # A voice note, photo or file is never met with silence (a caption was already scanned
+        # by the safety net).
+        MessageHandler(filters.UpdateType.MESSAGE & MEDIA, safety.answer_media),
         ChatMemberHandler(membership.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
         # Last: a button from an old message or forged data gets a polite answer, not silence.
         CallbackQueryHandler(onboarding.stale_button),

@@ -1,18 +1,26 @@
 """The safety net: crisis language in any message, and ``/sos``, for everyone, always.
 
 The scan runs in a handler group before every other group, so it sees every text and caption in
-any state of any conversation; a match answers with crisis resources first and then alerts the
-care team. ``/sos`` offers to alert the team; "Not now" keeps the offer open.
+any state of any conversation. A clear crisis is answered with the resources for its kind
+(overdose: the emergency number and naloxone first; suicide: 988 first; danger at home: the
+domestic-violence line) and alerts the care team at once; a possible crisis asks "Are you safe
+right now?" with buttons, and "I need help now", "Someone else is in danger" or silence alerts
+the team. A question about a crisis topic gets the emergency steps and the library's answer,
+and pages nobody. ``/sos`` offers to alert the team; "Not now" keeps the offer open. Voice
+notes, photos and other media get an answer too.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
 from telegram import InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
+from bot import callbacks
 from bot.handlers.careteam import notify_care_team
 from bot.handlers.common import (
     CB_SOS_ALERT,
@@ -24,44 +32,69 @@ from bot.handlers.common import (
     services_of,
     user_locale,
 )
-from bot.services.safety import detect_crisis
+from bot.models import Patient
+from bot.services.safety import Tier, assess
 
 log = logging.getLogger(__name__)
 
 
+# "/start <code>": the code is random letters and digits, and a code such as "...Tiy_Od" would
+# read as "OD". Nobody types it; it is never crisis language.
+_START_PAYLOAD = re.compile(r"^/start(@\w+)?\s+\S+", re.IGNORECASE)
+
+
+def _readable_part(text: str) -> str:
+    """Return the part of a message a person wrote (an enrollment code is not)."""
+    return _START_PAYLOAD.sub("/start", text, count=1)
+
+
 async def scan_for_crisis(update: Update, context: Context) -> None:
-    """Answer crisis language with resources at once and alert the care team."""
+    """Answer crisis language at once, by kind and tier, and alert the care team."""
     message = update.effective_message
     user = update.effective_user
     if message is None or user is None:
         return
-    text = message.text or message.caption
+    text = _readable_part(message.text or message.caption or "")
     if not text:
         return
-    signal = detect_crisis(text)
+    assessment = assess(text)
+    signal = assessment.signal
     if signal is None:
+        if assessment.question:
+            await _answer_question(update, context, text)
         return
     services = services_of(context)
     patient = await services.enrollment.patient_for_user(user.id)
     clinician = await services.careteam.clinician_for_user(user.id)
     locale = user_locale(update, patient)
     texts = services.texts
+    category = signal.category.value
+    is_patient = patient is not None and clinician is None and patient.chat_id is not None
+    if is_patient and signal.tier is Tier.POSSIBLE:
+        assert patient is not None
+        await _ask_if_safe(update, context, patient, category)
+        raise ApplicationHandlerStop
     # Resources go out before anything else; if Telegram refuses them now, the alert below must
     # still be raised, and the resources are queued to be retried like any delivery.
-    replied = await _reply_safely(update, texts.render("crisis.reply", locale))
+    replied = await _reply_safely(update, texts.render("crisis.reply", locale, category=category))
     if not replied and patient is not None:
-        await services.reminders.enqueue_crisis_reply(patient)
-    if patient is not None and clinician is None:
+        await services.reminders.enqueue_crisis_reply(patient, category)
+    if is_patient:
+        assert patient is not None
         notice = await services.careteam.raise_alert(
-            patient, kind="crisis", severity="urgent", category=signal.category.value
+            patient, kind="crisis", severity="urgent", category=category
         )
         log.warning(
-            "crisis signal update_id=%s patient_id=%s alert_id=%s new=%s",
+            "crisis signal update_id=%s patient_id=%s alert_id=%s new=%s category=%s tier=%s",
             update.update_id,
             patient.id,
             notice.alert.id,
             notice.is_new,
+            category,
+            signal.tier,
         )
+        # The follow-up is planned before the (slower) sends to the team.
+        await services.safety_net.plan_followup(patient, category)
         if notice.is_new:
             await notify_care_team(context, notice)
         await _reply_safely(update, texts.render("crisis.team_told", locale))
@@ -71,10 +104,157 @@ async def scan_for_crisis(update: Update, context: Context) -> None:
     raise ApplicationHandlerStop
 
 
-async def _reply_safely(update: Update, text: str) -> bool:
+async def _ask_if_safe(update: Update, context: Context, patient: Patient, category: str) -> None:
+    """Ask "Are you safe right now?" with resources and buttons; silence alerts the team."""
+    services = services_of(context)
+    texts = services.texts
+    locale = patient.locale
+    check_id = await services.safety_net.open_check(patient, category)
+    minutes = round(services.settings.safety_check_timeout_minutes)
+    log.warning(
+        "possible crisis update_id=%s patient_id=%s delivery_id=%s category=%s",
+        update.update_id,
+        patient.id,
+        check_id,
+        category,
+    )
+    await _reply_safely(
+        update,
+        texts.render("crisis.check", locale, minutes=max(minutes, 1)),
+        _check_keyboard(context, locale, check_id),
+    )
+
+
+def _check_keyboard(context: Context, locale: str, check_id: int) -> InlineKeyboardMarkup:
+    texts = services_of(context).texts
+    return keyboard(
+        [
+            [
+                (
+                    texts.button("check_safe", locale),
+                    callbacks.safety(callbacks.SAFETY_SAFE, check_id),
+                )
+            ],
+            [
+                (
+                    texts.button("check_help", locale),
+                    callbacks.safety(callbacks.SAFETY_HELP, check_id),
+                )
+            ],
+            [
+                (
+                    texts.button("check_other", locale),
+                    callbacks.safety(callbacks.SAFETY_OTHER, check_id),
+                )
+            ],
+        ]
+    )
+
+
+async def _answer_question(update: Update, context: Context, text: str) -> None:
+    """Answer a question about a crisis topic with the emergency steps, then the library."""
+    chat = update.effective_chat
+    user = update.effective_user
+    if chat is None or user is None or chat.type != ChatType.PRIVATE:
+        return
+    services = services_of(context)
+    patient = await services.enrollment.patient_for_user(user.id)
+    if patient is None or not patient.has_consented:
+        return  # visitors and patients before consent get their usual answer
+    if await services.careteam.clinician_for_user(user.id) is not None:
+        return
+    locale = patient.locale
+    # The emergency steps come first, in case the question is asked while it is happening;
+    # nobody is paged for a question.
+    await _reply_safely(update, services.texts.render("crisis.question_steps", locale))
+    view = services.learn.answer_question(text, locale)
+    await reply(update, view.text, keyboard(view.buttons) if view.buttons else None)
+    log.info(
+        "crisis-topic question answered update_id=%s patient_id=%s", update.update_id, patient.id
+    )
+    raise ApplicationHandlerStop
+
+
+async def answer_safety(update: Update, context: Context) -> None:
+    """Record an answer to "Are you safe?" or to the follow-up; help and "not safe" alert."""
+    query = update.callback_query
+    user = update.effective_user
+    if query is None or user is None or query.data is None:
+        return
+    services = services_of(context)
+    texts = services.texts
+    parsed = callbacks.parse(query.data)
+    if parsed is None:
+        await query.answer(texts.render("error.stale_button", user_locale(update)))
+        return
+    _, action, delivery_id, _ = parsed
+    if action in {callbacks.FOLLOWUP_SAFE, callbacks.FOLLOWUP_UNSAFE}:
+        answer = await services.safety_net.answer_followup(user.id, delivery_id, action)
+    else:
+        answer = await services.safety_net.answer_check(user.id, delivery_id, action)
+    if answer is None:
+        await query.answer(texts.render("error.stale_button", user_locale(update)))
+        return
+    await query.answer()
+    # The team is told before anything else can fail on the patient's side.
+    if answer.notice is not None and answer.notice.is_new:
+        await notify_care_team(context, answer.notice)
+    locale = answer.patient.locale
+    if action == callbacks.SAFETY_SAFE:
+        # One "I'm safe" never closes the way to help: that button stays.
+        markup = keyboard(
+            [
+                [
+                    (
+                        texts.button("check_help", locale),
+                        callbacks.safety(callbacks.SAFETY_HELP, delivery_id),
+                    )
+                ]
+            ]
+        )
+        await edit_in_place(update, texts.render("crisis.check_safe", locale), markup)
+    elif action == callbacks.FOLLOWUP_SAFE:
+        markup = keyboard(
+            [
+                [
+                    (
+                        texts.button("followup_unsafe", locale),
+                        callbacks.safety(callbacks.FOLLOWUP_UNSAFE, delivery_id),
+                    )
+                ]
+            ]
+        )
+        await edit_in_place(update, texts.render("crisis.followup_safe", locale), markup)
+    else:
+        template = {
+            callbacks.SAFETY_HELP: "crisis.check_help",
+            callbacks.SAFETY_OTHER: "crisis.check_other",
+            callbacks.FOLLOWUP_UNSAFE: "crisis.followup_unsafe",
+        }[action]
+        await edit_in_place(update, texts.render(template, locale))
+    log.info(
+        "safety answer update_id=%s patient_id=%s answer=%s",
+        update.update_id,
+        answer.patient.id,
+        answer.answer,
+    )
+
+
+async def answer_media(update: Update, context: Context) -> None:
+    """Answer a voice note, photo, sticker, file or location: what the bot reads, and /sos."""
+    services = services_of(context)
+    user = update.effective_user
+    patient = await services.enrollment.patient_for_user(user.id) if user else None
+    await reply(update, services.texts.render("media.unreadable", user_locale(update, patient)))
+    log.info("media answered update_id=%s", update.update_id)
+
+
+async def _reply_safely(
+    update: Update, text: str, markup: InlineKeyboardMarkup | None = None
+) -> bool:
     """Reply, reporting failure instead of raising, so the safety net never stops half-way."""
     try:
-        await reply(update, text)
+        await reply(update, text, markup)
     except TelegramError as exc:
         log.error(
             "crisis reply not sent update_id=%s error=%s", update.update_id, type(exc).__name__

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.clock import Clock
-from bot.models import Alert, Clinician, Patient
+from bot.models import Alert, Clinician, Patient, more_severe
 from bot.storage.db import Database
 from bot.storage.repositories import (
     AlertRepository,
@@ -17,7 +17,8 @@ from bot.storage.repositories import (
 from bot.texts import LOCALES
 
 # A second crisis signal from the same patient within this window joins the open alert instead
-# of paging the team again; the patient is answered with resources every time regardless.
+# of paging the team again, unless it is more severe than the open alert (worse news pages
+# again); the patient is answered with resources every time regardless.
 ALERT_COALESCE_WINDOW = timedelta(minutes=30)
 
 
@@ -139,7 +140,10 @@ class CareTeamService:
             recent = await self._alerts.recent_open(
                 tx, patient.id, kind, since=now - ALERT_COALESCE_WINDOW
             )
-            if recent is not None:
+            worse = recent is not None and more_severe(
+                category, await self._alerts.category_of(tx, recent)
+            )
+            if recent is not None and not worse:
                 alert_id, is_new = recent, False
             else:
                 alert_id = await self._alerts.add(tx, patient.id, kind, severity, category, now)

@@ -44,7 +44,18 @@ from bot.storage.digest import (
 
 WEEK = 7
 TREND_DAYS = 28
-CRISIS_KINDS = ("crisis", "sos")
+# Alert kinds that are crisis events in the digest, as the digest names them: a crisis message,
+# and the safety net's later alerts about it (a patient's "I need help now", "someone else is in
+# danger", no answer to "are you safe?", an unsafe or silent follow-up), and /sos.
+CRISIS_KINDS = {
+    "crisis": "crisis",
+    "crisis_help": "crisis",
+    "crisis_other": "crisis",
+    "crisis_silent": "crisis",
+    "followup_unsafe": "crisis",
+    "followup_silent": "crisis",
+    "sos": "sos",
+}
 # Skip reasons, the one that matters most first: a patient who ran out needs a refill now.
 SKIP_REASON_ORDER = ("ran_out", "side_effects", "forgot", "other")
 # A patient's status as the digest shows it; "paused" is an active patient who paused reminders.
@@ -417,7 +428,7 @@ def summarise(  # noqa: PLR0912, PLR0915 - one pass over one patient's rows, in 
 
     alerts_local = [(a, a.created_at.astimezone(zone)) for a in rows.alerts]
     crisis_events = tuple(
-        (a.kind, at.weekday())
+        (CRISIS_KINDS[a.kind], at.weekday())
         for a, at in sorted(alerts_local, key=lambda item: item[1])
         if a.kind in CRISIS_KINDS and in_week(at.date())
     )
@@ -569,8 +580,10 @@ def _events(rows: _Records, zone: ZoneInfo, start: date, now: datetime) -> tuple
     events: list[Event] = []
     for alert in rows.alerts:
         at = alert.created_at.astimezone(zone)
-        if alert.kind in {*CRISIS_KINDS, "reschedule"} and at.date() >= start:
-            events.append(Event(at, alert.kind, alert.category or ""))
+        if alert.kind in CRISIS_KINDS and at.date() >= start:
+            events.append(Event(at, CRISIS_KINDS[alert.kind], alert.category or ""))
+        elif alert.kind == "reschedule" and at.date() >= start:
+            events.append(Event(at, alert.kind))
     for checkin in rows.checkins:
         if checkin.used:
             at = datetime.combine(checkin.local_date, time(12), zone)

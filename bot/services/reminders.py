@@ -41,6 +41,13 @@ APPT_EVENING = "appt_evening"
 APPT_HOUR = "appt_hour"
 ALERT = "alert"
 CRISIS_REPLY = "crisis_reply"
+# The safety net's rows (see bot/services/safetynet.py). A timeout row sends nothing to the
+# patient: when it comes due unanswered, the care team is alerted.
+SAFETY_CHECK_TIMEOUT = "safety_check_timeout"  # "Are you safe right now?" left unanswered
+CRISIS_FOLLOWUP = "crisis_followup"  # "are you safe now?", some minutes after a crisis answer
+CRISIS_FOLLOWUP_TIMEOUT = "crisis_followup_timeout"  # that question left unanswered
+SAFETY_TIMEOUT_KINDS = (SAFETY_CHECK_TIMEOUT, CRISIS_FOLLOWUP_TIMEOUT)
+SAFETY_KINDS = (CRISIS_FOLLOWUP, *SAFETY_TIMEOUT_KINDS)
 CHECKIN = "checkin"  # the daily check-in prompt: once a day, never repeated
 ESCALATED = "escalated"  # an alert delivery's slot when it is the escalated copy
 PATIENT_KINDS = (DOSE, APPT_EVENING, APPT_HOUR, CHECKIN)
@@ -120,6 +127,9 @@ class ReminderService:
             DOSE: self._settings.grace_minutes_dose,
             ALERT: self._settings.grace_minutes_alert,
             CRISIS_REPLY: self._settings.grace_minutes_alert,
+            SAFETY_CHECK_TIMEOUT: self._settings.grace_minutes_alert,
+            CRISIS_FOLLOWUP: self._settings.grace_minutes_alert,
+            CRISIS_FOLLOWUP_TIMEOUT: self._settings.grace_minutes_alert,
             CHECKIN: self._settings.grace_minutes_checkin,
         }.get(kind, self._settings.grace_minutes_appointment)
         return timedelta(minutes=minutes)
@@ -366,7 +376,7 @@ class ReminderService:
                 )
         return copies
 
-    async def enqueue_crisis_reply(self, patient: Patient) -> None:
+    async def enqueue_crisis_reply(self, patient: Patient, category: str = "suicide") -> None:
         """Queue the crisis resources for a patient whose immediate reply Telegram refused."""
         if patient.chat_id is None:
             return
@@ -376,6 +386,7 @@ class ReminderService:
             kind=CRISIS_REPLY,
             chat_id=patient.chat_id,
             patient_id=patient.id,
+            slot=category,  # for crisis rows, the slot column carries the crisis category
             due_at=now,
             expires_at=now + self._grace(ALERT),
             priority=ALERT_PRIORITY,
@@ -395,7 +406,28 @@ class ReminderService:
             return await self._compose_checkin(delivery)
         patient = await self._patients.by_id(delivery.patient_id or 0)
         if patient is not None and delivery.kind == CRISIS_REPLY:
-            return Outgoing(delivery.chat_id, self._texts.render("crisis.reply", patient.locale))
+            category = delivery.slot or "suicide"
+            text = self._texts.render("crisis.reply", patient.locale, category=category)
+            return Outgoing(delivery.chat_id, text)
+        if patient is not None and delivery.kind == CRISIS_FOLLOWUP:
+            b = self._texts.button
+            buttons: Buttons = (
+                (
+                    (
+                        b("followup_safe", patient.locale),
+                        callbacks.safety(callbacks.FOLLOWUP_SAFE, delivery.id),
+                    ),
+                ),
+                (
+                    (
+                        b("followup_unsafe", patient.locale),
+                        callbacks.safety(callbacks.FOLLOWUP_UNSAFE, delivery.id),
+                    ),
+                ),
+            )
+            return Outgoing(
+                delivery.chat_id, self._texts.render("crisis.followup", patient.locale), buttons
+            )
         if patient is None or delivery.ref_id is None:
             return None
         appt = await self._schedules.appointment(delivery.ref_id)

@@ -341,6 +341,11 @@ class DeliveryRepository:
         )
         return [_delivery(row) for row in rows]
 
+    async def id_for_key(self, tx: Transaction, dedupe_key: str) -> int | None:
+        """Return the id of the delivery with this dedupe key, if there is one."""
+        row = await tx.fetchone("SELECT id FROM deliveries WHERE dedupe_key = ?", (dedupe_key,))
+        return int(row["id"]) if row else None
+
     async def by_id(self, delivery_id: int) -> Delivery | None:
         """Return one delivery."""
         row = await self._db.fetchone("SELECT * FROM deliveries WHERE id = ?", (delivery_id,))

@@ -441,6 +441,11 @@ class AlertRepository:
         )
         return int(row["id"]) if row else None
 
+    async def category_of(self, tx: Transaction, alert_id: int) -> str | None:
+        """Return an alert's crisis category (None when it has none)."""
+        row = await tx.fetchone("SELECT category FROM alerts WHERE id = ?", (alert_id,))
+        return row["category"] if row else None
+
     async def acknowledge(
         self, tx: Transaction, alert_id: int, clinician_id: int, now: datetime
     ) -> bool:

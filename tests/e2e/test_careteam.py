@@ -79,6 +79,11 @@ async def test_scheduled_digest_arrives_once_after_a_restart(
     bot: BotProcess, emu: AsyncEmulatorClient
 ) -> None:
     """Planned while running, due while stopped: sent after the restart, and only once."""
+    # The next slot two hours from now, in the clinic's zone: one slot in the planning window
+    # whatever day the test runs.
+    zone = ZoneInfo("America/New_York")
+    slot = (datetime.now(UTC) + timedelta(hours=2)).astimezone(zone)
+    bot.env.update({"DIGEST_WEEKDAY": str(slot.weekday()), "DIGEST_TIME": f"{slot:%H:%M}"})
     dr, _ = await enrolled(bot, emu)
     rows = []
     deadline = time.monotonic() + 15
@@ -86,9 +91,8 @@ async def test_scheduled_digest_arrives_once_after_a_restart(
         rows = bot.query("SELECT id, due_at FROM deliveries WHERE kind = 'digest'")
         await asyncio.sleep(0.2)
     assert len(rows) == 1, "the planner queued the next weekly digest"
-    zone = ZoneInfo("America/New_York")
     due = datetime.fromisoformat(rows[0]["due_at"]).astimezone(zone)
-    assert (due.weekday(), due.hour, due.minute) == (0, 8, 0)  # Monday 08:00, clinic time
+    assert (due.weekday(), due.hour, due.minute) == (slot.weekday(), slot.hour, slot.minute)
     assert bot.stop() == 0
     # Time passes while the bot is down: the slot comes, within its grace.
     now = datetime.now(UTC)

@@ -492,6 +492,12 @@ class _UserCore:
         self.marker = int(result["seq"])
         return dict(result["message"])
 
+    def _send_media_op(self, kind: str, caption: str | None) -> Op[JsonDict]:
+        body = _clean({"kind": kind, "caption": caption, "bot": self._bot})
+        result = yield from _request("POST", f"/_emu/users/{self.id}/media", body=body)
+        self.marker = int(result["seq"])
+        return dict(result["message"])
+
     def _press_op(self, text: str | None, data: str | None, message_id: int | None) -> Op[Press]:
         body = _clean(
             {"text": text, "callback_data": data, "message_id": message_id, "bot": self._bot}
@@ -648,6 +654,10 @@ class SyncUser(_UserCore):
     def send(self, text: str, *, reply_to: int | None = None) -> SyncMessage:
         """Send text to the bot (a leading /command gets a bot_command entity)."""
         return self._client.wrap(self._client.run(self._send_op(text, reply_to)))
+
+    def send_media(self, kind: str, *, caption: str | None = None) -> SyncMessage:
+        """Send a voice note, photo, sticker, video, video_note, document, location or contact."""
+        return self._client.wrap(self._client.run(self._send_media_op(kind, caption)))
 
     def press(
         self, text: str | None = None, *, data: str | None = None, message_id: int | None = None
@@ -929,6 +939,10 @@ class AsyncUser(_UserCore):
     async def send(self, text: str, *, reply_to: int | None = None) -> AsyncMessage:
         """Send text to the bot (a leading /command gets a bot_command entity)."""
         return self._client.wrap(await self._client.run(self._send_op(text, reply_to)))
+
+    async def send_media(self, kind: str, *, caption: str | None = None) -> AsyncMessage:
+        """Send a voice note, photo, sticker, video, video_note, document, location or contact."""
+        return self._client.wrap(await self._client.run(self._send_media_op(kind, caption)))
 
     async def press(
         self, text: str | None = None, *, data: str | None = None, message_id: int | None = None

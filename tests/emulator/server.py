@@ -308,6 +308,7 @@ class _Message:
     photo: list[JsonDict] | None = None
     document: JsonDict | None = None
     media_group_id: str | None = None
+    media: JsonDict = field(default_factory=dict)  # what a user sent: voice, sticker, location...
     reply_to_message_id: int | None = None
     edit_date: int | None = None
     version: int = 0
@@ -880,6 +881,44 @@ class BotApiEmulator:
         update_id = self._push_update(bot, "message", self._message_api(bot, chat, message))
         return {"message": message.record(), "update_id": update_id, "seq": message.seq}
 
+    def user_send_media(
+        self, user_id: int, kind: str, *, caption: str | None = None, bot_ref: str | None = None
+    ) -> JsonDict:
+        """Send a voice note, photo, sticker, video, file, location or contact to the bot."""
+        bot = self._select_bot(bot_ref)
+        chat = self._client_chat(bot, user_id)
+        if chat.blocked:
+            raise ClientApiError(409, "the user has blocked the bot; unblock first")
+        payload = _user_media(kind, next(self._seq))
+        if payload is None:
+            raise ClientApiError(400, f"unknown media kind {kind!r}")
+        if caption is not None and kind in {
+            "voice",
+            "location",
+            "sticker",
+            "video_note",
+            "contact",
+        }:
+            raise ClientApiError(400, f"a Telegram client sends no caption with a {kind}")
+        if caption is not None and utf16_len(caption) > MAX_CAPTION:
+            raise ClientApiError(400, "a caption is at most 1024 characters")
+        chat.started = True
+        message = _Message(
+            message_id=chat.take_message_id(),
+            chat_id=user_id,
+            from_bot=False,
+            date=int(self._clock()),
+            seq=next(self._seq),
+            method="user",
+            caption=caption,
+            source_caption=caption,
+            media={kind: payload},
+        )
+        chat.messages[message.message_id] = message
+        chat.add_event(message.seq, "user_message", message.message_id)
+        update_id = self._push_update(bot, "message", self._message_api(bot, chat, message))
+        return {"message": message.record(), "update_id": update_id, "seq": message.seq}
+
     def press_button(
         self,
         user_id: int,
@@ -1309,6 +1348,7 @@ class BotApiEmulator:
             body["document"] = message.document
         if message.media_group_id is not None:
             body["media_group_id"] = message.media_group_id
+        body.update(message.media)
         if message.caption:
             body["caption"] = message.caption
             if message.caption_entities:
@@ -1864,6 +1904,7 @@ class BotApiEmulator:
             ("GET", "/_emu/users/{user_id}", self._c_user),
             ("POST", "/_emu/users/{user_id}/messages", self._c_user_send),
             ("POST", "/_emu/users/{user_id}/press", self._c_press),
+            ("POST", "/_emu/users/{user_id}/media", self._c_user_media),
             ("POST", "/_emu/users/{user_id}/block", self._c_block),
             ("POST", "/_emu/users/{user_id}/unblock", self._c_unblock),
             ("GET", "/_emu/chats/{chat_id}/messages", self._c_messages),
@@ -1925,6 +1966,15 @@ class BotApiEmulator:
             int(request.match_info["user_id"]),
             str(body.get("text", "")),
             reply_to_message_id=None if reply_to is None else int(reply_to),
+            bot_ref=_bot_ref(request, body),
+        )
+
+    async def _c_user_media(self, request: web.Request, body: JsonDict) -> Any:
+        caption = body.get("caption")
+        return self.user_send_media(
+            int(request.match_info["user_id"]),
+            str(body.get("kind", "")),
+            caption=None if caption is None else str(caption),
             bot_ref=_bot_ref(request, body),
         )
 
@@ -2258,3 +2308,27 @@ class EmulatorThread:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await asyncio.to_thread(self.stop)
+
+
+def _user_media(kind: str, number: int) -> JsonDict | None:
+    """Return the Bot API object a user's media message carries, as Telegram shapes it."""
+    file = {"file_id": f"user-{kind}-{number}", "file_unique_id": f"u{kind[:2]}{number}"}
+    shapes: dict[str, Any] = {
+        "voice": {**file, "duration": 4, "mime_type": "audio/ogg"},
+        "audio": {**file, "duration": 60, "mime_type": "audio/mpeg"},
+        "photo": [{**file, "width": 90, "height": 90, "file_size": 1200}],
+        "sticker": {
+            **file,
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+        },
+        "video": {**file, "width": 640, "height": 360, "duration": 5},
+        "video_note": {**file, "length": 240, "duration": 3},
+        "document": {**file, "file_name": "scan.pdf", "mime_type": "application/pdf"},
+        "location": {"latitude": 40.7128, "longitude": -74.006},
+        "contact": {"phone_number": "+15550100", "first_name": "Sam"},
+    }
+    return shapes.get(kind)

@@ -13,6 +13,7 @@ from bot.app import Services, build_application
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.models import PatientStatus
+from bot.services.enrollment import hash_code
 from tests.support.botapi import LocalBotApi
 from tests.support.updates import callback_update, text_update
 
@@ -191,3 +192,18 @@ async def test_the_digest_lists_a_patient_who_left_by_status_only(capp: App) -> 
     assert (week.checkins_done, week.doses_scheduled, week.reasons) == (0, 0, ())
     (line,) = [p for p in s.renderer.message_parts(digest, "en")[0].splitlines() if "P-780" in p]
     assert "check-ins" not in line
+
+
+async def test_an_enrollment_code_that_looks_like_od_is_not_a_crisis(
+    capp: App, api: LocalBotApi
+) -> None:
+    """A random code such as "1atsRqOdVLTiy_Od" enrols; the safety net does not read it."""
+    s = svc(capp)
+    await s.careteam.add_clinician(DR, "Dr. Vega")
+    await s.enrollment.create_invite("P-790", clinician_telegram_id=DR, days=7)
+    code = "1atsRqOdVLTiy_Od"
+    async with s.db.transaction() as tx:
+        await tx.execute("UPDATE invites SET code_hash = ?", (hash_code(code),))
+    await capp.process_update(text_update(capp.bot, PAT, f"/start {code}"))
+    assert "not end-to-end encrypted" in api.last_text(PAT)
+    assert await s.db.fetchall("SELECT * FROM alerts") == []

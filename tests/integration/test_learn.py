@@ -147,7 +147,7 @@ async def test_crisis_language_goes_to_the_safety_net_not_search(
     await enrol(app)
     await app.process_update(text_update(app.bot, PAT, "took too many pills of my methadone"))
     texts = api.texts(PAT)
-    assert any("worried about what you wrote" in t for t in texts[-3:])
+    assert any("give naloxone" in t for t in texts[-3:])
     assert not any("Here is what I found" in t for t in texts[-3:])
 
 

@@ -67,3 +67,37 @@ def callback_update(
         },
     }
     return Update.de_json(payload, bot)
+
+
+_MEDIA: dict[str, Any] = {
+    "voice": {"file_id": "voice-1", "file_unique_id": "uv1", "duration": 4},
+    "photo": [{"file_id": "photo-1", "file_unique_id": "up1", "width": 90, "height": 90}],
+    "sticker": {
+        "file_id": "sticker-1",
+        "file_unique_id": "us1",
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+    },
+    "video_note": {"file_id": "vn-1", "file_unique_id": "uvn1", "length": 240, "duration": 3},
+    "document": {"file_id": "doc-1", "file_unique_id": "ud1", "file_name": "note.pdf"},
+    "location": {"latitude": 40.7, "longitude": -74.0},
+}
+
+
+def media_update(
+    bot: Bot, user_id: int, kind: str, *, caption: str | None = None, language_code: str = "en"
+) -> Update:
+    """Build a private-chat message carrying a voice note, photo, sticker, file or location."""
+    message: dict[str, Any] = {
+        "message_id": next(_message_ids),
+        "date": int(time.time()),
+        "chat": {"id": user_id, "type": "private"},
+        "from": _user(user_id, language_code),
+        kind: _MEDIA[kind],
+    }
+    if caption is not None:
+        message["caption"] = caption
+    return Update.de_json({"update_id": next(_update_ids), "message": message}, bot)

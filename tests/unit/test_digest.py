@@ -287,3 +287,18 @@ def test_the_trend_has_28_days_with_doses_and_sessions() -> None:
     assert by_day[d(24)].dtms == "reschedule"
     assert by_day[d(16)].mood == 7
     assert by_day[d(17)].craving is None
+
+
+def test_the_safety_nets_later_alerts_count_as_crisis_events() -> None:
+    """ "I need help now", no answer to "are you safe?", an unsafe follow-up: crisis events."""
+    rows = _Records(
+        alerts=[
+            alert("crisis_help", local(d(24), 21), category="suicide"),
+            alert("followup_silent", local(d(26), 21), category="overdose"),
+        ],
+        prompts=prompts(d(23), d(29)),
+        checkins=[checkin(d(29), 2, 6, False)],
+    )
+    week = summarise(patient(), rows, WEEK_END, NOW, Rules())
+    assert week.crisis_events == (("crisis", 1), ("crisis", 3))
+    assert [r.code for r in week.reasons] == ["crisis", "crisis"]

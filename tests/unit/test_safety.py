@@ -21,6 +21,8 @@ from bot.services.safety import (
     SEVERITY_ORDER,
     CrisisCategory,
     CrisisSignal,
+    Tier,
+    Who,
     detect_crisis,
     normalize,
 )
@@ -273,11 +275,25 @@ def test_both_locales_are_checked_in_every_message(text: str, locale: str) -> No
     assert signal.locale == locale
 
 
-def test_signal_carries_only_category_and_locale() -> None:
-    """The signal holds no text from the message and cannot be changed."""
+def test_signal_carries_no_text_and_cannot_be_changed() -> None:
+    """The signal holds category, tier, who and rule names, never words from the message."""
     signal = detect_crisis("i want to die")
-    assert signal == CrisisSignal(category=CrisisCategory.SUICIDE, locale="en")
-    assert {field.name for field in dataclasses.fields(CrisisSignal)} == {"category", "locale"}
+    assert signal is not None
+    assert (signal.category, signal.locale, signal.tier, signal.who) == (
+        CrisisCategory.SUICIDE,
+        "en",
+        Tier.CLEAR,
+        Who.SELF,
+    )
+    assert {field.name for field in dataclasses.fields(CrisisSignal)} == {
+        "category",
+        "locale",
+        "tier",
+        "who",
+        "reasons",
+    }
+    assert all(":" in reason for reason in signal.reasons)
+    assert not any("die" in reason for reason in signal.reasons)
     with pytest.raises(dataclasses.FrozenInstanceError):
         signal.locale = "es"  # type: ignore[misc]
 
@@ -291,6 +307,7 @@ def test_category_values_name_the_alert_texts() -> None:
         "medical_emergency",
         "harm_to_others",
         "abuse_or_danger",
+        "relapse_danger",
     ]
 
 
@@ -322,7 +339,8 @@ def test_detector_module_does_not_import_telegram() -> None:
 
 # --- properties -------------------------------------------------------------------------------
 
-SEPARATORS = [". ", "\n", "! ", "? ", ", ", "; ", ".\n\n"]
+# No question mark: a question about a crisis topic is, by design, answered and not paged.
+SEPARATORS = [". ", "\n", "! ", ", ", "; ", ".\n\n"]
 neutral_sentences = st.lists(st.sampled_from(QUIET_NEGATIVES), min_size=1, max_size=3).map(" ".join)
 neutral_noise = st.text(alphabet="0123456789 ,.!?-:;()\n", max_size=30)
 neutral_text = st.one_of(neutral_sentences, neutral_noise)
@@ -354,3 +372,136 @@ def test_neutral_text_around_a_positive_keeps_it_detected(
 ) -> None:
     """Everyday sentences or noise before and after a crisis message never hide it."""
     assert detect_crisis(before + joints[0] + positive + joints[1] + after) is not None
+
+
+# --- meaning: tiers, who, questions, memories -------------------------------------------------
+
+
+def test_no_rule_matches_plain_small_talk() -> None:
+    """Every phrase, slot and meaning rule stays quiet on small talk (no empty alternative)."""
+    patterns = [pattern for _, _, pattern in safety._PHRASES]
+    patterns += [pattern for _, pattern in safety._POSSIBLE]
+    patterns += [pattern for _, _, _, pattern in safety._MEANING]
+    for pattern in patterns:
+        assert pattern.search("ok thanks see you") is None, pattern.pattern[:80]
+    crisis_slots = {"unresponsive", "sedated", "overdose", "lost_tolerance", "wont_wake"}
+    for name in crisis_slots:
+        assert safety._SLOTS[name].search("ok thanks see you") is None, name
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "tier", "who"),
+    [
+        ("my buddy is blue and wont wake up", "overdose", "clear", "other"),
+        ("just shot up alone after detox and cant keep my eyes open", "overdose", "clear", "self"),
+        ("i cant do this anymore", "suicide", "possible", "self"),
+        ("esta es mi despedida", "suicide", "possible", "self"),
+        ("soy una carga para todos", "suicide", "possible", "self"),
+        (
+            "fresh out of jail, about to shoot a full bag by myself",
+            "relapse_danger",
+            "clear",
+            "self",
+        ),
+        ("mi hermana dice que se quiere matar", "suicide", "clear", "other"),
+        ("he threw me against the wall", "abuse_or_danger", "clear", "self"),
+    ],
+)
+def test_unseen_wordings_read_by_meaning(text: str, category: str, tier: str, who: str) -> None:
+    """Messages that no phrase spells out are read from who, what and when."""
+    signal = detect_crisis(text)
+    assert signal is not None
+    assert (signal.category.value, signal.tier.value, signal.who.value) == (category, tier, who)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what does an overdose look like",
+        "can i mix xanax and methadone",
+        "can narcan reverse fentanyl",
+        "what are warning signs that someone is suicidal",
+    ],
+)
+def test_questions_about_crisis_topics_are_questions_not_signals(text: str) -> None:
+    """An educational question raises no signal and is marked as a question."""
+    assessment = safety.assess(text)
+    assert assessment.signal is None
+    assert assessment.question
+    assert assessment.explain().startswith("question")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I took xanax with my methadone and I feel weird",
+        "how many pills would it take to die",
+        "whats the lethal dose of methadone",
+    ],
+)
+def test_reports_and_questions_with_intent_stay_crises(text: str) -> None:
+    """A first-person report, or a question that carries intent, is never only a question."""
+    assert detect_crisis(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2 years ago I overdosed and my sister saved me with narcan. 18 months clean now",
+        "my boss is gonna kill me if I'm late again",
+        "that movie was a total overdose of cheese",
+        "I used to cut but I haven't in 3 years",
+    ],
+)
+def test_memories_idioms_and_films_stay_quiet(text: str) -> None:
+    """A memory, an idiom or a film is not a crisis happening now."""
+    assert detect_crisis(text) is None
+
+
+def test_a_crisis_beside_a_memory_or_a_question_is_still_heard() -> None:
+    """A crisis in one sentence is not explained away by a memory or a question in another."""
+    assert detect_crisis("I want to die. my dad died of an overdose two years ago") is not None
+    assert detect_crisis("esto es un adios. does suboxone interact with ibuprofen?") is not None
+
+
+def test_explain_names_the_rules_that_fired() -> None:
+    """explain() says the tier, category, who, and the rules and slots behind them."""
+    line = safety.assess("my buddy is blue and wont wake up").explain()
+    assert line.startswith("clear overdose (other): ")
+    assert "rule:unresponsive" in line
+    assert "slot:cyanosis" in line
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what time is my appointment?",
+        "can I reschedule my dTMS to thursday",
+        "I'm going to pick up my suboxone prescription tonight",
+        "voy a comprar comida esta noche",
+        "thanks for everything you do, this app helps",
+        "gracias por todo, nos vemos mañana",
+    ],
+)
+def test_everyday_messages_are_neither_crises_nor_crisis_questions(text: str) -> None:
+    """Ordinary questions and plans raise no signal and get no emergency steps."""
+    assessment = safety.assess(text)
+    assert assessment.signal is None
+    assert not assessment.question
+
+
+PROBES = yaml.safe_load(
+    (Path(__file__).resolve().parents[1] / "data" / "crisis_probes.yaml").read_text("utf-8")
+)
+
+
+@pytest.mark.parametrize("text", PROBES["crisis"], ids=lambda text: str(text)[:40])
+def test_probe_crisis_messages_raise_a_signal(text: str) -> None:
+    """Crisis wordings written to widen the rules (slang, Spanish, Spanglish) stay caught."""
+    assert detect_crisis(text) is not None
+
+
+@pytest.mark.parametrize("text", PROBES["quiet"], ids=lambda text: str(text)[:40])
+def test_probe_everyday_messages_stay_quiet(text: str) -> None:
+    """Everyday recovery talk written beside those probes stays quiet."""
+    assert detect_crisis(text) is None

@@ -1,0 +1,115 @@
+"""End to end: the safety net's tiers, escalation, follow-up after a restart, media, questions."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.e2e.conftest import BotProcess
+from tests.emulator import AsyncEmulatorClient, AsyncUser
+
+DR = 880101
+
+
+async def enrol(bot: BotProcess, emu: AsyncEmulatorClient, user_id: int) -> AsyncUser:
+    """Register the clinician, enrol one patient with consent, and return the patient."""
+    code = bot.invite(f"P-{user_id}", clinician=DR)
+    patient = await emu.create_user(user_id, "Pat")
+    await patient.send(f"/start {code}")
+    await patient.wait_for_message(contains="not end-to-end encrypted", timeout=15)
+    await patient.press("I agree")
+    await patient.wait_for_message(contains="You are all set", timeout=15)
+    return patient
+
+
+def add_clinician(bot: BotProcess) -> None:
+    result = bot.cli("clinician", "add", "--telegram-id", str(DR), "--name", "Dr. Lee")
+    assert result.returncode == 0, result.stderr
+
+
+async def test_possible_crisis_and_i_need_help_now_alert_the_team(
+    bot: BotProcess, emu: AsyncEmulatorClient
+) -> None:
+    """A possible-crisis message asks if the patient is safe; "I need help now" pages the team."""
+    add_clinician(bot)
+    await bot.launch(emu)
+    dr = await emu.create_user(DR, "Lee")
+    pat = await enrol(bot, emu, 601)
+    await dr.mark()
+    await pat.send("i cant do this anymore")
+    check = await pat.wait_for_message(contains="Are you safe right now?", timeout=15)
+    assert check.button_texts == ["I'm safe", "I need help now", "Someone else is in danger"]
+    await dr.expect_no_message(within=1.0)
+    await pat.press("I need help now", message_id=check.message_id)
+    await pat.wait_for_edit(check.message_id, contains="alerted your care team", timeout=15)
+    alert = await dr.wait_for_message(contains="asked for help now", timeout=15)
+    assert "P-601" in alert.text
+    assert "do this anymore" not in alert.text, "clinician messages carry no message text"
+
+
+async def test_suicide_then_overdose_gives_two_alerts_with_two_categories(
+    bot: BotProcess, emu: AsyncEmulatorClient
+) -> None:
+    """Worse news raises a second urgent alert with its own category instead of joining."""
+    add_clinician(bot)
+    await bot.launch(emu)
+    dr = await emu.create_user(DR, "Lee")
+    pat = await enrol(bot, emu, 602)
+    await dr.mark()
+    await pat.send("i want to kill myself tonight")
+    await pat.wait_for_message(contains="988", timeout=15)
+    await dr.wait_for_message(contains="risk of suicide", timeout=15)
+    await dr.mark()
+    await pat.send("my friend isnt breathing, he took fentanyl")
+    reply = await pat.wait_for_message(contains="naloxone", timeout=15)
+    assert reply.text.startswith("Call 911 now.")
+    await dr.wait_for_message(contains="an overdose", timeout=15)
+    rows = bot.query("SELECT kind, category FROM alerts ORDER BY id")
+    assert [(r["kind"], r["category"]) for r in rows] == [
+        ("crisis", "suicide"),
+        ("crisis", "overdose"),
+    ]
+
+
+async def test_follow_up_arrives_after_a_restart(bot: BotProcess, emu: AsyncEmulatorClient) -> None:
+    """The "are you safe now?" follow-up is a delivery row: kill -9 and restart lose nothing."""
+    add_clinician(bot)
+    bot.env["CRISIS_FOLLOWUP_MINUTES"] = "0.1"  # six seconds
+    bot.env["SAFETY_CHECK_TIMEOUT_MINUTES"] = "10"
+    await bot.launch(emu)
+    pat = await enrol(bot, emu, 603)
+    await pat.send("i want to end my life")
+    await pat.wait_for_message(contains="I have alerted your care team", timeout=15)
+    bot.kill()
+    await asyncio.sleep(7)
+    await pat.mark()
+    await bot.launch(emu)
+    followup = await pat.wait_for_message(contains="are you safe now?", timeout=20)
+    assert followup.button_texts == ["I'm safe now", "I'm not safe"]
+    await pat.press("I'm safe now", message_id=followup.message_id)
+    await pat.wait_for_edit(followup.message_id, contains="glad you are safe", timeout=15)
+
+
+async def test_a_voice_note_gets_an_answer(bot: BotProcess, emu: AsyncEmulatorClient) -> None:
+    """A voice note is answered with what the bot can read and /sos, never with silence."""
+    add_clinician(bot)
+    await bot.launch(emu)
+    pat = await enrol(bot, emu, 604)
+    await pat.send_media("voice")
+    answer = await pat.wait_for_message(contains="I can only read text", timeout=15)
+    assert "/sos" in answer.text
+
+
+async def test_an_overdose_question_gets_the_article_and_pages_nobody(
+    bot: BotProcess, emu: AsyncEmulatorClient
+) -> None:
+    """An overdose question gets the steps and the library, and no alert is raised."""
+    add_clinician(bot)
+    await bot.launch(emu)
+    dr = await emu.create_user(DR, "Lee")
+    pat = await enrol(bot, emu, 605)
+    await dr.mark()
+    await pat.send("what does an overdose look like")
+    await pat.wait_for_message(contains="If this is happening now", timeout=15)
+    await pat.wait_for_message(where=lambda m: bool(m.buttons), timeout=15)
+    await dr.expect_no_message(within=2.0)
+    assert bot.query("SELECT * FROM alerts") == []
