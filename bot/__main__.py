@@ -1,4 +1,4 @@
-"""The admin CLI: ``companion run | migrate | clinician | invite | backup | export``.
+"""The admin CLI: ``companion run | migrate | clinician | invite | backup | export | audit``.
 
 Every failure a person can cause (a bad argument, a missing setting, an unknown label) is one
 line on stderr and a non-zero exit, never a traceback.
@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, NoReturn
 from bot.app import build_services
 from bot.clock import SystemClock
 from bot.config import Settings, SettingsError, configure_libraries, load_settings
+from bot.services.audit import AuditService, UnknownLabelError
 from bot.services.careteam import CareTeamService
 from bot.services.digest import DigestService, Rules, week_ending_for
 from bot.services.enrollment import EnrollmentError, EnrollmentService
@@ -104,7 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     invite.add_argument("--days", type=int, default=None, help="days the link stays valid")
     _add_schedule_commands(sub)
+    _add_audit_commands(sub)
     return parser
+
+
+def _add_audit_commands(sub: Any) -> None:
+    audit = sub.add_parser("audit", help="check the audit log, or list who read a patient's data")
+    asub = audit.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    asub.add_parser("verify", help="recompute the audit log's hash chain; exit 1 if broken")
+    show = asub.add_parser("show", help="who read or changed a patient's data, and when")
+    show.add_argument("--patient", required=True, metavar="LABEL", help="the patient's label")
 
 
 def _add_schedule_commands(sub: Any) -> None:
@@ -498,6 +508,37 @@ async def _digest(settings: Settings, db: Database, args: argparse.Namespace) ->
     )
 
 
+ACTOR_NAMES = {"cli": "clinic IT (CLI)", "system": "the bot", "patient": "the patient"}
+
+
+async def _audit(settings: Settings, db: Database, args: argparse.Namespace) -> None:
+    audit = AuditService(db, SystemClock())
+    if args.action == "verify":
+        report = await audit.verify()
+        if not report.ok:
+            msg = (
+                f"audit log broken at row {report.broken_id}: it {report.problem} "
+                f"({report.rows} rows read)"
+            )
+            raise CliError(msg)
+        older = f", {report.unchained} written before the chain began" if report.unchained else ""
+        print(f"audit log OK: {report.rows} rows{older}")
+        print(f"head: {report.head} (keep it to detect removal of the newest rows)")
+        return
+    try:
+        patient, rows = await audit.trail(args.patient)
+    except UnknownLabelError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"audit trail of {patient.label} ({len(rows)} rows, times in {settings.clinic_timezone})")
+    for row in rows:
+        when = row.at.astimezone(settings.zone)
+        if row.actor_kind == "clinician":
+            who = row.clinician_name or f"clinician #{row.actor_id}"
+        else:
+            who = ACTOR_NAMES.get(row.actor_kind, row.actor_kind)
+        print(f"{when:%Y-%m-%d %H:%M}\t{who}\t{row.action}")
+
+
 async def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from bot.demo import build_demo  # noqa: PLC0415 - only this command needs it
 
@@ -518,6 +559,7 @@ _COMMANDS: dict[str, Callable[[Settings, Database, argparse.Namespace], Awaitabl
     "invite": _invite,
     "backup": _backup,
     "export": _export,
+    "audit": _audit,
     "med": _med,
     "tms": _tms,
     "appt": _appt,

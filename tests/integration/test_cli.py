@@ -326,3 +326,29 @@ def test_a_clinician_can_be_added_with_the_spanish_language(tmp_path: Path) -> N
     assert added.returncode == 0, added.stderr
     with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
         assert conn.execute("SELECT locale FROM clinicians").fetchall() == [("es",)]
+
+
+def test_audit_verify_says_ok_then_names_the_row_an_attacker_changed(tmp_path: Path) -> None:
+    """`companion audit verify` prints OK with the row count; after tampering, exit 1 naming it."""
+    assert run_cli(tmp_path, "invite", "--label", "P-900").returncode == 0
+    assert run_cli(tmp_path, "export", "--patient", "P-900").returncode == 0
+    good = run_cli(tmp_path, "audit", "verify")
+    assert good.returncode == 0, good.stderr
+    assert "audit log OK: 2 rows" in good.stdout
+    with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
+        conn.execute("DROP TRIGGER audit_log_only_delink")
+        first = conn.execute("SELECT MIN(id) FROM audit_log").fetchone()[0]
+        conn.execute("UPDATE audit_log SET action = 'nothing' WHERE id = ?", (first,))
+    broken = run_cli(tmp_path, "audit", "verify")
+    assert broken.returncode == 1
+    lines = broken.stderr.strip().splitlines()
+    assert len(lines) == 1, broken.stderr
+    assert f"audit log broken at row {first}" in lines[0]
+
+
+def test_audit_show_refuses_an_unknown_label(tmp_path: Path) -> None:
+    """`companion audit show` for a label nobody has is one line and exit 1."""
+    result = run_cli(tmp_path, "audit", "show", "--patient", "P-404")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "no patient with label" in result.stderr
