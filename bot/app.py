@@ -27,6 +27,7 @@ from bot.services.library import Library, load_library
 from bot.services.privacy import Decrypt, PrivacyService
 from bot.services.reminders import ReminderService
 from bot.services.reports import ChartPool, DigestRenderer
+from bot.services.retention import RetentionService
 from bot.services.schedules import ScheduleService
 from bot.services.watch import AlertWatch
 from bot.services.weekly import DigestDeliveries
@@ -87,6 +88,7 @@ class Services:
     charts: ChartPool
     weekly: DigestDeliveries
     watch: AlertWatch
+    retention: RetentionService
 
 
 def build_services(
@@ -146,6 +148,7 @@ def build_services(
         charts=charts,
         weekly=DigestDeliveries(db, clock, settings, careteam, digests, renderer, charts),
         watch=AlertWatch(db, clock, settings, careteam, reminders),
+        retention=RetentionService(db, clock, days=settings.retention_days),
     )
 
 
