@@ -1,4 +1,4 @@
-"""The admin CLI: ``companion run | migrate | clinician | invite | backup | export | audit``.
+"""The admin CLI: ``companion run | migrate | clinician | invite | backup | export | audit ...``.
 
 Every failure a person can cause (a bad argument, a missing setting, an unknown label) is one
 line on stderr and a non-zero exit, never a traceback.
@@ -22,8 +22,10 @@ from bot.clock import SystemClock
 from bot.config import Settings, SettingsError, configure_libraries, load_settings
 from bot.services.audit import AuditService, UnknownLabelError
 from bot.services.careteam import CareTeamService
+from bot.services.crypto import CryptoError, NoteCipher
 from bot.services.digest import DigestService, Rules, week_ending_for
 from bot.services.enrollment import EnrollmentError, EnrollmentService
+from bot.services.keys import KeyRotation, RotationCounts
 from bot.services.library import ContentError as LibraryContentError
 from bot.services.privacy import UnknownPatientError
 from bot.services.reports import ReportTemplateError, write_files
@@ -106,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--days", type=int, default=None, help="days the link stays valid")
     _add_schedule_commands(sub)
     _add_audit_commands(sub)
+    rotate = sub.add_parser(
+        "rotate-key",
+        help="re-encrypt every check-in note under a new key (the old one is DATA_ENCRYPTION_KEY)",
+    )
+    rotate.add_argument(
+        "--new-key", required=True, metavar="KEY", help="the new Fernet key ('-': read from stdin)"
+    )
     return parser
 
 
@@ -508,6 +517,41 @@ async def _digest(settings: Settings, db: Database, args: argparse.Namespace) ->
     )
 
 
+async def _rotate_key(settings: Settings, db: Database, args: argparse.Namespace) -> None:
+    if settings.data_encryption_key is None:
+        msg = "DATA_ENCRYPTION_KEY is not set: it must hold the key the notes are under now"
+        raise CliError(msg)
+    new_key = sys.stdin.readline().strip() if args.new_key == "-" else args.new_key.strip()
+    old_key = settings.data_encryption_key.get_secret_value()
+    if new_key == old_key:
+        msg = "the new key is the key in DATA_ENCRYPTION_KEY; generate a new one"
+        raise CliError(msg)
+    try:
+        rotation = KeyRotation(db, NoteCipher(old_key), NoteCipher(new_key))
+    except CryptoError as exc:
+        msg = f"--new-key: {exc}"
+        raise CliError(msg) from exc
+
+    def progress(counts: RotationCounts) -> None:
+        print(f"... {counts.rotated} re-encrypted, {counts.already} already done", flush=True)
+
+    counts = await rotation.run(progress)
+    print(
+        f"notes re-encrypted: {counts.rotated}; already under the new key: {counts.already}; "
+        f"opened by neither key (left as they are): {counts.unreadable}"
+    )
+    if counts.changed_meanwhile:
+        print(
+            f"{counts.changed_meanwhile} notes changed during the run: run the command again",
+            file=sys.stderr,
+        )
+        return
+    print(
+        "done: now set DATA_ENCRYPTION_KEY to the new key and restart the bot "
+        "(keep the old key until a backup taken after this run exists)"
+    )
+
+
 ACTOR_NAMES = {"cli": "clinic IT (CLI)", "system": "the bot", "patient": "the patient"}
 
 
@@ -560,6 +604,7 @@ _COMMANDS: dict[str, Callable[[Settings, Database, argparse.Namespace], Awaitabl
     "backup": _backup,
     "export": _export,
     "audit": _audit,
+    "rotate-key": _rotate_key,
     "med": _med,
     "tms": _tms,
     "appt": _appt,
