@@ -21,6 +21,7 @@ from bot.services.checkins import CheckinService
 from bot.services.crypto import NoteCipher
 from bot.services.digest import DigestService, Rules
 from bot.services.enrollment import EnrollmentService
+from bot.services.export_page import ExportPageRenderer
 from bot.services.flows import FlowService
 from bot.services.learn import LearnService
 from bot.services.library import Library, load_library
@@ -89,6 +90,7 @@ class Services:
     weekly: DigestDeliveries
     watch: AlertWatch
     retention: RetentionService
+    export_page: ExportPageRenderer
 
 
 def build_services(
@@ -114,6 +116,8 @@ def build_services(
         max_photos=settings.digest_max_photos,
     )
     renderer.check()
+    export_page = ExportPageRenderer(root / "reports", clinic_name=settings.clinic_name)
+    export_page.check()
     charts = charts or ChartPool(settings.chart_workers)
     return Services(
         settings=settings,
@@ -149,6 +153,7 @@ def build_services(
         weekly=DigestDeliveries(db, clock, settings, careteam, digests, renderer, charts),
         watch=AlertWatch(db, clock, settings, careteam, reminders),
         retention=RetentionService(db, clock, days=settings.retention_days),
+        export_page=export_page,
     )
 
 
