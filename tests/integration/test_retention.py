@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.app import Services, build_services
+from bot.app import Services, build_application, build_services
 from bot.clock import ManualClock
 from bot.config import Settings, SettingsError, load_settings
 from bot.storage.db import to_db_time
+from tests.support.botapi import LocalBotApi
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -108,3 +109,29 @@ def test_a_retention_shorter_than_the_digests_look_back_is_refused(
     monkeypatch.setenv("RETENTION_DAYS", "7")
     with pytest.raises(SettingsError, match="RETENTION_DAYS"):
         load_settings(_env_file=None)
+
+
+@pytest.mark.parametrize(("days", "scheduled"), [(0, False), (60, True)])
+async def test_the_purge_runs_daily_only_when_a_retention_is_set(
+    settings: Settings, api: LocalBotApi, days: int, scheduled: bool
+) -> None:
+    """The daily purge job exists with RETENTION_DAYS set, and not with the default 0."""
+    application = build_application(
+        settings.model_copy(update={"retention_days": days}),
+        clock=ManualClock(NOW),
+        request=api,
+        start_scheduler=True,
+    )
+    await application.initialize()
+    assert application.post_init is not None
+    await application.post_init(application)
+    try:
+        assert application.job_queue is not None
+        purges = [job for job in application.job_queue.jobs() if str(job.name).startswith("PURGE")]
+        assert len(purges) == (1 if scheduled else 0)
+        if scheduled:
+            assert purges[0].trigger.interval == timedelta(days=1)
+    finally:
+        assert application.post_shutdown is not None
+        await application.post_shutdown(application)
+        await application.shutdown()
