@@ -57,7 +57,16 @@ def test_bad_argument_is_one_line_with_a_hint(tmp_path: Path) -> None:
 
 def test_every_command_has_help(tmp_path: Path) -> None:
     """Each command answers --help with its usage and exits 0."""
-    for command in (["run"], ["migrate"], ["clinician", "add"], ["invite"], ["backup"]):
+    for command in (
+        ["run"],
+        ["migrate"],
+        ["clinician", "add"],
+        ["invite"],
+        ["backup"],
+        ["audit", "verify"],
+        ["audit", "show"],
+        ["rotate-key"],
+    ):
         result = run_cli(tmp_path, *command, "--help")
         assert result.returncode == 0, command
         assert "usage:" in result.stdout
