@@ -1,4 +1,4 @@
-"""The admin CLI: ``companion run | migrate | clinician | invite | backup | export``.
+"""The admin CLI: ``companion run | migrate | clinician | invite | backup | export | audit ...``.
 
 Every failure a person can cause (a bad argument, a missing setting, an unknown label) is one
 line on stderr and a non-zero exit, never a traceback.
@@ -22,9 +22,12 @@ from telegram.error import InvalidToken
 from bot.app import build_services
 from bot.clock import SystemClock
 from bot.config import Settings, SettingsError, configure_libraries, load_settings
+from bot.services.audit import AuditService, UnknownLabelError
 from bot.services.careteam import CareTeamService
+from bot.services.crypto import CryptoError, NoteCipher
 from bot.services.digest import DigestService, Rules, week_ending_for
 from bot.services.enrollment import EnrollmentError, EnrollmentService
+from bot.services.keys import KeyRotation, RotationCounts
 from bot.services.library import ContentError as LibraryContentError
 from bot.services.privacy import UnknownPatientError
 from bot.services.reports import ReportTemplateError, write_files
@@ -106,7 +109,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     invite.add_argument("--days", type=int, default=None, help="days the link stays valid")
     _add_schedule_commands(sub)
+    _add_audit_commands(sub)
+    rotate = sub.add_parser(
+        "rotate-key",
+        help="re-encrypt every check-in note under a new key (the old one is DATA_ENCRYPTION_KEY)",
+    )
+    rotate.add_argument(
+        "--new-key", required=True, metavar="KEY", help="the new Fernet key ('-': read from stdin)"
+    )
     return parser
+
+
+def _add_audit_commands(sub: Any) -> None:
+    audit = sub.add_parser("audit", help="check the audit log, or list who read a patient's data")
+    asub = audit.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    asub.add_parser("verify", help="recompute the audit log's hash chain; exit 1 if broken")
+    show = asub.add_parser("show", help="who read or changed a patient's data, and when")
+    show.add_argument("--patient", required=True, metavar="LABEL", help="the patient's label")
 
 
 def _add_schedule_commands(sub: Any) -> None:
@@ -507,6 +526,72 @@ async def _digest(settings: Settings, db: Database, args: argparse.Namespace) ->
     )
 
 
+async def _rotate_key(settings: Settings, db: Database, args: argparse.Namespace) -> None:
+    if settings.data_encryption_key is None:
+        msg = "DATA_ENCRYPTION_KEY is not set: it must hold the key the notes are under now"
+        raise CliError(msg)
+    new_key = sys.stdin.readline().strip() if args.new_key == "-" else args.new_key.strip()
+    old_key = settings.data_encryption_key.get_secret_value()
+    if new_key == old_key:
+        msg = "the new key is the key in DATA_ENCRYPTION_KEY; generate a new one"
+        raise CliError(msg)
+    try:
+        rotation = KeyRotation(db, NoteCipher(old_key), NoteCipher(new_key))
+    except CryptoError as exc:
+        msg = f"--new-key: {exc}"
+        raise CliError(msg) from exc
+
+    def progress(counts: RotationCounts) -> None:
+        print(f"... {counts.rotated} re-encrypted, {counts.already} already done", flush=True)
+
+    counts = await rotation.run(progress)
+    print(
+        f"notes re-encrypted: {counts.rotated}; already under the new key: {counts.already}; "
+        f"opened by neither key (left as they are): {counts.unreadable}"
+    )
+    if counts.changed_meanwhile:
+        print(
+            f"{counts.changed_meanwhile} notes changed during the run: run the command again",
+            file=sys.stderr,
+        )
+        return
+    print(
+        "done: now set DATA_ENCRYPTION_KEY to the new key and restart the bot "
+        "(keep the old key until a backup taken after this run exists)"
+    )
+
+
+ACTOR_NAMES = {"cli": "clinic IT (CLI)", "system": "the bot", "patient": "the patient"}
+
+
+async def _audit(settings: Settings, db: Database, args: argparse.Namespace) -> None:
+    audit = AuditService(db, SystemClock())
+    if args.action == "verify":
+        report = await audit.verify()
+        if not report.ok:
+            msg = (
+                f"audit log broken at row {report.broken_id}: it {report.problem} "
+                f"({report.rows} rows read)"
+            )
+            raise CliError(msg)
+        older = f", {report.unchained} written before the chain began" if report.unchained else ""
+        print(f"audit log OK: {report.rows} rows{older}")
+        print(f"head: {report.head} (keep it to detect removal of the newest rows)")
+        return
+    try:
+        patient, rows = await audit.trail(args.patient)
+    except UnknownLabelError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"audit trail of {patient.label} ({len(rows)} rows, times in {settings.clinic_timezone})")
+    for row in rows:
+        when = row.at.astimezone(settings.zone)
+        if row.actor_kind == "clinician":
+            who = row.clinician_name or f"clinician #{row.actor_id}"
+        else:
+            who = ACTOR_NAMES.get(row.actor_kind, row.actor_kind)
+        print(f"{when:%Y-%m-%d %H:%M}\t{who}\t{row.action}")
+
+
 async def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from bot.demo import build_demo  # noqa: PLC0415 - only this command needs it
 
@@ -527,6 +612,8 @@ _COMMANDS: dict[str, Callable[[Settings, Database, argparse.Namespace], Awaitabl
     "invite": _invite,
     "backup": _backup,
     "export": _export,
+    "audit": _audit,
+    "rotate-key": _rotate_key,
     "med": _med,
     "tms": _tms,
     "appt": _appt,

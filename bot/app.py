@@ -21,12 +21,14 @@ from bot.services.checkins import CheckinService
 from bot.services.crypto import NoteCipher
 from bot.services.digest import DigestService, Rules
 from bot.services.enrollment import EnrollmentService
+from bot.services.export_page import ExportPageRenderer
 from bot.services.flows import FlowService
 from bot.services.learn import LearnService
 from bot.services.library import Library, load_library
 from bot.services.privacy import Decrypt, PrivacyService
 from bot.services.reminders import ReminderService
 from bot.services.reports import ChartPool, DigestRenderer
+from bot.services.retention import RetentionService
 from bot.services.safetynet import SafetyNetService
 from bot.services.schedules import ScheduleService
 from bot.services.watch import AlertWatch
@@ -89,6 +91,8 @@ class Services:
     weekly: DigestDeliveries
     watch: AlertWatch
     safety_net: SafetyNetService
+    retention: RetentionService
+    export_page: ExportPageRenderer
 
 
 def build_services(
@@ -114,6 +118,8 @@ def build_services(
         max_photos=settings.digest_max_photos,
     )
     renderer.check()
+    export_page = ExportPageRenderer(root / "reports", clinic_name=settings.clinic_name)
+    export_page.check()
     charts = charts or ChartPool(settings.chart_workers)
     return Services(
         settings=settings,
@@ -149,6 +155,8 @@ def build_services(
         weekly=DigestDeliveries(db, clock, settings, careteam, digests, renderer, charts),
         watch=AlertWatch(db, clock, settings, careteam, reminders),
         safety_net=SafetyNetService(db, clock, settings, careteam, reminders),
+        retention=RetentionService(db, clock, days=settings.retention_days),
+        export_page=export_page,
     )
 
 

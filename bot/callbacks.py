@@ -5,6 +5,8 @@ Shared by the services that compose messages and the handlers that parse the pre
 
 from __future__ import annotations
 
+from bot.services.inputs import read_number
+
 CONSENT_AGREE = "c:yes"
 CONSENT_DECLINE = "c:no"
 SOS_ALERT = "sos:alert"
@@ -70,10 +72,11 @@ def appointment(action: str, delivery_id: int) -> str:
 def parse(data: str) -> tuple[str, str, int, str | None] | None:
     """Split ``prefix:action:id[:choice]``; None when the data is malformed."""
     parts = data.split(":")
-    if len(parts) not in (3, 4) or not parts[2].isdigit():
+    number = read_number(parts[2]) if len(parts) in (3, 4) else None
+    if number is None:
         return None
     choice = parts[3] if len(parts) == 4 else None
-    return parts[0], parts[1], int(parts[2]), choice
+    return parts[0], parts[1], number, choice
 
 
 def flow(run: str, step: str, choice: str) -> str:
@@ -119,10 +122,10 @@ def parse_privacy(data: str) -> tuple[str, int, str] | None:
         return PRIVACY_KEEP, 0, ""
     if len(parts) != 4 or parts[:2] != [PRIVACY, PRIVACY_ERASE]:
         return None
-    patient_id, token = parts[2], parts[3]
-    if not (patient_id.isascii() and patient_id.isdigit() and token.isascii() and token.isalnum()):
+    patient_id, token = read_number(parts[2]), parts[3]
+    if patient_id is None or not (token.isascii() and token.isalnum()):
         return None
-    return PRIVACY_ERASE, int(patient_id), token
+    return PRIVACY_ERASE, patient_id, token
 
 
 def checkin(day: str, step: str, choice: str) -> str:

@@ -24,6 +24,7 @@ class SettingsError(Exception):
 
 # A Fernet key: 32 bytes in urlsafe base64, which is always 43 characters and one "=".
 _FERNET_KEY = re.compile(r"[A-Za-z0-9_-]{43}=")
+MIN_RETENTION_DAYS = 30
 # Settings whose value must never be echoed in an error line.
 _SECRET_NAMES = ("TOKEN", "KEY")
 
@@ -148,6 +149,9 @@ class Settings(BaseSettings):
     alert_escalate_minutes: Annotated[float, Field(ge=0, le=1440)] = 15
     # How often the data is read for new alerts and unacknowledged ones are escalated.
     watch_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 60
+    # Days that reminders with their answers, and check-ins, are kept (0: keep everything).
+    # Audit rows are always kept.
+    retention_days: Annotated[int, Field(ge=0, le=36500)] = 0
 
     @field_validator("clinic_timezone")
     @classmethod
@@ -189,6 +193,15 @@ class Settings(BaseSettings):
             )
             raise ValueError(msg)
         return raw.strip()
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if 0 < value < MIN_RETENTION_DAYS:
+            # Digests compare two weeks and charts show four: shorter would empty them.
+            msg = f"must be 0 (keep everything) or at least {MIN_RETENTION_DAYS} days"
+            raise ValueError(msg)
+        return value
 
     @field_validator("log_level")
     @classmethod

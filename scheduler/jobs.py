@@ -86,6 +86,14 @@ async def start_jobs(
         name="EXPIRE idle step-by-step flows",
         job_kwargs=JOB_KWARGS,
     )
+    if settings.retention_days:
+        queue.run_repeating(
+            _purge_old_data,
+            interval=timedelta(days=1),
+            first=timedelta(minutes=10),
+            name="PURGE data older than RETENTION_DAYS",
+            job_kwargs=JOB_KWARGS,
+        )
     queue.run_repeating(
         _forget_old_updates,
         interval=timedelta(hours=1),
@@ -128,6 +136,10 @@ async def _dispatch(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _end_idle_flows(context: ContextTypes.DEFAULT_TYPE) -> None:
     await get_services(context).flows.expire_idle()
+
+
+async def _purge_old_data(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await get_services(context).retention.purge()
 
 
 async def _forget_old_updates(context: ContextTypes.DEFAULT_TYPE) -> None:

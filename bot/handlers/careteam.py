@@ -27,6 +27,7 @@ from bot.handlers.common import (
 from bot.services.careteam import AlertNotice, NotAllowedError
 from bot.services.digest import PatientWeek, week_ending_for
 from bot.services.enrollment import EnrollmentError
+from bot.services.inputs import read_number
 from scheduler.dispatch import Dispatcher
 from scheduler.jobs import DISPATCHER_KEY
 
@@ -59,10 +60,13 @@ async def acknowledge_alert(update: Update, context: Context) -> None:
         return
     services = services_of(context)
     texts = services.texts
+    alert_id = read_number(query.data.removeprefix(CB_ALERT_ACK))
     try:
-        alert_id = int(query.data.removeprefix(CB_ALERT_ACK))
+        if alert_id is None:
+            msg = "malformed alert button"
+            raise NotAllowedError(msg)  # answered like any button that is not theirs
         alert, _, changed = await services.careteam.acknowledge(user.id, alert_id)
-    except (ValueError, NotAllowedError):
+    except NotAllowedError:
         # A colleague from another team is told why; anyone else just that it is not for them.
         is_clinician = await services.careteam.clinician_for_user(user.id) is not None
         key = "error.not_on_team" if is_clinician else "error.not_allowed"

@@ -36,6 +36,7 @@ from bot.handlers.common import (
 )
 from bot.models import Clinician, Patient, PatientStatus
 from bot.services.flows import RUN_KEY, FlowState, FlowValue, check_text, parse_one_time
+from bot.services.inputs import read_number, shorten
 from bot.services.occurrences import format_weekdays
 from bot.services.schedules import (
     MAX_TMS_SESSIONS,
@@ -199,7 +200,7 @@ async def _take_text(turn: _Turn, text: str) -> None:
         if step == PATIENT:
             patient = await services.flows.own_patient_by_label(turn.clinician, text)
             if patient is None:
-                problem = services.texts.render("flow.problem.unknown_patient", label=text[:40])
+                problem = services.texts.render("flow.problem.unknown_patient", label=shorten(text))
                 await _ask(turn, problem=problem)
                 return
             await _advance(turn, {PATIENT_ID: patient.id}, patient=patient)
@@ -228,10 +229,11 @@ def _relative_day(turn: _Turn, choice: str) -> date:
 
 
 def _sessions(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= MAX_TMS_SESSIONS:
+    count = read_number(text, max_digits=len(str(MAX_TMS_SESSIONS)))
+    if count is None or not 1 <= count <= MAX_TMS_SESSIONS:
         msg = f"give the number of sessions as a number from 1 to {MAX_TMS_SESSIONS}"
         raise ScheduleError(msg)
-    return int(text)
+    return count
 
 
 def _days(text: str) -> str:
@@ -282,9 +284,10 @@ async def _take_choice(turn: _Turn, step: str, choice: str) -> None:
     services = turn.services
     name = turn.flow.name
     if step == PATIENT:
+        patient_id = read_number(choice)
         patient = (
-            await services.flows.own_patient(turn.clinician, int(choice))
-            if choice.isdigit()
+            await services.flows.own_patient(turn.clinician, patient_id)
+            if patient_id is not None
             else None
         )
         if patient is None:

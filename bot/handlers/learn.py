@@ -15,9 +15,12 @@ from bot.handlers.common import (
     services_of,
     user_locale,
 )
+from bot.services.inputs import read_number
 from bot.services.learn import ASK_TEAM, FOR_YOU, PAGE, TOPIC, TOPICS, View
 
 log = logging.getLogger(__name__)
+
+MAX_PAGE_DIGITS = 3  # no article has a thousand pages
 
 
 async def learn(update: Update, context: Context) -> None:
@@ -52,8 +55,9 @@ async def browse(update: Update, context: Context) -> None:
         view = services.learn.topic_view(data.removeprefix(TOPIC), locale)
     elif data.startswith(PAGE):
         article_id, _, page = data.removeprefix(PAGE).rpartition(":")
-        if page.isdigit():
-            view = services.learn.page_view(article_id, int(page), locale)
+        number = read_number(page, max_digits=MAX_PAGE_DIGITS)
+        if number is not None:
+            view = services.learn.page_view(article_id, number, locale)
     elif patient is not None and data == ASK_TEAM:
         view, notice = await services.learn.tell_team(patient)
         await query.answer()

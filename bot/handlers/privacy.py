@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 async def my_data(update: Update, context: Context) -> None:
-    """Send the patient a JSON file with everything stored about them, and say what it holds."""
+    """Send everything stored about the patient as JSON and as a page; say what they hold."""
     services = services_of(context)
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
@@ -30,12 +30,19 @@ async def my_data(update: Update, context: Context) -> None:
         subject = await services.privacy.subject_for_user(user.id)
         await _nothing_stored(update, services, subject.kind)
         return
+    page = services.export_page
+    html_filename = page.filename(export)
     await chat.send_document(InputFile(export.content(), filename=export.filename))
+    await chat.send_document(InputFile(page.render(export), filename=html_filename))
     log.info("data export sent update_id=%s patient_id=%s", update.update_id, export.patient_id)
     await reply(
         update,
         services.texts.render(
-            "privacy.export_sent", export.locale, filename=export.filename, label=export.label
+            "privacy.export_sent",
+            export.locale,
+            filename=export.filename,
+            html_filename=html_filename,
+            label=export.label,
         ),
     )
 

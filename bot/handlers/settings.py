@@ -19,6 +19,7 @@ from bot.handlers.careteam import notify_care_team
 from bot.handlers.common import Context, edit_in_place, keyboard, reply, services_of, user_locale
 from bot.models import Patient
 from bot.services.flows import FlowState
+from bot.services.inputs import shorten
 from bot.services.schedules import ScheduleError
 from bot.texts import LOCALES
 
@@ -184,7 +185,7 @@ async def take_typed(update: Update, context: Context, flow: FlowState, text: st
         else:
             updated = await services.flows.change_preferences(patient, checkin_time=text)
     except ScheduleError:
-        problem = texts.render(f"settings.bad_{flow.step}", locale, name=text.strip()[:60])
+        problem = texts.render(f"settings.bad_{flow.step}", locale, name=shorten(text))
         await reply(update, f"{problem}\n\n{texts.render(f'settings.type_{flow.step}', locale)}")
         return
     await services.flows.finish(flow.user_id)

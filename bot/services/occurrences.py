@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.services.inputs import shorten
+
 __all__ = [
     "ALL_WEEKDAYS",
     "NonexistentLocalDateError",
@@ -351,7 +353,7 @@ def _parse_weekday_item(item: str) -> frozenset[int]:
         return frozenset((start + step) % 7 for step in range((stop - start) % 7 + 1))
     raise ScheduleInputError(
         "weekdays.unknown",
-        f"I could not read {item!r} as days. Try mon-fri, daily, weekends or mon,wed,fri.",
+        f"I could not read {shorten(item)!r} as days. Try mon-fri, daily, weekends or mon,wed,fri.",
     )
 
 

@@ -67,6 +67,11 @@ _WITHHELD_BY_NAME = {
     "clinician_id": Withheld.STAFF_IDENTITY,
     "actor_id": Withheld.STAFF_IDENTITY,
     "code_hash": Withheld.CREDENTIAL,
+    # The audit chain's actor reference is a clinician's id, and its hashes cover it (a small
+    # number is found from a hash by trying them all), so all three go with actor_id.
+    "actor_ref": Withheld.STAFF_IDENTITY,
+    "prev_hash": Withheld.STAFF_IDENTITY,
+    "row_hash": Withheld.STAFF_IDENTITY,
 }
 _CLINICIANS_TABLE = "clinicians"
 _NOTE_WORDS = frozenset({"note", "notes"})

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.clock import Clock
 from bot.models import Appointment, Medication, Patient, TmsCourse
+from bot.services.inputs import shorten
 from bot.services.occurrences import (
     NonexistentLocalDateError,
     ScheduleInputError,
@@ -60,7 +61,7 @@ class ScheduleService:
         """Return a patient by label or raise ScheduleError."""
         patient = await self._patients.by_label(label)
         if patient is None:
-            msg = f"no patient with label {label!r}"
+            msg = f"no patient with label {shorten(label)!r}"
             raise ScheduleError(msg)
         return patient
 
@@ -308,7 +309,7 @@ def parse_local_datetime(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip().replace(" ", "T", 1))
     except ValueError as exc:
-        msg = f"{text!r} is not a date and time like 2026-12-03 15:00"
+        msg = f"{shorten(text)!r} is not a date and time like 2026-12-03 15:00"
         raise ScheduleError(msg) from exc
     if moment.tzinfo is not None:
         msg = "give the local time without a zone; the patient's zone is used"
@@ -321,7 +322,7 @@ def parse_date(text: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError as exc:
-        msg = f"{text!r} is not a date like 2026-12-03"
+        msg = f"{shorten(text)!r} is not a date like 2026-12-03"
         raise ScheduleError(msg) from exc
 
 
@@ -329,8 +330,9 @@ def check_zone(name: str) -> str:
     """Return an IANA zone name if it exists, else raise ScheduleError."""
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        msg = f"{name!r} is not a time zone name like America/New_York"
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        # OSError: a name longer than a file name may be (the zone is looked up as a file).
+        msg = f"{shorten(name)!r} is not a time zone name like America/New_York"
         raise ScheduleError(msg) from exc
     return name
 

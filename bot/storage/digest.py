@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from bot.models import Alert, Patient
+from bot.storage.audit import AuditEntry, append_audit
 from bot.storage.db import Database, Transaction, from_db_time, to_db_time
 from bot.storage.repositories import _alert, _patient
 
@@ -196,12 +197,9 @@ class DigestRepository:
         patient_ids: Sequence[int],
         now: datetime,
     ) -> None:
-        """Write one audit row per patient read, in the caller's transaction."""
-        at = to_db_time(now)
-        await tx.executemany(
-            "INSERT INTO audit_log (at, actor_kind, actor_id, action, patient_id) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(at, actor_kind, actor_id, action, pid) for pid in patient_ids],
+        """Write one audit row per patient read, chained, in the caller's transaction."""
+        await append_audit(
+            tx, [AuditEntry(actor_kind, actor_id, action, pid, now) for pid in patient_ids]
         )
 
     async def mark_attendance(self, label: str, session_number: int, attendance: str) -> bool:

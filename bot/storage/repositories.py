@@ -17,6 +17,7 @@ from bot.models import (
     Patient,
     PatientStatus,
 )
+from bot.storage.audit import AuditEntry, append_audit
 from bot.storage.db import Database, Transaction, from_db_time, to_db_time
 
 
@@ -487,12 +488,8 @@ class AuditRepository:
         patient_id: int | None,
         now: datetime,
     ) -> None:
-        """Append an audit row."""
-        await tx.execute(
-            "INSERT INTO audit_log (at, actor_kind, actor_id, action, patient_id) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (to_db_time(now), actor_kind, actor_id, action, patient_id),
-        )
+        """Append an audit row, chained onto the one before it."""
+        await append_audit(tx, [AuditEntry(actor_kind, actor_id, action, patient_id, now)])
 
     async def for_patient(self, patient_id: int) -> list[tuple[str, str, int | None, datetime]]:
         """Return (action, actor kind, actor id, time) rows about a patient, oldest first."""

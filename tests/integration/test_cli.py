@@ -57,7 +57,16 @@ def test_bad_argument_is_one_line_with_a_hint(tmp_path: Path) -> None:
 
 def test_every_command_has_help(tmp_path: Path) -> None:
     """Each command answers --help with its usage and exits 0."""
-    for command in (["run"], ["migrate"], ["clinician", "add"], ["invite"], ["backup"]):
+    for command in (
+        ["run"],
+        ["migrate"],
+        ["clinician", "add"],
+        ["invite"],
+        ["backup"],
+        ["audit", "verify"],
+        ["audit", "show"],
+        ["rotate-key"],
+    ):
         result = run_cli(tmp_path, *command, "--help")
         assert result.returncode == 0, command
         assert "usage:" in result.stdout
@@ -326,3 +335,65 @@ def test_a_clinician_can_be_added_with_the_spanish_language(tmp_path: Path) -> N
     assert added.returncode == 0, added.stderr
     with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
         assert conn.execute("SELECT locale FROM clinicians").fetchall() == [("es",)]
+
+
+def test_audit_verify_says_ok_then_names_the_row_an_attacker_changed(tmp_path: Path) -> None:
+    """`companion audit verify` prints OK with the row count; after tampering, exit 1 naming it."""
+    assert run_cli(tmp_path, "invite", "--label", "P-900").returncode == 0
+    assert run_cli(tmp_path, "export", "--patient", "P-900").returncode == 0
+    good = run_cli(tmp_path, "audit", "verify")
+    assert good.returncode == 0, good.stderr
+    assert "audit log OK: 2 rows" in good.stdout
+    with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
+        conn.execute("DROP TRIGGER audit_log_only_delink")
+        first = conn.execute("SELECT MIN(id) FROM audit_log").fetchone()[0]
+        conn.execute("UPDATE audit_log SET action = 'nothing' WHERE id = ?", (first,))
+    broken = run_cli(tmp_path, "audit", "verify")
+    assert broken.returncode == 1
+    lines = broken.stderr.strip().splitlines()
+    assert len(lines) == 1, broken.stderr
+    assert f"audit log broken at row {first}" in lines[0]
+
+
+def test_audit_show_refuses_an_unknown_label(tmp_path: Path) -> None:
+    """`companion audit show` for a label nobody has is one line and exit 1."""
+    result = run_cli(tmp_path, "audit", "show", "--patient", "P-404")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "no patient with label" in result.stderr
+
+
+def test_rotate_key_reencrypts_notes_and_says_to_switch_the_setting(tmp_path: Path) -> None:
+    """`companion rotate-key --new-key KEY` prints counts and tells to set the new key."""
+    from bot.services.crypto import NoteCipher, generate_key  # noqa: PLC0415 - test only
+
+    old_key, new_key = generate_key(), generate_key()
+    assert run_cli(tmp_path, "invite", "--label", "P-950").returncode == 0
+    with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
+        for day in ("2026-03-01", "2026-03-02"):
+            conn.execute(
+                "INSERT INTO checkins (patient_id, local_date, note_cipher, created_at, "
+                "updated_at) VALUES (1, ?, ?, 'x', 'x')",
+                (day, NoteCipher(old_key).encrypt(f"note of {day}")),
+            )
+    missing = run_cli(tmp_path, "rotate-key", "--new-key", new_key)
+    assert missing.returncode == 1
+    assert "DATA_ENCRYPTION_KEY" in missing.stderr
+    bad = run_cli(tmp_path, "rotate-key", "--new-key", "short", DATA_ENCRYPTION_KEY=old_key)
+    assert bad.returncode == 1
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert "short" not in bad.stderr, "a key is never echoed"
+    result = run_cli(tmp_path, "rotate-key", "--new-key", new_key, DATA_ENCRYPTION_KEY=old_key)
+    assert result.returncode == 0, result.stderr
+    assert "notes re-encrypted: 2; already under the new key: 0" in result.stdout
+    assert "set DATA_ENCRYPTION_KEY to the new key" in result.stdout
+    assert old_key not in result.stdout + result.stderr
+    assert new_key not in result.stdout + result.stderr
+    with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
+        tokens = [row[0] for row in conn.execute("SELECT note_cipher FROM checkins ORDER BY id")]
+    assert [NoteCipher(new_key).decrypt(t) for t in tokens] == [
+        "note of 2026-03-01",
+        "note of 2026-03-02",
+    ]
+    again = run_cli(tmp_path, "rotate-key", "--new-key", new_key, DATA_ENCRYPTION_KEY=old_key)
+    assert "notes re-encrypted: 0; already under the new key: 2" in again.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -410,3 +411,92 @@ async def test_clinician_menu_lists_the_flow_commands(app: App, api: LocalBotApi
     chats = [c for c in api.of("setMyCommands") if "chat" in str(c.get("scope", ""))]
     commands = {c["command"] for c in chats[-1]["commands"]}
     assert {"addmed", "addtms", "cancel"} <= commands
+
+
+TELEGRAM_TEXT_LIMIT = 4096
+
+
+def errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The messages logged at ERROR or above while the test ran."""
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_overlong_typed_answers_are_asked_again_with_a_short_echo(
+    app: App, api: LocalBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A very long answer at a days or start step is re-asked, echoed short; the flow goes on."""
+    long_text = "x" * 5000
+    await fill_medication_up_to_times(app, api)
+    await send(app, DR, "08:00")
+    await send(app, DR, long_text)
+    shown = screen(api)
+    assert len(shown) < TELEGRAM_TEXT_LIMIT
+    assert "x" * 40 not in shown
+    assert "\N{HORIZONTAL ELLIPSIS}" in shown
+    assert "On which days?" in shown
+    assert await step_of(app) == "days"
+    await send(app, DR, "daily")
+    await send(app, DR, "2026-03-09" + "9" * 5000)
+    assert len(screen(api)) < TELEGRAM_TEXT_LIMIT
+    assert await step_of(app) == "start"
+    await send(app, DR, "2026-03-09")
+    assert await step_of(app) == "confirm"
+    await send(app, DR, "/cancel")
+    await send(app, DR, "/addtms")
+    await tap(app, api, "P-001")
+    await send(app, DR, long_text)
+    assert len(screen(api)) < TELEGRAM_TEXT_LIMIT
+    assert await step_of(app) == "start"
+    await send(app, DR, "2026-03-09")
+    await send(app, DR, "9:30")
+    await tap(app, api, "Custom")
+    await send(app, DR, long_text)
+    assert len(screen(api)) < TELEGRAM_TEXT_LIMIT
+    assert await step_of(app) == "days_custom"
+    assert errors_logged(caplog) == []
+
+
+async def test_session_count_in_other_digits_is_asked_again(
+    app: App, api: LocalBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """'²', Arabic-Indic digits or 5,000 nines at the sessions step get the polite re-ask."""
+    await send(app, DR, "/addtms")
+    await tap(app, api, "P-001")
+    await send(app, DR, "2026-03-09")
+    await send(app, DR, "9:30")
+    await tap(app, api, "Mon\N{EN DASH}Fri")
+    for answer in ("\N{SUPERSCRIPT TWO}", "\u0661\u0662", "9" * 5000):
+        await send(app, DR, answer)
+        assert "from 1 to 200" in screen(api)
+        assert len(screen(api)) < TELEGRAM_TEXT_LIMIT
+        assert await step_of(app) == "sessions"
+    await send(app, DR, "12")
+    assert await step_of(app) == "location"
+    assert errors_logged(caplog) == []
+
+
+async def test_forged_buttons_with_odd_digits_are_refused_quietly(
+    app: App, api: LocalBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Button data with superscript or over-long digits is refused; the flow stays usable."""
+    await send(app, DR, "/addmed")
+    own = data_of(api, "P-001")
+    stem = own.rsplit(":", 1)[0]
+    for choice in ("\N{SUPERSCRIPT TWO}", "9" * 30, "9" * 5000):
+        await press(app, DR, f"{stem}:{choice}")
+        assert toast(api) == "This patient is not on your care team."
+        assert await step_of(app) == "patient"
+    for data in (
+        "d:t:\N{SUPERSCRIPT TWO}",
+        "d:t:" + "9" * 30,
+        "a:y:" + "9" * 30,
+        "al:ack:" + "9" * 30,
+        "al:ack:\N{SUPERSCRIPT TWO}",
+        "l:p:some-article:\N{SUPERSCRIPT TWO}",
+        "pv:erase:" + "9" * 30 + ":abc",
+    ):
+        await press(app, ALICE, data)
+        assert toast(api)
+    await press(app, DR, own)
+    assert await step_of(app) == "name"
+    assert errors_logged(caplog) == []

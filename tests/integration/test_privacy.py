@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from markupsafe import escape
 from pydantic import SecretStr
 from telegram.ext import Application
 from telegram.request import RequestData
@@ -172,11 +173,11 @@ async def clinic(app: App) -> App:
 
 
 async def my_file(app: App, api: FileKeepingBotApi, user_id: int) -> dict[str, Any]:
-    """Send /mydata and return the JSON document the bot uploaded."""
+    """Send /mydata and return the JSON document the bot uploaded (a page follows it)."""
     before = len(api.files)
     await send(app, user_id, "/mydata")
-    assert len(api.files) == before + 1, "exactly one file is sent"
-    filename, content = api.files[-1]
+    assert len(api.files) == before + 2, "the JSON file and its page are sent"
+    filename, content = api.files[-2]
     assert filename.startswith("my-data-")
     assert filename.endswith(".json")
     document = json.loads(content)
@@ -492,3 +493,59 @@ async def test_a_patient_who_declined_consent_can_still_see_and_erase_their_row(
     yes = await yes_button(app, api, CARLA)
     await press(app, CARLA, yes)
     assert await services(app).enrollment.patient_for_user(CARLA) is None
+
+
+def page_text(value: Any) -> str:
+    """Return a JSON value as the page shows it, escaped as HTML."""
+    if value is None:
+        return ""
+    shown = (
+        value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    )
+    return str(escape(shown))
+
+
+async def test_mydata_page_shows_every_value_of_the_json_escaped_and_self_contained(
+    clinic: App, api: FileKeepingBotApi
+) -> None:
+    """The HTML page beside the JSON has a table per section with every value, escaped."""
+    await services(clinic).schedules.add_medication(
+        "P-ALICE", name="<script>alert('x')</script> & co", dose="1 tab", times="09:00"
+    )
+    document = await my_file(clinic, api, ALICE)
+    filename, content = api.files[-1]
+    assert filename.startswith("my-data-")
+    assert filename.endswith(".html")
+    page = content.decode("utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert '<html lang="en">' in page
+    for name, rows in document["data"].items():
+        assert f"data: {name} (" in page, name
+        for row in rows:
+            for column, value in row.items():
+                assert f"<th>{column}</th>" in page, (name, column)
+                assert f"<td>{page_text(value)}</td>" in page, (name, column)
+    for key, value in document["patient"].items():
+        assert f"<tr><td>{key}</td><td>{page_text(value)}</td></tr>" in page
+    for table in document["tables"]:
+        assert f"<td>{table}</td>" in page
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in page
+    assert "://" not in page, "nothing is loaded from anywhere"
+    assert "<img" not in page
+    assert "<link" not in page
+    assert "default-src 'none'" in page
+    assert "P-BOB" not in page
+    assert DR_NAME not in page
+    assert "my-data-" in api.last_text(ALICE)
+    assert ".html" in api.last_text(ALICE)
+
+
+async def test_mydata_page_is_in_the_patients_language(clinic: App, api: FileKeepingBotApi) -> None:
+    """A Spanish-speaking patient's page is in Spanish."""
+    await enroll(clinic, CARLA, "P-CARLA", language_code="es-MX")
+    await my_file(clinic, api, CARLA)
+    page = api.files[-1][1].decode("utf-8")
+    assert '<html lang="es">' in page
+    assert "Sus datos: P-CARLA" in page
+    assert ".html" in api.last_text(CARLA)

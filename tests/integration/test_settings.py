@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -273,3 +274,22 @@ async def test_patient_menu_offers_settings_in_both_languages(app: App, api: Loc
         assert "settings" in {c["command"] for c in menus[language]}
     spanish = {c["command"]: c["description"] for c in menus["es"]}
     assert spanish["settings"].startswith("Zona horaria")
+
+
+async def test_overlong_zone_name_is_asked_again_without_an_error(
+    app: App, api: LocalBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A zone name longer than a file name may be is explained and asked again, echoed short."""
+    await send(app, ALICE, "/settings")
+    await tap(app, api, "Time zone")
+    await tap(app, api, "Other zone")
+    for name in ("A" * 300, "America/" + "x" * 300, "\N{LATIN SMALL LETTER E WITH ACUTE}" * 200):
+        await send(app, ALICE, name)
+        assert "I do not know the time zone" in screen(api)
+        assert "\N{HORIZONTAL ELLIPSIS}" in screen(api)
+        assert len(screen(api)) < 500
+        assert (await svc(app).flows.get(ALICE)) is not None
+    await press(app, ALICE, "st:tz:" + "A" * 300)
+    assert api.of("answerCallbackQuery")[-1].get("text") == "This button is no longer active."
+    assert (await patient(app)).timezone == "America/New_York"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
