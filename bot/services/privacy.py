@@ -113,6 +113,13 @@ class DataExport:
         return (text + "\n").encode("utf-8")
 
 
+PART2_NOTICE = (
+    "42 CFR part 2 prohibits unauthorized use or disclosure of these records. This record is "
+    "protected by federal confidentiality rules (42 CFR part 2) and HIPAA; do not disclose it "
+    "further except as those rules permit."
+)
+
+
 class EraseOutcome(StrEnum):
     """What a confirmed erasure request led to."""
 
@@ -250,6 +257,9 @@ class PrivacyService:
             "format": EXPORT_FORMAT,
             "version": EXPORT_VERSION,
             "generated_at": to_db_time(now),
+            # The file leaves the bot (to the patient, or to clinic IT for a request): it carries
+            # the notice that prohibits redisclosure, as every disclosure does.
+            "notice": PART2_NOTICE,
             "patient": profile or {"label": patient.label},
             "data": data,
             "tables": index,

@@ -207,3 +207,22 @@ async def test_an_enrollment_code_that_looks_like_od_is_not_a_crisis(
     await capp.process_update(text_update(capp.bot, PAT, f"/start {code}"))
     assert "not end-to-end encrypted" in api.last_text(PAT)
     assert await s.db.fetchall("SELECT * FROM alerts") == []
+
+
+async def test_the_consent_screen_says_telegram_sees_who_the_patient_talks_to(
+    capp: App, api: LocalBotApi
+) -> None:
+    """Part 2: the patient is told Telegram can see they talk to a treatment program's bot."""
+    s = svc(capp)
+    await s.careteam.add_clinician(DR, "Dr. Vega")
+    issued = await s.enrollment.create_invite("P-791", clinician_telegram_id=DR, days=7)
+    await capp.process_update(text_update(capp.bot, PAT, f"/start {issued.code}"))
+    assert "can see that you are talking with your treatment program's bot" in api.last_text(PAT)
+
+
+async def test_an_export_carries_the_notice_against_redisclosure(capp: App) -> None:
+    """`companion export` and /mydata files carry the 42 CFR part 2 notice."""
+    s = svc(capp)
+    await enrol(capp)
+    export = await s.privacy.export_for_label("P-780")
+    assert "42 CFR part 2 prohibits" in export.document["notice"]
