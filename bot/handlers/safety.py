@@ -16,7 +16,7 @@ import logging
 import re
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.constants import ChatType
+from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
@@ -33,7 +33,7 @@ from bot.handlers.common import (
     user_locale,
 )
 from bot.models import Patient
-from bot.services.safety import Tier, assess
+from bot.services.safety import CrisisSignal, Tier, assess
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +65,15 @@ async def scan_for_crisis(update: Update, context: Context) -> None:
         return
     services = services_of(context)
     patient = await services.enrollment.patient_for_user(user.id)
-    clinician = await services.careteam.clinician_for_user(user.id)
     locale = user_locale(update, patient)
     texts = services.texts
     category = signal.category.value
-    is_patient = patient is not None and clinician is None and patient.chat_id is not None
+    # A person's patient side is a patient in every respect, even if they are a clinician too.
+    is_patient = patient is not None and patient.chat_id is not None
+    chat = update.effective_chat
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        await _answer_in_group(update, context, patient if is_patient else None, signal)
+        raise ApplicationHandlerStop
     if is_patient and signal.tier is Tier.POSSIBLE:
         assert patient is not None
         await _ask_if_safe(update, context, patient, category)
@@ -102,6 +106,53 @@ async def scan_for_crisis(update: Update, context: Context) -> None:
         log.warning("crisis signal update_id=%s patient_id=None", update.update_id)
         await _reply_safely(update, texts.render("crisis.visitor", locale))
     raise ApplicationHandlerStop
+
+
+async def _answer_in_group(
+    update: Update, context: Context, patient: Patient | None, signal: CrisisSignal
+) -> None:
+    """Answer a crisis in a group with resources that name no clinic, team or program.
+
+    The group must not learn that the writer is in a treatment program: the care team is
+    alerted without a word in the group, and an "are you safe?" goes to the private chat.
+    """
+    services = services_of(context)
+    category = signal.category.value
+    locale = patient.locale if patient is not None else user_locale(update)
+    await _reply_safely(update, services.texts.render("crisis.group", locale, category=category))
+    if patient is None or patient.chat_id is None:
+        log.warning("crisis signal in a group update_id=%s patient_id=None", update.update_id)
+        return
+    if signal.tier is Tier.POSSIBLE:
+        check_id = await services.safety_net.open_check(patient, category)
+        minutes = round(services.settings.safety_check_timeout_minutes)
+        try:
+            await context.bot.send_message(
+                patient.chat_id,
+                services.texts.render("crisis.check", locale, minutes=max(minutes, 1)),
+                parse_mode=ParseMode.HTML,
+                reply_markup=_check_keyboard(context, locale, check_id),
+            )
+        except TelegramError as exc:
+            # Unanswered, the check still alerts the team when its time is up.
+            log.error("private check not sent patient_id=%s error=%s", patient.id, type(exc))
+        log.warning(
+            "possible crisis in a group update_id=%s patient_id=%s", update.update_id, patient.id
+        )
+        return
+    notice = await services.careteam.raise_alert(
+        patient, kind="crisis", severity="urgent", category=category
+    )
+    log.warning(
+        "crisis signal in a group update_id=%s patient_id=%s alert_id=%s new=%s",
+        update.update_id,
+        patient.id,
+        notice.alert.id,
+        notice.is_new,
+    )
+    await services.safety_net.plan_followup(patient, category)
+    if notice.is_new:
+        await notify_care_team(context, notice)
 
 
 async def _ask_if_safe(update: Update, context: Context, patient: Patient, category: str) -> None:
@@ -161,8 +212,6 @@ async def _answer_question(update: Update, context: Context, text: str) -> None:
     patient = await services.enrollment.patient_for_user(user.id)
     if patient is None or not patient.has_consented:
         return  # visitors and patients before consent get their usual answer
-    if await services.careteam.clinician_for_user(user.id) is not None:
-        return
     locale = patient.locale
     # The emergency steps come first, in case the question is asked while it is happening;
     # nobody is paged for a question.
@@ -273,7 +322,7 @@ async def sos(update: Update, context: Context) -> None:
     locale = user_locale(update, patient)
     texts = services.texts
     await reply(update, texts.render("sos.resources", locale))
-    if patient is not None and await services.careteam.clinician_for_user(user.id) is None:
+    if patient is not None and patient.chat_id is not None:
         await reply(update, texts.render("sos.offer", locale), _offer_keyboard(context, locale))
     log.info("sos update_id=%s patient_id=%s", update.update_id, patient.id if patient else None)
 
