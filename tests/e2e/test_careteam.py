@@ -196,3 +196,36 @@ async def test_debug_logs_carry_no_message_text_while_polling(
     assert " DEBUG " in logs, "the bot ran at DEBUG"
     assert "quokka-amber-7731" not in logs
     assert "want to die" not in logs
+
+
+async def test_a_patient_who_leaves_gets_no_more_prompts_and_the_team_is_told(
+    bot: BotProcess, emu: AsyncEmulatorClient
+) -> None:
+    """/settings, "Leave the program", confirm: the team is alerted, planned prompts are void."""
+    dr, patient = await enrolled(bot, emu)
+    deadline = time.monotonic() + 15
+    while not bot.query("SELECT id FROM deliveries WHERE kind = 'checkin' AND status = 'pending'"):
+        assert time.monotonic() < deadline, "the daily check-in prompt was planned"
+        await asyncio.sleep(0.2)
+    await dr.mark()
+    await patient.send("/settings")
+    await patient.wait_for_message(contains="Time zone", timeout=15)
+    await patient.press("Leave the program")
+    confirm = await patient.wait_for_edit(
+        (await patient.last_message()).message_id, contains="Leave the program?", timeout=15
+    )
+    await patient.press("Yes, leave the program", message_id=confirm.message_id)
+    await patient.wait_for_edit(
+        confirm.message_id, contains="You have left the program", timeout=15
+    )
+    told = await dr.wait_for_message(contains="left the program", timeout=15)
+    assert "P-801" in told.text
+    await asyncio.sleep(2.5)  # a few planner ticks
+    assert (
+        bot.query(
+            "SELECT id FROM deliveries WHERE kind IN ('checkin', 'dose') AND status = 'pending'"
+        )
+        == []
+    )
+    await patient.send("/checkin")
+    await patient.wait_for_message(contains="You have left the program", timeout=15)
