@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from telegram.ext import Application
 
 from bot.app import Services, build_application, build_services
+from bot.clock import ManualClock
 from bot.config import Settings, configure_libraries
 from tests.support.botapi import LocalBotApi
 
@@ -47,6 +49,27 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
     await built.db.migrate()
     yield built
     await built.db.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock the tests move by hand (a test module may set its own start)."""
+    return ManualClock(datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+async def clocked_app(
+    settings: Settings, api: LocalBotApi, clock: ManualClock
+) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
+    """The real Application on the manual clock, without the background jobs."""
+    application = build_application(settings, request=api, clock=clock, start_scheduler=False)
+    await application.initialize()
+    assert application.post_init is not None
+    await application.post_init(application)
+    yield application
+    assert application.post_shutdown is not None
+    await application.post_shutdown(application)
+    await application.shutdown()
 
 
 @pytest.fixture

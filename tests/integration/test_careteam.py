@@ -6,20 +6,21 @@ import asyncio
 import csv
 import io
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from telegram.ext import Application
 
-from bot.app import Services, build_application
+from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.models import Clinician
 from bot.services.reports import MESSAGE_LIMIT
 from bot.storage.checkins import CheckinRepository
 from scheduler.dispatch import Dispatcher
+from tests.support.apps import svc
 from tests.support.botapi import LocalBotApi
 from tests.support.updates import callback_update, text_update
 
@@ -38,25 +39,6 @@ START = MONDAY_8AM - timedelta(days=8)  # Sunday 22nd, 08:00
 def clock() -> ManualClock:
     """A clock the tests move by hand."""
     return ManualClock(START)
-
-
-@pytest.fixture
-async def capp(settings: Settings, api: LocalBotApi, clock: ManualClock) -> AsyncIterator[App]:
-    """The Application on a manual clock, without the background jobs."""
-    application = build_application(settings, request=api, clock=clock, start_scheduler=False)
-    await application.initialize()
-    assert application.post_init is not None
-    await application.post_init(application)
-    yield application
-    assert application.post_shutdown is not None
-    await application.post_shutdown(application)
-    await application.shutdown()
-
-
-def svc(app: App) -> Services:
-    services = app.bot_data["services"]
-    assert isinstance(services, Services)
-    return services
 
 
 def dispatcher(app: App) -> Dispatcher:
@@ -125,17 +107,17 @@ async def answer_week(
 
 
 async def test_a_digest_counts_a_lived_week_and_audits_each_patient_read(
-    capp: App, clock: ManualClock
+    clocked_app: App, clock: ManualClock
 ) -> None:
     """Doses, check-ins and use from real rows; one audit row per patient the digest read."""
-    s = svc(capp)
-    team = await clinicians(capp)
-    await enrol(capp, "P-201", 1)
-    await enrol(capp, "P-202", 2)
+    s = svc(clocked_app)
+    team = await clinicians(clocked_app)
+    await enrol(clocked_app, "P-201", 1)
+    await enrol(clocked_app, "P-202", 2)
     for label in ("P-201", "P-202"):
         await s.schedules.add_medication(label, name="Suboxone", dose="8 mg", times="08:00")
-    await answer_week(capp, clock, "P-201", used_on=(2, 4))
-    await answer_week(capp, clock, "P-202", used_on=())
+    await answer_week(clocked_app, clock, "P-201", used_on=(2, 4))
+    await answer_week(clocked_app, clock, "P-202", used_on=())
     clock.set(MONDAY_8AM)
     digest = await s.digests.build_weekly_digest(team[DR], date(2026, 11, 29))
     assert [w.patient.label for w in digest.patients] == ["P-201", "P-202"]  # flagged first
@@ -153,12 +135,12 @@ async def test_a_digest_counts_a_lived_week_and_audits_each_patient_read(
     assert {a["patient_id"] for a in audit} == {first.patient.id, second.patient.id}
 
 
-async def test_a_clinician_sees_their_team_and_an_admin_sees_everyone(capp: App) -> None:
+async def test_a_clinician_sees_their_team_and_an_admin_sees_everyone(clocked_app: App) -> None:
     """Dr. Lee's digest has her patients; Dr. Ortiz's his; the admin's all; invites left out."""
-    s = svc(capp)
-    team = await clinicians(capp)
-    await enrol(capp, "P-211", 1, DR)
-    await enrol(capp, "P-212", 2, COLLEAGUE)
+    s = svc(clocked_app)
+    team = await clinicians(clocked_app)
+    await enrol(clocked_app, "P-211", 1, DR)
+    await enrol(clocked_app, "P-212", 2, COLLEAGUE)
     await s.enrollment.create_invite("P-213", clinician_telegram_id=DR, days=7)  # not joined
     week_end = date(2026, 11, 29)
 
@@ -171,12 +153,12 @@ async def test_a_clinician_sees_their_team_and_an_admin_sees_everyone(capp: App)
     assert await labels(LEAD) == ["P-211", "P-212"]
 
 
-async def test_an_erased_patient_is_gone_from_the_next_digest(capp: App) -> None:
+async def test_an_erased_patient_is_gone_from_the_next_digest(clocked_app: App) -> None:
     """After /delete's erasure the patient is not in any digest, and the digest still builds."""
-    s = svc(capp)
-    team = await clinicians(capp)
-    await enrol(capp, "P-221", 1)
-    keep = await enrol(capp, "P-222", 2)
+    s = svc(clocked_app)
+    team = await clinicians(clocked_app)
+    await enrol(clocked_app, "P-221", 1)
+    keep = await enrol(clocked_app, "P-222", 2)
     patient = await s.enrollment.patient_for_user(FIRST_PATIENT + 1)
     assert patient is not None
     token = await s.privacy.erasure_token(patient)
@@ -186,13 +168,13 @@ async def test_an_erased_patient_is_gone_from_the_next_digest(capp: App) -> None
 
 
 async def test_the_message_splits_on_patient_boundaries_under_telegrams_limit(
-    capp: App, clock: ManualClock
+    clocked_app: App, clock: ManualClock
 ) -> None:
     """Sixty flagged patients: every part is under 4,096, starts with the header, cuts no one."""
-    s = svc(capp)
-    team = await clinicians(capp)
+    s = svc(clocked_app)
+    team = await clinicians(clocked_app)
     for number in range(60):
-        await enrol(capp, f"P-3{number:02d}", number)
+        await enrol(clocked_app, f"P-3{number:02d}", number)
     clock.set(MONDAY_8AM)
     digest = await s.digests.build_weekly_digest(team[DR], date(2026, 11, 29))
     assert len(digest.flagged) == 60  # never answered a check-in: flagged for it
@@ -211,13 +193,13 @@ async def test_the_message_splits_on_patient_boundaries_under_telegrams_limit(
 
 
 async def test_the_html_report_is_self_contained_and_the_csv_has_a_row_per_patient(
-    capp: App,
+    clocked_app: App,
 ) -> None:
     """Charts embedded as data, no outside address; CSV: header, one row each, the notice."""
-    s = svc(capp)
-    team = await clinicians(capp)
-    await enrol(capp, "P-231", 1)
-    await enrol(capp, "P-232", 2)
+    s = svc(clocked_app)
+    team = await clinicians(clocked_app)
+    await enrol(clocked_app, "P-231", 1)
+    await enrol(clocked_app, "P-232", 2)
     digest = await s.digests.build_weekly_digest(team[DR], date(2026, 11, 29))
     files = await s.renderer.render(digest, "en", s.charts)
     html = files.report.decode()
@@ -235,10 +217,10 @@ async def test_the_html_report_is_self_contained_and_the_csv_has_a_row_per_patie
     assert files.photos[0].png.startswith(b"\x89PNG")
 
 
-async def test_an_empty_clinic_gets_a_sensible_digest(capp: App) -> None:
+async def test_an_empty_clinic_gets_a_sensible_digest(clocked_app: App) -> None:
     """A clinician with no patients: one message that says so, a report, a CSV with no rows."""
-    s = svc(capp)
-    team = await clinicians(capp)
+    s = svc(clocked_app)
+    team = await clinicians(clocked_app)
     digest = await s.digests.build_weekly_digest(team[COLLEAGUE], date(2026, 11, 29))
     files = await s.renderer.render(digest, "en", s.charts)
     assert len(files.messages) == 1
@@ -247,11 +229,11 @@ async def test_an_empty_clinic_gets_a_sensible_digest(capp: App) -> None:
     assert "No enrolled patients yet" in files.report.decode()
 
 
-async def test_a_spanish_clinician_gets_the_digest_in_spanish(capp: App) -> None:
+async def test_a_spanish_clinician_gets_the_digest_in_spanish(clocked_app: App) -> None:
     """The clinician's language picks the templates: message, report and CSV headers."""
-    s = svc(capp)
+    s = svc(clocked_app)
     await s.careteam.add_clinician(DR, "Dra. Ruiz", locale="es")
-    await enrol(capp, "P-241", 1)
+    await enrol(clocked_app, "P-241", 1)
     clinician = await s.careteam.clinician_for_user(DR)
     assert clinician is not None
     assert clinician.locale == "es"
@@ -263,18 +245,18 @@ async def test_a_spanish_clinician_gets_the_digest_in_spanish(capp: App) -> None
 
 
 async def test_slash_digest_queues_a_delivery_that_sends_text_charts_and_protected_files(
-    capp: App, api: LocalBotApi, clock: ManualClock
+    clocked_app: App, api: LocalBotApi, clock: ManualClock
 ) -> None:
     """/digest answers at once; the dispatcher sends message, album and files, all protected."""
-    s = svc(capp)
-    await clinicians(capp)
-    await enrol(capp, "P-251", 1)
-    await enrol(capp, "P-252", 2)
+    s = svc(clocked_app)
+    await clinicians(clocked_app)
+    await enrol(clocked_app, "P-251", 1)
+    await enrol(clocked_app, "P-252", 2)
     clock.set(MONDAY_8AM)  # a week without check-ins: both need attention, both get a chart
     api.clear()
-    await capp.process_update(text_update(capp.bot, DR, "/digest"))
+    await clocked_app.process_update(text_update(clocked_app.bot, DR, "/digest"))
     assert "Preparing your digest" in api.last_text(DR)
-    await run_dispatch(dispatcher(capp))
+    await run_dispatch(dispatcher(clocked_app))
     digest_texts = [p for p in api.sent(DR) if "Weekly digest" in str(p["text"])]
     assert len(digest_texts) == 1
     assert digest_texts[0]["protect_content"] is True
@@ -287,13 +269,13 @@ async def test_slash_digest_queues_a_delivery_that_sends_text_charts_and_protect
 
 
 async def test_a_digest_interrupted_after_its_text_resumes_without_sending_it_again(
-    capp: App, api: LocalBotApi
+    clocked_app: App, api: LocalBotApi
 ) -> None:
     """A crash after part one: on restart the row is resent from part two; the text once."""
-    s = svc(capp)
-    await clinicians(capp)
-    await enrol(capp, "P-261", 1)
-    await capp.process_update(text_update(capp.bot, DR, "/digest"))
+    s = svc(clocked_app)
+    await clinicians(clocked_app)
+    await enrol(clocked_app, "P-261", 1)
+    await clocked_app.process_update(text_update(clocked_app.bot, DR, "/digest"))
     row = await s.db.fetchone("SELECT id FROM deliveries WHERE kind = 'digest'")
     assert row is not None
     async with s.db.transaction() as tx:  # as a crash leaves it: claimed, one part sent
@@ -303,7 +285,7 @@ async def test_a_digest_interrupted_after_its_text_resumes_without_sending_it_ag
             (row["id"],),
         )
     api.clear()
-    d = dispatcher(capp)
+    d = dispatcher(clocked_app)
     await d.recover()
     await run_dispatch(d)
     assert not [p for p in api.sent(DR) if "Weekly digest" in str(p["text"])]
@@ -314,11 +296,11 @@ async def test_a_digest_interrupted_after_its_text_resumes_without_sending_it_ag
 
 
 async def test_the_scheduled_digest_is_planned_once_per_clinician_at_monday_8am(
-    capp: App, clock: ManualClock
+    clocked_app: App, clock: ManualClock
 ) -> None:
     """One row per active clinician, due at 08:00 New York time; planning again adds nothing."""
-    s = svc(capp)
-    await clinicians(capp)
+    s = svc(clocked_app)
+    await clinicians(clocked_app)
     clock.set(MONDAY_8AM - timedelta(hours=20))
     await s.weekly.plan()
     await s.weekly.plan()
@@ -331,11 +313,11 @@ async def test_the_scheduled_digest_is_planned_once_per_clinician_at_monday_8am(
 
 
 async def test_the_digest_slot_follows_the_clock_across_the_autumn_change(
-    capp: App, clock: ManualClock
+    clocked_app: App, clock: ManualClock
 ) -> None:
     """Monday Nov 2 08:00 is 13:00 UTC after New York fell back, Oct 26 was 12:00 UTC."""
-    s = svc(capp)
-    await clinicians(capp)
+    s = svc(clocked_app)
+    await clinicians(clocked_app)
     clock.set(datetime(2026, 10, 25, 18, tzinfo=UTC))
     await s.weekly.plan()
     clock.set(datetime(2026, 11, 1, 18, tzinfo=UTC))
@@ -350,15 +332,17 @@ async def test_the_digest_slot_follows_the_clock_across_the_autumn_change(
 
 
 async def test_patient_command_shows_figures_events_and_a_chart_to_the_team(
-    capp: App, api: LocalBotApi
+    clocked_app: App, api: LocalBotApi
 ) -> None:
     """/patient LABEL: the week's figures, the last events and the 28-day chart; audited."""
-    s = svc(capp)
-    await clinicians(capp)
-    patient_id = await enrol(capp, "P-271", 1)
-    await capp.process_update(text_update(capp.bot, FIRST_PATIENT + 1, "i want to kill myself"))
+    s = svc(clocked_app)
+    await clinicians(clocked_app)
+    patient_id = await enrol(clocked_app, "P-271", 1)
+    await clocked_app.process_update(
+        text_update(clocked_app.bot, FIRST_PATIENT + 1, "i want to kill myself")
+    )
     api.clear()
-    await capp.process_update(text_update(capp.bot, DR, "/patient P-271"))
+    await clocked_app.process_update(text_update(clocked_app.bot, DR, "/patient P-271"))
     text = api.last_text(DR)
     assert "P-271" in text
     assert "crisis message" in text
@@ -372,15 +356,15 @@ async def test_patient_command_shows_figures_events_and_a_chart_to_the_team(
 
 
 async def test_unknown_label_and_another_teams_patient_get_the_same_answer(
-    capp: App, api: LocalBotApi
+    clocked_app: App, api: LocalBotApi
 ) -> None:
     """Not on my team, or no such label: one and the same reply, and no audit row."""
-    s = svc(capp)
-    await clinicians(capp)
-    await enrol(capp, "P-281", 1, COLLEAGUE)
-    await capp.process_update(text_update(capp.bot, DR, "/patient P-281"))
+    s = svc(clocked_app)
+    await clinicians(clocked_app)
+    await enrol(clocked_app, "P-281", 1, COLLEAGUE)
+    await clocked_app.process_update(text_update(clocked_app.bot, DR, "/patient P-281"))
     not_mine = api.last_text(DR).replace("P-281", "LABEL")
-    await capp.process_update(text_update(capp.bot, DR, "/patient P-999"))
+    await clocked_app.process_update(text_update(clocked_app.bot, DR, "/patient P-999"))
     unknown = api.last_text(DR).replace("P-999", "LABEL")
     assert not_mine == unknown
     assert await s.db.fetchall("SELECT * FROM audit_log WHERE action = 'patient.trend'") == []
@@ -388,15 +372,15 @@ async def test_unknown_label_and_another_teams_patient_get_the_same_answer(
 
 @pytest.mark.parametrize("command", ["/digest", "/patient P-291", "/patients", "/invite P-299"])
 async def test_patients_and_strangers_learn_nothing_from_clinician_commands(
-    capp: App, api: LocalBotApi, command: str
+    clocked_app: App, api: LocalBotApi, command: str
 ) -> None:
     """A patient and a stranger are refused; no label, no queued digest, no audit row."""
-    s = svc(capp)
-    await clinicians(capp)
-    await enrol(capp, "P-291", 1)
+    s = svc(clocked_app)
+    await clinicians(clocked_app)
+    await enrol(clocked_app, "P-291", 1)
     before = await s.db.fetchone("SELECT COUNT(*) AS n FROM audit_log")
     for user in (FIRST_PATIENT + 1, STRANGER):
-        await capp.process_update(text_update(capp.bot, user, command))
+        await clocked_app.process_update(text_update(clocked_app.bot, user, command))
         answer = api.last_text(user)
         assert "P-291" not in answer
         assert "P-299" not in answer
@@ -410,12 +394,12 @@ async def test_patients_and_strangers_learn_nothing_from_clinician_commands(
 
 
 async def test_data_alerts_are_raised_once_each_and_only_when_switched_on(
-    capp: App, clock: ManualClock
+    clocked_app: App, clock: ManualClock
 ) -> None:
     """Use and high craving alert the team once, however often the sweep runs."""
-    s = svc(capp)
-    await clinicians(capp)
-    patient_id = await enrol(capp, "P-301", 1)
+    s = svc(clocked_app)
+    await clinicians(clocked_app)
+    patient_id = await enrol(clocked_app, "P-301", 1)
     async with s.db.transaction() as tx:
         await CheckinRepository(s.db).record(
             tx, patient_id, date(2026, 11, 22), clock.now(), craving=9, mood=3, used=True
@@ -455,12 +439,12 @@ async def test_data_alerts_stay_quiet_when_the_clinic_switched_them_off(
 
 
 async def test_a_run_of_missed_doses_alerts_once_and_ran_out_alerts(
-    capp: App, clock: ManualClock
+    clocked_app: App, clock: ManualClock
 ) -> None:
     """Three misses in a row alert once (a fourth is the same run); "ran out" alerts too."""
-    s = svc(capp)
-    await clinicians(capp)
-    patient_id = await enrol(capp, "P-311", 1)
+    s = svc(clocked_app)
+    await clinicians(clocked_app)
+    patient_id = await enrol(clocked_app, "P-311", 1)
     await s.schedules.add_medication("P-311", name="Methadone", dose="60 mg", times="08:00")
     deliveries = s.reminders.deliveries
     for offset in range(5):
@@ -484,12 +468,12 @@ async def test_a_run_of_missed_doses_alerts_once_and_ran_out_alerts(
 
 
 async def test_days_without_a_check_in_alert_once_per_silence(
-    capp: App, clock: ManualClock
+    clocked_app: App, clock: ManualClock
 ) -> None:
     """Three days silent: one alert; a check-in, then silence again: a new one."""
-    s = svc(capp)
-    await clinicians(capp)
-    patient_id = await enrol(capp, "P-321", 1)
+    s = svc(clocked_app)
+    await clinicians(clocked_app)
+    patient_id = await enrol(clocked_app, "P-321", 1)
     clock.advance(timedelta(days=3))
     assert [n.alert.kind for n in await s.watch.sweep()] == ["no_checkin"]
     assert await s.watch.sweep() == []
@@ -502,37 +486,43 @@ async def test_days_without_a_check_in_alert_once_per_silence(
 
 
 async def test_an_unacknowledged_crisis_alert_escalates_to_every_clinician_once(
-    capp: App, api: LocalBotApi, clock: ManualClock
+    clocked_app: App, api: LocalBotApi, clock: ManualClock
 ) -> None:
     """After 15 minutes unacknowledged, every active clinician gets it, marked escalated."""
-    s = svc(capp)
-    await clinicians(capp)
-    await enrol(capp, "P-331", 1)
-    await capp.process_update(text_update(capp.bot, FIRST_PATIENT + 1, "i want to kill myself"))
-    await run_dispatch(dispatcher(capp))  # the first page, to the care team
+    s = svc(clocked_app)
+    await clinicians(clocked_app)
+    await enrol(clocked_app, "P-331", 1)
+    await clocked_app.process_update(
+        text_update(clocked_app.bot, FIRST_PATIENT + 1, "i want to kill myself")
+    )
+    await run_dispatch(dispatcher(clocked_app))  # the first page, to the care team
     clock.advance(timedelta(minutes=14))
     assert await s.watch.escalate() == []
     clock.advance(timedelta(minutes=2))
     assert len(await s.watch.escalate()) == 1
     assert await s.watch.escalate() == []
     api.clear()
-    await run_dispatch(dispatcher(capp))
+    await run_dispatch(dispatcher(clocked_app))
     escalated = {
         int(p["chat_id"]) for p in api.sent() if "Not acknowledged after 15 minutes" in p["text"]
     }
     assert escalated == {DR, COLLEAGUE, LEAD}
 
 
-async def test_an_acknowledged_alert_does_not_escalate(capp: App, clock: ManualClock) -> None:
+async def test_an_acknowledged_alert_does_not_escalate(
+    clocked_app: App, clock: ManualClock
+) -> None:
     """Dr. Lee acknowledges within the wait: the alert is hers and never escalates."""
-    s = svc(capp)
-    team = await clinicians(capp)
-    await enrol(capp, "P-341", 1)
-    await capp.process_update(text_update(capp.bot, FIRST_PATIENT + 1, "i want to kill myself"))
-    await run_dispatch(dispatcher(capp))
+    s = svc(clocked_app)
+    team = await clinicians(clocked_app)
+    await enrol(clocked_app, "P-341", 1)
+    await clocked_app.process_update(
+        text_update(clocked_app.bot, FIRST_PATIENT + 1, "i want to kill myself")
+    )
+    await run_dispatch(dispatcher(clocked_app))
     alert = await s.db.fetchone("SELECT id FROM alerts")
     assert alert is not None
-    await capp.process_update(callback_update(capp.bot, DR, f"al:ack:{alert['id']}"))
+    await clocked_app.process_update(callback_update(clocked_app.bot, DR, f"al:ack:{alert['id']}"))
     clock.advance(timedelta(minutes=30))
     assert await s.watch.escalate() == []
     row = await s.db.fetchone("SELECT acknowledged_by FROM alerts")
@@ -541,14 +531,16 @@ async def test_an_acknowledged_alert_does_not_escalate(capp: App, clock: ManualC
 
 
 async def test_anyone_paged_by_an_escalation_may_acknowledge_and_every_copy_says_who(
-    capp: App, api: LocalBotApi, clock: ManualClock
+    clocked_app: App, api: LocalBotApi, clock: ManualClock
 ) -> None:
     """Escalated to all: Dr. Ortiz (not on the team) acknowledges; the others' copies say so."""
-    s = svc(capp)
-    await clinicians(capp)
-    await enrol(capp, "P-351", 1)
-    await capp.process_update(text_update(capp.bot, FIRST_PATIENT + 1, "i want to kill myself"))
-    d = dispatcher(capp)
+    s = svc(clocked_app)
+    await clinicians(clocked_app)
+    await enrol(clocked_app, "P-351", 1)
+    await clocked_app.process_update(
+        text_update(clocked_app.bot, FIRST_PATIENT + 1, "i want to kill myself")
+    )
+    d = dispatcher(clocked_app)
     await run_dispatch(d)
     clock.advance(timedelta(minutes=16))
     await s.watch.escalate()
@@ -557,7 +549,9 @@ async def test_anyone_paged_by_an_escalation_may_acknowledge_and_every_copy_says
     alert = await s.db.fetchone("SELECT id FROM alerts")
     assert alert is not None
     api.clear()
-    await capp.process_update(callback_update(capp.bot, COLLEAGUE, f"al:ack:{alert['id']}"))
+    await clocked_app.process_update(
+        callback_update(clocked_app.bot, COLLEAGUE, f"al:ack:{alert['id']}")
+    )
     edits = await eventually(lambda: api.of("editMessageText"))
     await asyncio.sleep(0.1)
     edits = api.of("editMessageText")
@@ -566,16 +560,18 @@ async def test_anyone_paged_by_an_escalation_may_acknowledge_and_every_copy_says
 
 
 async def test_an_alert_queued_for_a_removed_clinician_goes_to_the_team_as_it_is_now(
-    capp: App, api: LocalBotApi
+    clocked_app: App, api: LocalBotApi
 ) -> None:
     """Dr. Lee is removed after the alert was queued: she gets nothing, the others get it."""
-    s = svc(capp)
-    await clinicians(capp)
-    await enrol(capp, "P-361", 1)
-    await capp.process_update(text_update(capp.bot, FIRST_PATIENT + 1, "i want to kill myself"))
+    s = svc(clocked_app)
+    await clinicians(clocked_app)
+    await enrol(clocked_app, "P-361", 1)
+    await clocked_app.process_update(
+        text_update(clocked_app.bot, FIRST_PATIENT + 1, "i want to kill myself")
+    )
     assert await s.careteam.remove_clinician(DR)
     api.clear()
-    d = dispatcher(capp)
+    d = dispatcher(clocked_app)
     await run_dispatch(d)
     await run_dispatch(d)
     paged = {int(p["chat_id"]) for p in api.sent() if "possible crisis" in str(p["text"])}

@@ -7,7 +7,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
-from bot.app import Services
+from tests.support.apps import svc
 from tests.support.botapi import LocalBotApi
 from tests.support.updates import callback_update, text_update
 
@@ -15,12 +15,6 @@ App = Application[Any, Any, Any, Any, Any, Any]
 PAT = 7901
 DR = 9901
 GROUP = -100_777
-
-
-def svc(app: App) -> Services:
-    services = app.bot_data["services"]
-    assert isinstance(services, Services)
-    return services
 
 
 async def enrol(app: App, user: int = PAT, label: str = "P-901") -> None:

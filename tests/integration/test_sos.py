@@ -6,19 +6,13 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.app import Services
+from tests.support.apps import svc
 from tests.support.botapi import LocalBotApi
 from tests.support.updates import callback_update, text_update
 
 App = Application[Any, Any, Any, Any, Any, Any]
 PAT = 7301
 DR = 9301
-
-
-def svc(app: App) -> Services:
-    services = app.bot_data["services"]
-    assert isinstance(services, Services)
-    return services
 
 
 async def enrol(app: App) -> None:
