@@ -286,16 +286,18 @@ async def _bot_username(settings: Settings) -> str | None:
 
 async def _backup(settings: Settings, db: Database, args: argparse.Namespace) -> None:
     destination: Path = args.destination
-    if destination.exists():  # noqa: ASYNC240 - one stat before a one-off admin copy
-        msg = f"{destination} already exists; choose a new file name"
-        raise CliError(msg)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    # sqlite's online backup copies a consistent snapshot even while the bot writes.
-    target = sqlite3.connect(destination, check_same_thread=False)
+    # Claimed owner-only before anything is copied into it: a backup is the whole health record.
+    _new_private_file(destination).close()
     try:
-        await db.conn.backup(target)
-    finally:
-        target.close()
+        # sqlite's online backup copies a consistent snapshot even while the bot writes.
+        target = sqlite3.connect(destination, check_same_thread=False)
+        try:
+            await db.conn.backup(target)
+        finally:
+            target.close()
+    except BaseException:
+        destination.unlink(missing_ok=True)  # noqa: ASYNC240 - one unlink after a failed copy
+        raise
     print(f"backup written to {destination}")
 
 
@@ -328,7 +330,12 @@ async def _export(settings: Settings, db: Database, args: argparse.Namespace) ->
 def _new_private_file(path: Path) -> BinaryIO:
     """Create a file that must not exist yet, readable by its owner only (it holds health data)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True)
+    except OSError as exc:
+        msg = f"cannot create the folder {path.parent}: {exc.strerror or exc}"
+        raise CliError(msg) from exc
+    try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError as exc:
         msg = f"{path} already exists; choose a new file name"
