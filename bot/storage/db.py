@@ -182,6 +182,18 @@ class Database:
             await cursor.close()
             return list(rows)
 
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the database file and empty it; False if a reader held it back.
+
+        Until a checkpoint, the WAL keeps the old versions of every page a transaction changed,
+        so rows just deleted can still be read from it.
+        """
+        async with self._lock:
+            cursor = await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            row = await cursor.fetchone()
+            await cursor.close()
+        return row is not None and int(row[0]) == 0
+
     async def migrate(self) -> list[int]:
         """Apply every numbered migration not yet applied; return the versions applied."""
         async with self._lock:
