@@ -14,6 +14,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
 
@@ -26,7 +27,12 @@ from bot.services.enrollment import EnrollmentError, EnrollmentService
 from bot.services.library import ContentError as LibraryContentError
 from bot.services.privacy import UnknownPatientError
 from bot.services.reports import ReportTemplateError, write_files
-from bot.services.schedules import ScheduleService, parse_date
+from bot.services.schedules import (
+    ScheduleError,
+    ScheduleService,
+    parse_date,
+    parse_local_datetime,
+)
 from bot.storage.db import Database, MigrationError
 from bot.texts import ContentError as TextsContentError
 
@@ -41,6 +47,70 @@ class CliError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+# SQLite stores integers in 64 bits; a larger number would fail deep inside a query.
+_INT64_MAX = 2**63 - 1
+# Dates a clinic can mean: far-off years overflow the date arithmetic of schedules and digests.
+_FIRST_DATE = date(2000, 1, 1)
+_LAST_DATE = date(2199, 12, 31)
+
+
+def _number(text: str) -> int:
+    """Read a whole number that fits SQLite's 64-bit integers."""
+    try:
+        value = int(text)
+    except ValueError:
+        msg = f"{text[:40]!r} is not a whole number"
+        raise argparse.ArgumentTypeError(msg) from None
+    if abs(value) > _INT64_MAX:
+        msg = f"{text[:40]} is too large"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _row_id(text: str) -> int:
+    """Read an id printed by a list command."""
+    value = _number(text)
+    if value < 1:
+        msg = f"{value} is not an id (ids start at 1)"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _telegram_id(text: str) -> int:
+    """Read a Telegram user id (a positive whole number)."""
+    value = _number(text)
+    if value < 1:
+        msg = f"{value} is not a Telegram user id (a positive number)"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _within_years(day: date, text: str) -> None:
+    if not _FIRST_DATE <= day <= _LAST_DATE:
+        msg = f"{text[:40]} is outside {_FIRST_DATE} to {_LAST_DATE}"
+        raise argparse.ArgumentTypeError(msg)
+
+
+def _date(text: str) -> date:
+    """Read a YYYY-MM-DD date within the years a schedule can use."""
+    try:
+        day = parse_date(text)
+    except ScheduleError as exc:
+        raise argparse.ArgumentTypeError(str(exc)[:120]) from None
+    _within_years(day, text)
+    return day
+
+
+def _local_time_text(text: str) -> str:
+    """Check a local date and time ("2026-12-03 15:00") and pass it on as written."""
+    try:
+        moment = parse_local_datetime(text)
+    except ScheduleError as exc:
+        raise argparse.ArgumentTypeError(str(exc)[:120]) from None
+    _within_years(moment.date(), text)
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     clinician = sub.add_parser("clinician", help="manage clinicians")
     csub = clinician.add_subparsers(dest="action", required=True, parser_class=_Parser)
     add = csub.add_parser("add", help="register a clinician by Telegram user id")
-    add.add_argument("--telegram-id", type=int, required=True, help="numeric Telegram user id")
+    add.add_argument(
+        "--telegram-id", type=_telegram_id, required=True, help="numeric Telegram user id"
+    )
     add.add_argument("--name", required=True, help="display name shown to colleagues")
     add.add_argument(
         "--admin", action="store_true", help="give the admin role (sees every patient)"
@@ -76,17 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
     lst = csub.add_parser("list", help="list active clinicians")
     lst.add_argument("--json", action="store_true", help="print JSON")
     remove = csub.add_parser("remove", help="deactivate a clinician")
-    remove.add_argument("--telegram-id", type=int, required=True)
+    remove.add_argument("--telegram-id", type=_telegram_id, required=True)
 
     digest = sub.add_parser(
         "digest", help="write a clinician's weekly digest to a folder (message, charts, HTML, CSV)"
     )
     digest.add_argument(
-        "--clinician", type=int, required=True, metavar="TELEGRAM_ID", help="whose digest"
+        "--clinician", type=_telegram_id, required=True, metavar="TELEGRAM_ID", help="whose digest"
     )
     digest.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write")
     digest.add_argument(
         "--week-ending",
+        type=_date,
         metavar="DATE",
         help="last day of the week, YYYY-MM-DD (default yesterday in the clinic's zone)",
     )
@@ -100,9 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     invite = sub.add_parser("invite", help="create a one-time enrollment link for a patient")
     invite.add_argument("--label", required=True, help="pseudonymous label, e.g. P-014")
     invite.add_argument(
-        "--clinician", type=int, metavar="TELEGRAM_ID", help="put this clinician on the care team"
+        "--clinician",
+        type=_telegram_id,
+        metavar="TELEGRAM_ID",
+        help="put this clinician on the care team",
     )
-    invite.add_argument("--days", type=int, default=None, help="days the link stays valid")
+    invite.add_argument("--days", type=_number, default=None, help="days the link stays valid")
     _add_schedule_commands(sub)
     return parser
 
@@ -116,29 +192,29 @@ def _add_schedule_commands(sub: Any) -> None:
     madd.add_argument("--dose", required=True, help="dose as the prescriber wrote it")
     madd.add_argument("--times", required=True, help="times of day, e.g. 08:00,20:00")
     madd.add_argument("--days", default="daily", help="e.g. daily, mon-fri, mon,wed,fri")
-    madd.add_argument("--start", help="first local date, YYYY-MM-DD (default today)")
-    madd.add_argument("--end", help="last local date, YYYY-MM-DD (default open-ended)")
+    madd.add_argument("--start", type=_date, help="first local date, YYYY-MM-DD (default today)")
+    madd.add_argument("--end", type=_date, help="last local date, YYYY-MM-DD (default open-ended)")
     mlist = msub.add_parser("list", help="list a patient's medications")
     mlist.add_argument("--patient", required=True, metavar="LABEL")
     mremove = msub.add_parser("remove", help="stop a medication's reminders")
-    mremove.add_argument("--id", type=int, required=True, help="medication id from list")
+    mremove.add_argument("--id", type=_row_id, required=True, help="medication id from list")
 
     tms = sub.add_parser("tms", help="manage a patient's dTMS course")
     tsub = tms.add_subparsers(dest="action", required=True, parser_class=_Parser)
     tadd = tsub.add_parser("add", help="add a course of numbered dTMS sessions")
     tadd.add_argument("--patient", required=True, metavar="LABEL")
-    tadd.add_argument("--start", required=True, help="first session date, YYYY-MM-DD")
+    tadd.add_argument("--start", type=_date, required=True, help="first session date, YYYY-MM-DD")
     tadd.add_argument("--time", required=True, help="session time, HH:MM")
     tadd.add_argument("--days", default="mon-fri", help="session weekdays (default mon-fri)")
-    tadd.add_argument("--sessions", type=int, required=True, help="number of sessions")
+    tadd.add_argument("--sessions", type=_number, required=True, help="number of sessions")
     tadd.add_argument("--location", help="where, e.g. Room 2")
     tlist = tsub.add_parser("list", help="list a patient's courses")
     tlist.add_argument("--patient", required=True, metavar="LABEL")
     tremove = tsub.add_parser("remove", help="end a course and cancel its remaining sessions")
-    tremove.add_argument("--id", type=int, required=True, help="course id from list")
+    tremove.add_argument("--id", type=_row_id, required=True, help="course id from list")
     tmark = tsub.add_parser("mark", help="record whether the patient came to a numbered session")
     tmark.add_argument("--patient", required=True, metavar="LABEL")
-    tmark.add_argument("--session", type=int, required=True, help="session number")
+    tmark.add_argument("--session", type=_number, required=True, help="session number")
     came = tmark.add_mutually_exclusive_group(required=True)
     came.add_argument("--attended", action="store_true", help="the patient came")
     came.add_argument("--missed", action="store_true", help="the patient did not come")
@@ -150,17 +226,19 @@ def _add_schedule_commands(sub: Any) -> None:
     aadd.add_argument(
         "--kind", required=True, choices=["dtms", "therapy", "prescriber", "group", "other"]
     )
-    aadd.add_argument("--at", required=True, help='local time, e.g. "2026-12-03 15:00"')
+    aadd.add_argument(
+        "--at", type=_local_time_text, required=True, help='local time, e.g. "2026-12-03 15:00"'
+    )
     aadd.add_argument("--location", help="where")
     alist = asub.add_parser("list", help="list a patient's upcoming appointments")
     alist.add_argument("--patient", required=True, metavar="LABEL")
     aremove = asub.add_parser("remove", help="cancel an appointment")
-    aremove.add_argument("--id", type=int, required=True, help="appointment id from list")
+    aremove.add_argument("--id", type=_row_id, required=True, help="appointment id from list")
 
     plan = sub.add_parser("schedule", help="print every planned reminder of a patient")
     plan.add_argument("--patient", required=True, metavar="LABEL")
-    plan.add_argument("--from", dest="start", help="first local date (default today)")
-    plan.add_argument("--days", type=int, default=7, help="how many days (default 7)")
+    plan.add_argument("--from", dest="start", type=_date, help="first local date (default today)")
+    plan.add_argument("--days", type=_number, default=7, help="how many days (default 7)")
     plan.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -192,6 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except sqlite3.Error as exc:
         print(f"companion: database error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except OverflowError:
+        # A value no check above caught; still one line, as for every mistake a person can make.
+        print("companion: a number or date is out of range", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FAILURE
@@ -361,8 +443,8 @@ async def _med(settings: Settings, db: Database, args: argparse.Namespace) -> No
             dose=args.dose,
             times=args.times,
             days=args.days,
-            start=parse_date(args.start) if args.start else None,
-            end=parse_date(args.end) if args.end else None,
+            start=args.start,
+            end=args.end,
         )
         print(
             f"medication {med.id} added: {med.name} ({med.dose_text}) at "
@@ -389,7 +471,7 @@ async def _tms(settings: Settings, db: Database, args: argparse.Namespace) -> No
     if args.action == "add":
         course, sessions = await schedules.add_tms_course(
             args.patient,
-            start=parse_date(args.start),
+            start=args.start,
             time_text=args.time,
             days=args.days,
             sessions=args.sessions,
@@ -452,7 +534,7 @@ async def _appt(settings: Settings, db: Database, args: argparse.Namespace) -> N
 async def _schedule(settings: Settings, db: Database, args: argparse.Namespace) -> None:
     schedules = _schedule_service(settings, db)
     patient = await schedules.patient(args.patient)
-    start = parse_date(args.start) if args.start else schedules.local_today(patient)
+    start = args.start or schedules.local_today(patient)
     views = await schedules.planned(args.patient, start=start, days=args.days)
     if args.json:
         print(
@@ -486,7 +568,7 @@ async def _digest(settings: Settings, db: Database, args: argparse.Namespace) ->
             msg = f"no active clinician with Telegram id {args.clinician}"
             raise CliError(msg)
         week_end = (
-            parse_date(args.week_ending)
+            args.week_ending
             if args.week_ending
             else week_ending_for(services.clock.now(), settings.zone, include_today=False)
         )

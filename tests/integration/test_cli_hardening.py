@@ -89,3 +89,90 @@ def test_a_failed_backup_leaves_no_file(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "backup", str(target), DATABASE_PATH=str(broken))
     assert_one_line_failure(result)
     assert not target.exists()
+
+
+HUGE = "99999999999999999999"
+YEAR_9999 = "9999-12-31"
+ABSURD = [
+    pytest.param(["clinician", "add", "--telegram-id", HUGE, "--name", "X"], {}, id="add-huge-id"),
+    pytest.param(["clinician", "remove", "--telegram-id", HUGE], {}, id="remove-huge-id"),
+    pytest.param(["invite", "--label", "P-9", "--clinician", HUGE], {}, id="invite-huge-id"),
+    pytest.param(["digest", "--clinician", HUGE, "--out", "d"], {}, id="digest-huge-id"),
+    pytest.param(["med", "remove", "--id", HUGE], {}, id="med-huge-id"),
+    pytest.param(["tms", "remove", "--id", HUGE], {}, id="tms-huge-id"),
+    pytest.param(["appt", "remove", "--id", HUGE], {}, id="appt-huge-id"),
+    pytest.param(
+        ["tms", "mark", "--patient", "P-1", "--session", HUGE, "--attended"], {}, id="huge-session"
+    ),
+    pytest.param(
+        [
+            "med",
+            "add",
+            "--patient",
+            "P-1",
+            "--name",
+            "X",
+            "--dose",
+            "1",
+            "--times",
+            "08:00",
+            "--start",
+            YEAR_9999,
+        ],
+        {},
+        id="med-start-9999",
+    ),
+    pytest.param(
+        [
+            "tms",
+            "add",
+            "--patient",
+            "P-1",
+            "--start",
+            YEAR_9999,
+            "--time",
+            "10:00",
+            "--sessions",
+            "5",
+        ],
+        {},
+        id="tms-start-9999",
+    ),
+    pytest.param(
+        ["appt", "add", "--patient", "P-1", "--kind", "therapy", "--at", "9999-12-31 23:59"],
+        {},
+        id="appt-at-9999",
+    ),
+    pytest.param(["schedule", "--patient", "P-1", "--from", YEAR_9999], {}, id="schedule-9999"),
+    pytest.param(
+        ["digest", "--clinician", "77", "--out", "d", "--week-ending", YEAR_9999],
+        {},
+        id="week-ending-9999",
+    ),
+    pytest.param(["backup", "some_file/x.db"], {}, id="backup-under-a-file"),
+    pytest.param(["migrate"], {"CLINIC_TIMEZONE": "A" * 300}, id="timezone-300-chars"),
+    pytest.param(["migrate"], {"DATABASE_PATH": "."}, id="database-is-a-folder"),
+    pytest.param(["migrate"], {"DATABASE_PATH": "some_file/db.sqlite3"}, id="database-under-file"),
+]
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with clinician 77 and patient P-1, and a plain file named some_file."""
+    folder = tmp_path_factory.mktemp("clinic")
+    assert run_cli(folder, "clinician", "add", "--telegram-id", "77", "--name", "A").returncode == 0
+    assert run_cli(folder, "invite", "--label", "P-1", "--clinician", "77").returncode == 0
+    (folder / "some_file").write_text("not a folder\n")
+    return folder
+
+
+@pytest.mark.parametrize(("args", "env"), ABSURD)
+def test_an_absurd_value_is_one_line_and_a_non_zero_exit(
+    clinic: Path, args: list[str], env: dict[str, str]
+) -> None:
+    """Huge ids, year-9999 dates, impossible paths and settings: one line, never a traceback."""
+    result = run_cli(clinic, *args, **env)
+    line = assert_one_line_failure(result)
+    assert len(line) < 300, "the line stays readable"
+    if "CLINIC_TIMEZONE" in env:
+        assert line.startswith("companion: CLINIC_TIMEZONE")
