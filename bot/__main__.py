@@ -35,6 +35,7 @@ from bot.services.schedules import (
     parse_local_datetime,
 )
 from bot.storage.db import Database, MigrationError
+from bot.storage.lock import InstanceLock, InstanceLockedError
 from bot.texts import ContentError as TextsContentError
 
 if TYPE_CHECKING:
@@ -628,14 +629,26 @@ def _run(settings: Settings) -> int:
     from bot.logs import configure_logging  # noqa: PLC0415
 
     settings.require_token()
-    configure_logging(settings.log_level)
-    application = build_application(settings)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)  # run_polling below carries on in this loop
-    if not loop.run_until_complete(_start_up(application, settings)):
-        loop.close()
-        return 0  # stopped by SIGTERM or SIGINT while Telegram was unreachable
-    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    # Before anything else: a second bot on this database would send every reminder twice.
+    lock = InstanceLock(settings.database_path)
+    try:
+        lock.acquire()
+    except InstanceLockedError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        msg = f"cannot create the lock file {lock.path}: {exc.strerror or exc}"
+        raise CliError(msg) from exc
+    try:
+        configure_logging(settings.log_level)
+        application = build_application(settings)
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)  # run_polling below carries on in this loop
+        if not loop.run_until_complete(_start_up(application, settings)):
+            loop.close()
+            return 0  # stopped by SIGTERM or SIGINT while Telegram was unreachable
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    finally:
+        lock.release()
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -127,3 +128,29 @@ def test_a_broken_database_stops_run_at_once_even_while_telegram_is_unreachable(
     lines = run.text().strip().splitlines()
     assert len(lines) == 1, run.text()
     assert "not a database" in lines[0]
+
+
+def test_a_second_run_on_the_same_database_refuses_to_start_until_the_first_dies(
+    tmp_path: Path, runs: list[Run]
+) -> None:
+    """One line and exit 1 while an instance holds the database; a SIGKILLed holder frees it."""
+    first = Run(tmp_path, "first")
+    runs.append(first)
+    first.wait_for("Telegram unreachable")
+
+    second = Run(tmp_path, "second")
+    runs.append(second)
+    assert second.finish() == 1
+    lines = second.text().strip().splitlines()
+    assert len(lines) == 1, second.text()
+    assert "already running" in lines[0]
+    assert str(first.proc.pid) in lines[0], "the line names the process holding the database"
+    lock = tmp_path / "companion.sqlite3.lock"
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(timeout=WAIT)
+    third = Run(tmp_path, "third")
+    runs.append(third)
+    third.wait_for("Telegram unreachable")
+    assert third.terminate() == 0, third.text()
