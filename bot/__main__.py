@@ -636,7 +636,7 @@ def _run(settings: Settings) -> int:
     except InstanceLockedError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
-        msg = f"cannot create the lock file {lock.path}: {exc.strerror or exc}"
+        msg = f"cannot lock the database {lock.database}: {exc.strerror or exc}"
         raise CliError(msg) from exc
     try:
         configure_logging(settings.log_level)

@@ -8,6 +8,7 @@ included, so a crash never leaves a stale lock behind.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from pathlib import Path
@@ -31,6 +32,9 @@ class InstanceLock:
         """Take the lock or raise InstanceLockedError (OSError if the file cannot be made)."""
         if self._descriptor is not None:
             return
+        if self.database.is_dir():
+            # Not a lock beside a folder: the database cannot be opened there anyway.
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(self.database))
         if not self.path.parent.exists():
             self.path.parent.mkdir(mode=0o700, parents=True)
         # O_CLOEXEC: a process started from this one (chart workers) must not inherit it.

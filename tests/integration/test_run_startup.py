@@ -154,3 +154,18 @@ def test_a_second_run_on_the_same_database_refuses_to_start_until_the_first_dies
     runs.append(third)
     third.wait_for("Telegram unreachable")
     assert third.terminate() == 0, third.text()
+
+
+def test_run_on_a_folder_is_one_line_and_leaves_no_lock_file_beside_it(
+    tmp_path: Path, runs: list[Run]
+) -> None:
+    """DATABASE_PATH naming a folder: one line, exit 1, no stray lock file next to the folder."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    run = Run(tmp_path, "folder", DATABASE_PATH=str(folder))
+    runs.append(run)
+    assert run.finish() == 1
+    lines = run.text().strip().splitlines()
+    assert len(lines) == 1, run.text()
+    assert "Is a directory" in lines[0]
+    assert not (tmp_path / "data.lock").exists()
