@@ -11,11 +11,13 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
 from telegram.error import InvalidToken
 
@@ -31,12 +33,24 @@ from bot.services.keys import KeyRotation, RotationCounts
 from bot.services.library import ContentError as LibraryContentError
 from bot.services.privacy import UnknownPatientError
 from bot.services.reports import ReportTemplateError, write_files
-from bot.services.schedules import ScheduleService, parse_date
+from bot.services.schedules import (
+    ScheduleError,
+    ScheduleService,
+    parse_date,
+    parse_local_datetime,
+)
 from bot.storage.db import Database, MigrationError
+from bot.storage.lock import InstanceLock, InstanceLockedError
 from bot.texts import ContentError as TextsContentError
+
+if TYPE_CHECKING:
+    from telegram.ext import Application
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+# Start-up retries while Telegram is unreachable: 1, 2, 4 ... seconds, at most a minute apart.
+START_RETRY_FIRST_SECONDS = 1.0
+START_RETRY_MAX_SECONDS = 60.0
 
 
 class CliError(Exception):
@@ -46,6 +60,70 @@ class CliError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+# SQLite stores integers in 64 bits; a larger number would fail deep inside a query.
+_INT64_MAX = 2**63 - 1
+# Dates a clinic can mean: far-off years overflow the date arithmetic of schedules and digests.
+_FIRST_DATE = date(2000, 1, 1)
+_LAST_DATE = date(2199, 12, 31)
+
+
+def _number(text: str) -> int:
+    """Read a whole number that fits SQLite's 64-bit integers."""
+    try:
+        value = int(text)
+    except ValueError:
+        msg = f"{text[:40]!r} is not a whole number"
+        raise argparse.ArgumentTypeError(msg) from None
+    if abs(value) > _INT64_MAX:
+        msg = f"{text[:40]} is too large"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _row_id(text: str) -> int:
+    """Read an id printed by a list command."""
+    value = _number(text)
+    if value < 1:
+        msg = f"{value} is not an id (ids start at 1)"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _telegram_id(text: str) -> int:
+    """Read a Telegram user id (a positive whole number)."""
+    value = _number(text)
+    if value < 1:
+        msg = f"{value} is not a Telegram user id (a positive number)"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _within_years(day: date, text: str) -> None:
+    if not _FIRST_DATE <= day <= _LAST_DATE:
+        msg = f"{text[:40]} is outside {_FIRST_DATE} to {_LAST_DATE}"
+        raise argparse.ArgumentTypeError(msg)
+
+
+def _date(text: str) -> date:
+    """Read a YYYY-MM-DD date within the years a schedule can use."""
+    try:
+        day = parse_date(text)
+    except ScheduleError as exc:
+        raise argparse.ArgumentTypeError(str(exc)[:120]) from None
+    _within_years(day, text)
+    return day
+
+
+def _local_time_text(text: str) -> str:
+    """Check a local date and time ("2026-12-03 15:00") and pass it on as written."""
+    try:
+        moment = parse_local_datetime(text)
+    except ScheduleError as exc:
+        raise argparse.ArgumentTypeError(str(exc)[:120]) from None
+    _within_years(moment.date(), text)
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     clinician = sub.add_parser("clinician", help="manage clinicians")
     csub = clinician.add_subparsers(dest="action", required=True, parser_class=_Parser)
     add = csub.add_parser("add", help="register a clinician by Telegram user id")
-    add.add_argument("--telegram-id", type=int, required=True, help="numeric Telegram user id")
+    add.add_argument(
+        "--telegram-id", type=_telegram_id, required=True, help="numeric Telegram user id"
+    )
     add.add_argument("--name", required=True, help="display name shown to colleagues")
     add.add_argument(
         "--admin", action="store_true", help="give the admin role (sees every patient)"
@@ -81,17 +161,18 @@ def build_parser() -> argparse.ArgumentParser:
     lst = csub.add_parser("list", help="list active clinicians")
     lst.add_argument("--json", action="store_true", help="print JSON")
     remove = csub.add_parser("remove", help="deactivate a clinician")
-    remove.add_argument("--telegram-id", type=int, required=True)
+    remove.add_argument("--telegram-id", type=_telegram_id, required=True)
 
     digest = sub.add_parser(
         "digest", help="write a clinician's weekly digest to a folder (message, charts, HTML, CSV)"
     )
     digest.add_argument(
-        "--clinician", type=int, required=True, metavar="TELEGRAM_ID", help="whose digest"
+        "--clinician", type=_telegram_id, required=True, metavar="TELEGRAM_ID", help="whose digest"
     )
     digest.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write")
     digest.add_argument(
         "--week-ending",
+        type=_date,
         metavar="DATE",
         help="last day of the week, YYYY-MM-DD (default yesterday in the clinic's zone)",
     )
@@ -105,9 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     invite = sub.add_parser("invite", help="create a one-time enrollment link for a patient")
     invite.add_argument("--label", required=True, help="pseudonymous label, e.g. P-014")
     invite.add_argument(
-        "--clinician", type=int, metavar="TELEGRAM_ID", help="put this clinician on the care team"
+        "--clinician",
+        type=_telegram_id,
+        metavar="TELEGRAM_ID",
+        help="put this clinician on the care team",
     )
-    invite.add_argument("--days", type=int, default=None, help="days the link stays valid")
+    invite.add_argument("--days", type=_number, default=None, help="days the link stays valid")
     _add_schedule_commands(sub)
     _add_audit_commands(sub)
     rotate = sub.add_parser(
@@ -137,29 +221,29 @@ def _add_schedule_commands(sub: Any) -> None:
     madd.add_argument("--dose", required=True, help="dose as the prescriber wrote it")
     madd.add_argument("--times", required=True, help="times of day, e.g. 08:00,20:00")
     madd.add_argument("--days", default="daily", help="e.g. daily, mon-fri, mon,wed,fri")
-    madd.add_argument("--start", help="first local date, YYYY-MM-DD (default today)")
-    madd.add_argument("--end", help="last local date, YYYY-MM-DD (default open-ended)")
+    madd.add_argument("--start", type=_date, help="first local date, YYYY-MM-DD (default today)")
+    madd.add_argument("--end", type=_date, help="last local date, YYYY-MM-DD (default open-ended)")
     mlist = msub.add_parser("list", help="list a patient's medications")
     mlist.add_argument("--patient", required=True, metavar="LABEL")
     mremove = msub.add_parser("remove", help="stop a medication's reminders")
-    mremove.add_argument("--id", type=int, required=True, help="medication id from list")
+    mremove.add_argument("--id", type=_row_id, required=True, help="medication id from list")
 
     tms = sub.add_parser("tms", help="manage a patient's dTMS course")
     tsub = tms.add_subparsers(dest="action", required=True, parser_class=_Parser)
     tadd = tsub.add_parser("add", help="add a course of numbered dTMS sessions")
     tadd.add_argument("--patient", required=True, metavar="LABEL")
-    tadd.add_argument("--start", required=True, help="first session date, YYYY-MM-DD")
+    tadd.add_argument("--start", type=_date, required=True, help="first session date, YYYY-MM-DD")
     tadd.add_argument("--time", required=True, help="session time, HH:MM")
     tadd.add_argument("--days", default="mon-fri", help="session weekdays (default mon-fri)")
-    tadd.add_argument("--sessions", type=int, required=True, help="number of sessions")
+    tadd.add_argument("--sessions", type=_number, required=True, help="number of sessions")
     tadd.add_argument("--location", help="where, e.g. Room 2")
     tlist = tsub.add_parser("list", help="list a patient's courses")
     tlist.add_argument("--patient", required=True, metavar="LABEL")
     tremove = tsub.add_parser("remove", help="end a course and cancel its remaining sessions")
-    tremove.add_argument("--id", type=int, required=True, help="course id from list")
+    tremove.add_argument("--id", type=_row_id, required=True, help="course id from list")
     tmark = tsub.add_parser("mark", help="record whether the patient came to a numbered session")
     tmark.add_argument("--patient", required=True, metavar="LABEL")
-    tmark.add_argument("--session", type=int, required=True, help="session number")
+    tmark.add_argument("--session", type=_number, required=True, help="session number")
     came = tmark.add_mutually_exclusive_group(required=True)
     came.add_argument("--attended", action="store_true", help="the patient came")
     came.add_argument("--missed", action="store_true", help="the patient did not come")
@@ -171,17 +255,19 @@ def _add_schedule_commands(sub: Any) -> None:
     aadd.add_argument(
         "--kind", required=True, choices=["dtms", "therapy", "prescriber", "group", "other"]
     )
-    aadd.add_argument("--at", required=True, help='local time, e.g. "2026-12-03 15:00"')
+    aadd.add_argument(
+        "--at", type=_local_time_text, required=True, help='local time, e.g. "2026-12-03 15:00"'
+    )
     aadd.add_argument("--location", help="where")
     alist = asub.add_parser("list", help="list a patient's upcoming appointments")
     alist.add_argument("--patient", required=True, metavar="LABEL")
     aremove = asub.add_parser("remove", help="cancel an appointment")
-    aremove.add_argument("--id", type=int, required=True, help="appointment id from list")
+    aremove.add_argument("--id", type=_row_id, required=True, help="appointment id from list")
 
     plan = sub.add_parser("schedule", help="print every planned reminder of a patient")
     plan.add_argument("--patient", required=True, metavar="LABEL")
-    plan.add_argument("--from", dest="start", help="first local date (default today)")
-    plan.add_argument("--days", type=int, default=7, help="how many days (default 7)")
+    plan.add_argument("--from", dest="start", type=_date, help="first local date (default today)")
+    plan.add_argument("--days", type=_number, default=7, help="how many days (default 7)")
     plan.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -217,9 +303,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidToken:
         # The library's message quotes the token: never print it.
         print(
-            "companion: Telegram rejected TELEGRAM_BOT_TOKEN; copy the token from @BotFather again",
+            "companion: TELEGRAM_BOT_TOKEN was refused by Telegram: "
+            "check the token from @BotFather",
             file=sys.stderr,
         )
+        return EXIT_FAILURE
+    except OverflowError:
+        # A value no check above caught; still one line, as for every mistake a person can make.
+        print("companion: a number or date is out of range", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FAILURE
@@ -314,16 +405,18 @@ async def _bot_username(settings: Settings) -> str | None:
 
 async def _backup(settings: Settings, db: Database, args: argparse.Namespace) -> None:
     destination: Path = args.destination
-    if destination.exists():  # noqa: ASYNC240 - one stat before a one-off admin copy
-        msg = f"{destination} already exists; choose a new file name"
-        raise CliError(msg)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    # sqlite's online backup copies a consistent snapshot even while the bot writes.
-    target = sqlite3.connect(destination, check_same_thread=False)
+    # Claimed owner-only before anything is copied into it: a backup is the whole health record.
+    _new_private_file(destination).close()
     try:
-        await db.conn.backup(target)
-    finally:
-        target.close()
+        # sqlite's online backup copies a consistent snapshot even while the bot writes.
+        target = sqlite3.connect(destination, check_same_thread=False)
+        try:
+            await db.conn.backup(target)
+        finally:
+            target.close()
+    except BaseException:
+        destination.unlink(missing_ok=True)  # noqa: ASYNC240 - one unlink after a failed copy
+        raise
     print(f"backup written to {destination}")
 
 
@@ -356,7 +449,12 @@ async def _export(settings: Settings, db: Database, args: argparse.Namespace) ->
 def _new_private_file(path: Path) -> BinaryIO:
     """Create a file that must not exist yet, readable by its owner only (it holds health data)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True)
+    except OSError as exc:
+        msg = f"cannot create the folder {path.parent}: {exc.strerror or exc}"
+        raise CliError(msg) from exc
+    try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError as exc:
         msg = f"{path} already exists; choose a new file name"
@@ -382,8 +480,8 @@ async def _med(settings: Settings, db: Database, args: argparse.Namespace) -> No
             dose=args.dose,
             times=args.times,
             days=args.days,
-            start=parse_date(args.start) if args.start else None,
-            end=parse_date(args.end) if args.end else None,
+            start=args.start,
+            end=args.end,
         )
         print(
             f"medication {med.id} added: {med.name} ({med.dose_text}) at "
@@ -410,7 +508,7 @@ async def _tms(settings: Settings, db: Database, args: argparse.Namespace) -> No
     if args.action == "add":
         course, sessions = await schedules.add_tms_course(
             args.patient,
-            start=parse_date(args.start),
+            start=args.start,
             time_text=args.time,
             days=args.days,
             sessions=args.sessions,
@@ -473,7 +571,7 @@ async def _appt(settings: Settings, db: Database, args: argparse.Namespace) -> N
 async def _schedule(settings: Settings, db: Database, args: argparse.Namespace) -> None:
     schedules = _schedule_service(settings, db)
     patient = await schedules.patient(args.patient)
-    start = parse_date(args.start) if args.start else schedules.local_today(patient)
+    start = args.start or schedules.local_today(patient)
     views = await schedules.planned(args.patient, start=start, days=args.days)
     if args.json:
         print(
@@ -507,7 +605,7 @@ async def _digest(settings: Settings, db: Database, args: argparse.Namespace) ->
             msg = f"no active clinician with Telegram id {args.clinician}"
             raise CliError(msg)
         week_end = (
-            parse_date(args.week_ending)
+            args.week_ending
             if args.week_ending
             else week_ending_for(services.clock.now(), settings.zone, include_today=False)
         )
@@ -628,14 +726,106 @@ def _run(settings: Settings) -> int:
     from bot.logs import configure_logging  # noqa: PLC0415
 
     settings.require_token()
-    configure_logging(settings.log_level)
-    logging.getLogger("bot").debug(
-        "debug logging on; libraries that log message contents stay quiet"
-    )
-    application = build_application(settings)
-    logging.getLogger("bot").info("starting; database=%s", settings.database_path)
-    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    # Before anything else: a second bot on this database would send every reminder twice.
+    lock = InstanceLock(settings.database_path)
+    try:
+        lock.acquire()
+    except InstanceLockedError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        msg = f"cannot lock the database {lock.database}: {exc.strerror or exc}"
+        raise CliError(msg) from exc
+    try:
+        configure_logging(settings.log_level)
+        logging.getLogger("bot").debug(
+            "debug logging on; libraries that log message contents stay quiet"
+        )
+        application = build_application(settings)
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)  # run_polling below carries on in this loop
+        if not loop.run_until_complete(_start_up(application, settings)):
+            loop.close()
+            return 0  # stopped by SIGTERM or SIGINT while Telegram was unreachable
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    finally:
+        lock.release()
     return 0
+
+
+async def _start_up(
+    application: Application[Any, Any, Any, Any, Any, Any], settings: Settings
+) -> bool:
+    """Open the database, then reach Telegram; return False if stopped before Telegram answered.
+
+    The database comes first so that a broken file stops the bot at once, even while Telegram
+    is unreachable. Telegram is then retried with backoff, one warning line per try, as during
+    a polling outage: a service manager should see a bot that waits, not one that crashes.
+    """
+    from bot.app import SERVICES_KEY, Services  # noqa: PLC0415
+
+    services = application.bot_data[SERVICES_KEY]
+    assert isinstance(services, Services)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await services.db.connect()
+        try:
+            await services.db.migrate()
+            logging.getLogger("bot").info("starting; database=%s", settings.database_path)
+            ready = await _initialize_with_retry(application, stop)
+        except BaseException:
+            await services.db.close()
+            raise
+        if not ready:
+            await services.db.close()
+        return ready
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+async def _initialize_with_retry(
+    application: Application[Any, Any, Any, Any, Any, Any], stop: asyncio.Event
+) -> bool:
+    """Initialise the application (getMe) until it works; False if ``stop`` is set first."""
+    from telegram.error import InvalidToken, NetworkError, RetryAfter  # noqa: PLC0415
+
+    log = logging.getLogger("bot")
+    delay = START_RETRY_FIRST_SECONDS
+    while True:
+        attempt = asyncio.ensure_future(application.initialize())
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({attempt, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if not attempt.done():
+            attempt.cancel()
+            await asyncio.gather(attempt, return_exceptions=True)
+            return False
+        try:
+            attempt.result()
+        except InvalidToken:
+            msg = "TELEGRAM_BOT_TOKEN was refused by Telegram: check the token from @BotFather"
+            raise SettingsError(msg) from None
+        except RetryAfter as exc:
+            wait = max(delay, exc.retry_after.total_seconds())  # type: ignore[union-attr]
+            log.warning("Telegram asked to wait at start-up; retrying in %.0f s", wait)
+        except NetworkError as exc:  # also TimedOut
+            wait = delay
+            log.warning(
+                "Telegram unreachable at start-up error=%s; retrying in %.0f s",
+                type(exc).__name__,
+                wait,
+            )
+        else:
+            return True
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=wait)
+        except TimeoutError:
+            delay = min(delay * 2, START_RETRY_MAX_SECONDS)
+        else:
+            return False
 
 
 if __name__ == "__main__":

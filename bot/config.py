@@ -27,13 +27,21 @@ _FERNET_KEY = re.compile(r"[A-Za-z0-9_-]{43}=")
 MIN_RETENTION_DAYS = 30
 # Settings whose value must never be echoed in an error line.
 _SECRET_NAMES = ("TOKEN", "KEY")
+# How much of a bad value an error line quotes.
+_SHOWN_LIMIT = 60
+
+
+def _shown(value: str) -> str:
+    """Return a value short enough to quote in a one-line error."""
+    return value if len(value) <= _SHOWN_LIMIT else value[: _SHOWN_LIMIT - 3] + "..."
 
 
 def _validate_zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        msg = f"unknown IANA time zone {value!r} (e.g. America/New_York)"
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        # OSError: the zone is looked up as a file, and a long name is "file name too long".
+        msg = f"unknown IANA time zone {_shown(value)!r} (e.g. America/New_York)"
         raise ValueError(msg) from exc
     return value
 
@@ -261,6 +269,6 @@ def load_settings(**overrides: Any) -> Settings:
         message = first["msg"].removeprefix("Value error, ")
         raw = first.get("input")
         secret = any(part in name for part in _SECRET_NAMES)
-        shown = f" (got {raw!r})" if isinstance(raw, str | int) and not secret else ""
+        shown = f" (got {_shown(str(raw))!r})" if isinstance(raw, str | int) and not secret else ""
         error = f"{name}: {message}{shown}"
         raise SettingsError(error) from None

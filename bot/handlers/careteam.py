@@ -26,7 +26,7 @@ from bot.handlers.common import (
 )
 from bot.services.careteam import AlertNotice, NotAllowedError
 from bot.services.digest import PatientWeek, week_ending_for
-from bot.services.enrollment import EnrollmentError
+from bot.services.enrollment import EnrollmentError, EnrollmentProblem
 from bot.services.inputs import read_number
 from scheduler.dispatch import Dispatcher
 from scheduler.jobs import DISPATCHER_KEY
@@ -153,7 +153,17 @@ async def invite(update: Update, context: Context) -> None:
             actor_kind="clinician",
         )
     except EnrollmentError as exc:
-        await reply(update, services.texts.render("careteam.invite_refused", reason=str(exc)))
+        log.info(
+            "invite refused update_id=%s clinician_id=%s problem=%s",
+            update.update_id,
+            clinician.id,
+            exc.problem,
+        )
+        if exc.problem == EnrollmentProblem.LABEL_UNAVAILABLE:
+            text = services.texts.render("careteam.invite_label_unavailable", clinician.locale)
+        else:
+            text = services.texts.render("careteam.invite_refused", reason=str(exc))
+        await reply(update, text)
         return
     log.info("invite created update_id=%s clinician_id=%s", update.update_id, clinician.id)
     await reply(

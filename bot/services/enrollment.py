@@ -15,8 +15,8 @@ from datetime import timedelta
 from enum import StrEnum
 
 from bot.clock import Clock
-from bot.models import ConsentDecision, IssuedInvite, Patient, PatientStatus
-from bot.storage.db import Database
+from bot.models import Clinician, ConsentDecision, IssuedInvite, Patient, PatientStatus
+from bot.storage.db import Database, Transaction
 from bot.storage.repositories import (
     AuditRepository,
     ClinicianRepository,
@@ -36,6 +36,8 @@ class EnrollmentProblem(StrEnum):
 
     BAD_LABEL = "bad_label"
     LABEL_ENROLLED = "label_enrolled"
+    # Another team's label, pending or enrolled: said in words that do not confirm it exists.
+    LABEL_UNAVAILABLE = "label_unavailable"
     UNKNOWN_CLINICIAN = "unknown_clinician"
     BAD_DAYS = "bad_days"
 
@@ -105,7 +107,13 @@ class EnrollmentService:
         days: int,
         actor_kind: str = "cli",
     ) -> IssuedInvite:
-        """Create a one-time code for a label, creating the patient if it is new."""
+        """Create a one-time code for a label, creating the patient if it is new.
+
+        Clinic IT (``actor_kind="cli"``) may re-issue any label's invite. A clinician may
+        re-issue only a label on their care team (an admin: any); for another team's label,
+        pending or enrolled, the refusal is the one any unusable label gets, so guessing labels
+        neither takes over a patient nor tells which labels exist.
+        """
         if not LABEL_PATTERN.match(label):
             msg = (
                 "a label is 1-32 letters, digits, '.', '_' or '-' and starts with a letter or "
@@ -115,18 +123,23 @@ class EnrollmentService:
         if not 1 <= days <= 90:
             msg = "an invite is valid for 1 to 90 days"
             raise EnrollmentError(EnrollmentProblem.BAD_DAYS, msg)
-        clinician_id: int | None = None
+        clinician: Clinician | None = None
         if clinician_telegram_id is not None:
             clinician = await self._clinicians.by_telegram_id(clinician_telegram_id)
             if clinician is None:
                 msg = f"no active clinician with Telegram id {clinician_telegram_id}"
                 raise EnrollmentError(EnrollmentProblem.UNKNOWN_CLINICIAN, msg)
-            clinician_id = clinician.id
+        clinician_id = clinician.id if clinician is not None else None
         now = self._clock.now()
         code = secrets.token_urlsafe(CODE_BYTES)
         expires_at = now + timedelta(days=days)
         async with self._db.transaction() as tx:
             patient = await self._patients.by_label_tx(tx, label)
+            if patient is not None and not await self._may_reissue(
+                tx, patient, clinician, actor_kind
+            ):
+                msg = "this label can't be used; choose another pseudonym"
+                raise EnrollmentError(EnrollmentProblem.LABEL_UNAVAILABLE, msg)
             # A patient who withdrew may come back with a new invite for the same label.
             if (
                 patient is not None
@@ -147,6 +160,18 @@ class EnrollmentService:
                 await self._patients.assign(tx, patient_id, clinician_id)
             await self._audit.add(tx, actor_kind, clinician_id, "invite.create", patient_id, now)
         return IssuedInvite(code=code, label=label, expires_at=expires_at)
+
+    async def _may_reissue(
+        self, tx: Transaction, patient: Patient, clinician: Clinician | None, actor_kind: str
+    ) -> bool:
+        """Return whether this actor may issue a new invite for an existing label."""
+        if actor_kind == "cli":
+            return True
+        if clinician is None:
+            return False
+        return clinician.is_admin or await self._patients.is_assigned_tx(
+            tx, patient.id, clinician.id
+        )
 
     async def start(self, user_id: int, chat_id: int, code: str | None, locale: str) -> StartResult:
         """Handle ``/start`` with or without a code; bad paths store nothing."""

@@ -191,6 +191,10 @@ class PrivacyService:
             await self._audit.add(tx, "patient", patient.id, "patient.erase", patient.id, now)
             shapes = await self._repo.shapes(tx)
             erased = await self._repo.erase(tx, shapes, patient.id, patient.telegram_user_id)
+        # The WAL still holds the erased rows' old pages; secure_delete zeroes them in the
+        # file, and the checkpoint moves those zeroed pages in and empties the WAL.
+        if not await self._db.checkpoint():
+            log.warning("erasure checkpoint incomplete patient_id=%s", patient.id)
         total = sum(erased.values())
         log.info("patient data erased patient_id=%s rows=%s", patient.id, total)
         return ErasureResult(EraseOutcome.ERASED, patient.id, patient.locale, total)

@@ -9,7 +9,9 @@ when another process (the admin CLI) holds the write lock, whatever ``busy_timeo
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -20,12 +22,17 @@ from typing import Any
 import aiosqlite
 
 BUSY_TIMEOUT_MS = 10_000
+WORKER_STOP_SECONDS = 10.0
 
 Params = Sequence[Any] | dict[str, Any]
 
 
 class MigrationError(Exception):
     """A migration file could not be applied; the message names it."""
+
+
+class DatabaseFileError(OSError):
+    """The database file or its folder cannot be created or opened; the message names it."""
 
 
 def to_db_time(moment: datetime) -> str:
@@ -89,17 +96,48 @@ class Database:
         self._lock = asyncio.Lock()
 
     async def connect(self) -> None:
-        """Open the file (creating its folder) and set the pragmas this project relies on."""
+        """Open the file (creating it and its folder private) and set the pragmas relied on.
+
+        A file that cannot be opened or is not a database raises at once, with the
+        connection's worker thread stopped: a thread left waiting would keep the process alive
+        after the error, so a service manager would never see it exit.
+        """
         if self._conn is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        await conn.execute("PRAGMA foreign_keys = ON")
+        self._create_private_file()
+        pending = aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            conn = await pending
+        except BaseException:
+            await _worker_stopped(pending)
+            raise
+        try:
+            conn.row_factory = sqlite3.Row
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            # Erased rows are overwritten with zeros rather than left in free pages.
+            await conn.execute("PRAGMA secure_delete = ON")
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            await conn.close()
+            raise
         self._conn = conn
+
+    def _create_private_file(self) -> None:
+        """Create the database file 0600 (and its folder 0700) if it does not exist yet.
+
+        SQLite gives the -wal, -shm and journal files the database file's permissions, so
+        health data never lands in a file that other local users may read.
+        """
+        try:
+            if not self.path.parent.exists():
+                self.path.parent.mkdir(mode=0o700, parents=True)
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            msg = f"cannot open the database {self.path}: {exc.strerror or exc}"
+            raise DatabaseFileError(msg) from exc
+        os.close(descriptor)
 
     async def close(self) -> None:
         """Close the connection."""
@@ -144,6 +182,18 @@ class Database:
             await cursor.close()
             return list(rows)
 
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the database file and empty it; False if a reader held it back.
+
+        Until a checkpoint, the WAL keeps the old versions of every page a transaction changed,
+        so rows just deleted can still be read from it.
+        """
+        async with self._lock:
+            cursor = await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            row = await cursor.fetchone()
+            await cursor.close()
+        return row is not None and int(row[0]) == 0
+
     async def migrate(self) -> list[int]:
         """Apply every numbered migration not yet applied; return the versions applied."""
         async with self._lock:
@@ -181,6 +231,15 @@ class Database:
             return 0
         latest = await self.fetchone("SELECT MAX(version) AS v FROM schema_migrations")
         return int(latest["v"] or 0) if latest is not None else 0
+
+
+async def _worker_stopped(pending: aiosqlite.Connection) -> None:
+    """Wait until a connection that failed to open has stopped its worker thread."""
+    # aiosqlite queues the thread's stop itself after a failed open; the thread must see it
+    # while the event loop still runs, or it raises "Event loop is closed" and never ends.
+    worker = getattr(pending, "_thread", None)
+    if isinstance(worker, threading.Thread):
+        await asyncio.to_thread(worker.join, WORKER_STOP_SECONDS)
 
 
 def _migration_files() -> list[tuple[int, str, str]]:

@@ -280,6 +280,14 @@ class PatientRepository:
         )
         return row is not None
 
+    async def is_assigned_tx(self, tx: Transaction, patient_id: int, clinician_id: int) -> bool:
+        """Return whether a clinician is on the patient's care team, inside a transaction."""
+        row = await tx.fetchone(
+            "SELECT 1 FROM care_team WHERE patient_id = ? AND clinician_id = ?",
+            (patient_id, clinician_id),
+        )
+        return row is not None
+
     async def for_clinician(self, clinician_id: int) -> list[Patient]:
         """Return the patients a clinician cares for, by label."""
         rows = await self._db.fetchall(

@@ -169,6 +169,8 @@ async def test_kill_9_with_500_due_delivers_all_after_restart(
     await wait_until(some_sent, 60, "the first 150 reminders")
     bot.kill()
     sent_before_kill = len((await emu.stats()).sends)
+    # The sends under way at the kill: Telegram may or may not have them. Only these may repeat.
+    in_doubt = bot.query("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'sending'")[0]["n"]
     await bot.launch(emu)
 
     async def all_delivered() -> bool:
@@ -183,8 +185,10 @@ async def test_kill_9_with_500_due_delivers_all_after_restart(
         f"\nkill -9 with 500 due: sent before kill {sent_before_kill}, delivered "
         f"{sum(1 for i in ids if per_chat[i])}/500, duplicates {duplicates}, {elapsed:.1f} s"
     )
-    # Only a send whose outcome was unknown at the kill may repeat, once.
-    assert duplicates <= 5
+    # Only a send whose outcome was unknown at the kill may repeat, once. How many were under
+    # way depends on how fast the machine is; the invariant does not.
+    print(f"sends under way at the kill: {in_doubt}")
+    assert duplicates <= in_doubt
     assert max(per_chat[i] for i in ids) <= 2
     rows = bot.query(
         "SELECT status, COUNT(*) AS n FROM deliveries WHERE kind = 'dose' AND due_at <= ? "

@@ -125,4 +125,4 @@ def test_a_rejected_token_is_one_line_and_never_printed(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert "SECRET-token" not in output
     assert "987654321" not in output
-    assert "Telegram rejected TELEGRAM_BOT_TOKEN" in result.stderr.strip().splitlines()[-1]
+    assert "TELEGRAM_BOT_TOKEN was refused by Telegram" in result.stderr.strip().splitlines()[-1]
