@@ -254,7 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--set", choices=("heldout", "dev", "review"), default="heldout")
     parser.add_argument("--file", type=Path, help="another file in the same format")
-    parser.add_argument("--misses", action="store_true", help="list misses (never for the held-out set)")
+    parser.add_argument(
+        "--misses", action="store_true", help="list misses (never for the held-out set)"
+    )
     args = parser.parse_args(argv)
     sets = {"heldout": HELDOUT_FILE, "dev": DEV_FILE, "review": REVIEW_FILE}
     path = args.file or sets[args.set]
