@@ -1,7 +1,8 @@
 """Crisis-language detection: the deterministic detector behind the safety net.
 
 This module owns the decision "does this text signal a crisis, and of which kind". It is pure
-(no I/O, no logging, no clock), deterministic (regular expressions, no model, no network) and
+(no I/O, no logging, no clock), deterministic (regular expressions, then a small linear model
+with fixed weights shipped in the package, :mod:`bot.services.crisis_model`; no network) and
 tuned for RECALL: a false alarm costs the patient one extra message and the care team one
 alert, a miss can cost a life. English and Spanish patterns are both applied to every message,
 whatever language the patient chose.
@@ -39,6 +40,11 @@ overdose"; "dying to try it" and "dying for a cigarette" are read as idioms too.
 and "this craving is killing me" do not match: "X is killing me" describes discomfort, and
 craving is recorded by the daily check-in. "odd" is an ordinary word and only "od'd" (with an
 apostrophe) is read as "overdosed".
+
+5. When the rules raise nothing, the model scores the message (:func:`_model_signal`): it
+   catches wording no rule spells out, with its score and top n-grams as reasons. It never
+   overrules a question, memory or idiom the rules recognised unless its score reaches the
+   "overrule" threshold (set out of reach by the current training).
 
 The result never carries or logs the text, only the category and the locale of the pattern.
 """
