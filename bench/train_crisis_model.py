@@ -32,7 +32,7 @@ import numpy as np
 import yaml
 
 from bot.services import safety
-from bot.services.crisis_model import MODEL_FILE, features
+from bot.services.crisis_model import MIN_WORDS, MODEL_FILE, features, word_count
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -232,6 +232,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
 class RuleReading:
     alarmed: bool
     quieted: bool
+    short: bool  # too few words for the model to be asked
 
 
 def simulate(
@@ -247,6 +248,8 @@ def simulate(
     for rule, s, c, cp in zip(rules, score, category, category_p, strict=True):
         if rule.alarmed:
             alarms.append(True)
+        elif rule.short:
+            alarms.append(False)
         elif rule.quieted:
             alarms.append(bool(s >= t["overrule"]))
         else:
@@ -329,7 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rules = []
     for e in examples:
         assessment, quieted = safety._assess_rules(e.text)
-        rules.append(RuleReading(assessment.signal is not None, quieted is not None))
+        short = word_count(safety._forms(e.text)[0]) < MIN_WORDS
+        rules.append(RuleReading(assessment.signal is not None, quieted is not None, short))
 
     if args.dump:
         with args.dump.open("w", encoding="utf-8") as out:

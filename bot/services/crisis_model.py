@@ -24,9 +24,17 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final
 
-__all__ = ["MODEL", "CrisisModel", "Score", "features"]
+__all__ = ["MIN_WORDS", "MODEL", "CrisisModel", "Score", "features", "word_count"]
 
 MODEL_FILE: Final = "crisis_model.json.gz"
+# Shorter messages ("no", "Room 2", "9:30", a button's text) are left to the rules: a couple of
+# words give n-grams too little context, and "no" alone resembles "no puedo más".
+MIN_WORDS: Final = 3
+
+
+def word_count(form: str) -> int:
+    """Return the number of words with a letter in them (a date or a time counts for none)."""
+    return sum(1 for word in form.split() if not word.isdigit())
 
 
 def features(form: str, bits: int, names: dict[int, str] | None = None) -> dict[int, float]:

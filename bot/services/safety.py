@@ -1946,6 +1946,8 @@ def _model_signal(text: str, quieted: str | None) -> CrisisSignal | None:
     is overruled only by a score at or above the overrule threshold.
     """
     forms = _forms(text)
+    if crisis_model.word_count(forms[0]) < crisis_model.MIN_WORDS:
+        return None  # "no", "Room 2", "9:30": too little text for n-grams to mean anything
     score = crisis_model.MODEL.score(forms[0])
     limits = crisis_model.MODEL.thresholds
     if quieted is not None:

@@ -127,3 +127,11 @@ def test_rules_still_decide_when_they_fire() -> None:
 def test_the_detector_imports_the_model_once() -> None:
     """The detector scores with the module-level model loaded at import."""
     assert safety.crisis_model.MODEL is MODEL
+
+
+@pytest.mark.parametrize("text", ["no", "No", "yes", "Room 2", "9:30", "2026-03-09", "20", "hi"])
+def test_short_replies_are_left_to_the_rules(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Button texts, times, dates and one-word answers are never read by the model."""
+    limits = dict(MODEL.thresholds, possible=0.0, focus=0.0, clear=0.0)
+    monkeypatch.setattr(MODEL, "thresholds", limits)
+    assert detect_crisis(text) is None
