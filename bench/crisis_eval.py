@@ -1,10 +1,12 @@
 """Crisis-detector evaluation: recall, tiers, false alarms and pages on a labelled message set.
 
-Run with ``python -m bench.crisis_eval`` (the held-out set, ``tests/heldout/crisis_heldout.yaml``)
-or ``python -m bench.crisis_eval --set dev`` (the development set the detector is tuned on).
-The held-out set is written apart from the detector's patterns, by someone who has not read
-them, and is never used for tuning: its figures are reported as they come out, and its misses
-are never printed (``--misses`` works on the development set only).
+Run with ``python -m bench.crisis_eval`` (the held-out set, ``tests/heldout/crisis_heldout.yaml``),
+``python -m bench.crisis_eval --set dev`` (the development set the detector is tuned on) or
+``--set review`` (``tests/data/crisis_review_v1.yaml``: the first held-out set, measured once
+and then turned into tuning data). The held-out set is written apart from the detector's
+patterns, by someone who has not read them, and is never used for tuning: its figures are
+reported as they come out, and its misses are never printed (``--misses`` works on the other
+sets only).
 
 A set is YAML: ``messages:`` a list of ``{text, lang: en|es|mixed, expect:
 clear|possible|question|none, category, explicit: true (explicit suicidal intent), who}``.
@@ -31,6 +33,7 @@ from bot.services.safety import Assessment, assess
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT_FILE = ROOT / "tests" / "heldout" / "crisis_heldout.yaml"
 DEV_FILE = ROOT / "tests" / "data" / "crisis_dev.yaml"
+REVIEW_FILE = ROOT / "tests" / "data" / "crisis_review_v1.yaml"
 CRISIS = ("clear", "possible")
 EXPECTS = (*CRISIS, "question", "none")
 LANGS = ("en", "es", "mixed")
@@ -247,13 +250,16 @@ def targets_met(evaluation: Evaluation) -> dict[str, bool]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Print the evaluation of the held-out set (or of the development set with --set dev)."""
+    """Print the evaluation of the held-out set (or of another set with --set or --file)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--set", choices=("heldout", "dev"), default="heldout")
+    parser.add_argument("--set", choices=("heldout", "dev", "review"), default="heldout")
     parser.add_argument("--file", type=Path, help="another file in the same format")
-    parser.add_argument("--misses", action="store_true", help="list misses (development set only)")
+    parser.add_argument(
+        "--misses", action="store_true", help="list misses (never for the held-out set)"
+    )
     args = parser.parse_args(argv)
-    path = args.file or (HELDOUT_FILE if args.set == "heldout" else DEV_FILE)
+    sets = {"heldout": HELDOUT_FILE, "dev": DEV_FILE, "review": REVIEW_FILE}
+    path = args.file or sets[args.set]
     if not path.exists():
         print(f"{path}: not found", file=sys.stderr)
         return 2

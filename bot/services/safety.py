@@ -1,7 +1,8 @@
 """Crisis-language detection: the deterministic detector behind the safety net.
 
 This module owns the decision "does this text signal a crisis, and of which kind". It is pure
-(no I/O, no logging, no clock), deterministic (regular expressions, no model, no network) and
+(no I/O, no logging, no clock), deterministic (regular expressions, then a small linear model
+with fixed weights shipped in the package, :mod:`bot.services.crisis_model`; no network) and
 tuned for RECALL: a false alarm costs the patient one extra message and the care team one
 alert, a miss can cost a life. English and Spanish patterns are both applied to every message,
 whatever language the patient chose.
@@ -40,6 +41,11 @@ and "this craving is killing me" do not match: "X is killing me" describes disco
 craving is recorded by the daily check-in. "odd" is an ordinary word and only "od'd" (with an
 apostrophe) is read as "overdosed".
 
+5. When the rules raise nothing, the model scores the message (:func:`_model_signal`): it
+   catches wording no rule spells out, with its score and top n-grams as reasons. It never
+   overrules a question, memory or idiom the rules recognised unless its score reaches the
+   "overrule" threshold (set out of reach by the current training).
+
 The result never carries or logs the text, only the category and the locale of the pattern.
 """
 
@@ -53,6 +59,7 @@ from enum import StrEnum
 from typing import Final
 
 from bot.models import SEVERITY_ORDER, CrisisCategory
+from bot.services import crisis_model
 
 __all__ = [
     "SEVERITY_ORDER",
@@ -1807,7 +1814,9 @@ def _told_outside_the_question(forms: tuple[str, ...]) -> CrisisSignal | None:
     if len(sentences) < 2:
         return None
     # A conditional clause ("if someone overdoses, ...") belongs to its question.
-    signals = [assess(sentence).signal for sentence in sentences if not _hypothetical(sentence)]
+    signals = [
+        _assess_rules(sentence)[0].signal for sentence in sentences if not _hypothetical(sentence)
+    ]
     found = [signal for signal in signals if signal is not None]
     if not found:
         return None
@@ -1893,10 +1902,13 @@ def _strongest(readings: list[Reading], slots: frozenset[str], form: str) -> Cri
     return CrisisSignal(category=category, locale=locale, tier=tier, who=who, reasons=reasons)
 
 
-def assess(text: str) -> Assessment:
-    """Read one message: a crisis signal (with tier, who and reasons), a question, or quiet."""
-    if not text:
-        return Assessment(signal=None)
+def _assess_rules(text: str) -> tuple[Assessment, str | None]:
+    """Read one message with the rules alone.
+
+    Returns the assessment and, when the rules saw crisis words but read them as something
+    else, why: "question" (asked about, not reported) or "explained" (a memory, a film, an
+    idiom). The model needs a very high score to overrule either reading.
+    """
     forms = _forms(text)
     slots: frozenset[str] = frozenset()
     for form in forms:
@@ -1906,7 +1918,8 @@ def assess(text: str) -> Assessment:
     readings = [r for r in readings if r not in explained]
     if explained and not readings:
         # A memory in one sentence does not explain away a crisis told in another.
-        return Assessment(signal=_told_outside_the_question(forms))
+        told = _told_outside_the_question(forms)
+        return Assessment(signal=told), None if told is not None else "explained"
     if _is_question(text, forms[0], slots):
         # Only a question on a crisis topic is marked as one (it gets the emergency steps on
         # top); "what time is my appointment?" is an ordinary question.
@@ -1915,13 +1928,79 @@ def assess(text: str) -> Assessment:
         if not readings:
             told = _told_outside_the_question(forms)
             if told is None:
-                return Assessment(signal=None, question=topic, reasons=_slot_names(slots))
-            return Assessment(signal=told)
+                question = Assessment(signal=None, question=topic, reasons=_slot_names(slots))
+                return question, "question"
+            return Assessment(signal=told), None
     if not readings:
+        return Assessment(signal=None), None
+    return Assessment(signal=_strongest(readings, slots, forms[0])), None
+
+
+def _model_signal(text: str, quieted: str | None) -> CrisisSignal | None:
+    """Return the model's signal for a message the rules left quiet, or None.
+
+    A score at or above the clear threshold answers as a clear crisis, at or above the possible
+    threshold as a possible one ("Are you safe right now?"). Overdose and suicide are read
+    first for recall: when the category head names one of them with confidence, a lower score
+    is enough for the possible tier. A question, a memory or an idiom that the rules recognised
+    is overruled only by a score at or above the overrule threshold.
+    """
+    forms = _forms(text)
+    if crisis_model.word_count(forms[0]) < crisis_model.MIN_WORDS:
+        return None  # "no", "Room 2", "9:30": too little text for n-grams to mean anything
+    score = crisis_model.MODEL.score(forms[0])
+    limits = crisis_model.MODEL.thresholds
+    if quieted is not None:
+        if score.crisis < limits["overrule"]:
+            return None
+        tier = Tier.POSSIBLE
+    elif score.crisis >= limits["clear"]:
+        tier = Tier.CLEAR
+    elif score.crisis >= limits["possible"] or (
+        score.category in _RECALL_FIRST
+        and score.category_probability >= limits["focus_category"]
+        and score.crisis >= limits["focus"]
+    ):
+        tier = Tier.POSSIBLE
+    else:
+        return None
+    slots: frozenset[str] = frozenset()
+    for form in forms:
+        slots |= _slots(form)
+    category = CrisisCategory(score.category)
+    who = _who(slots)
+    if category is CrisisCategory.ABUSE_OR_DANGER and _WRITER_AS_OBJECT.search(forms[0]):
+        who = Who.SELF
+    reasons = (
+        f"model:{score.crisis:.2f}",
+        f"model_category:{score.category}:{score.category_probability:.2f}",
+        *(f"ngram:{name}" for name in crisis_model.MODEL.top_ngrams(forms[0])),
+        *_slot_names(slots),
+    )
+    return CrisisSignal(
+        category=category, locale=_guess_locale(forms[0]), tier=tier, who=who, reasons=reasons
+    )
+
+
+def assess(text: str) -> Assessment:
+    """Read one message: a crisis signal (with tier, who and reasons), a question, or quiet.
+
+    The rules are read first; when they raise nothing, the statistical model
+    (:mod:`bot.services.crisis_model`) may still raise a signal on wording the rules do not
+    know.
+    """
+    if not text:
         return Assessment(signal=None)
-    return Assessment(signal=_strongest(readings, slots, forms[0]))
+    assessment, quieted = _assess_rules(text)
+    if assessment.signal is not None:
+        return assessment
+    signal = _model_signal(text, quieted)
+    if signal is None:
+        return assessment
+    return Assessment(signal=signal, question=assessment.question, reasons=assessment.reasons)
 
 
+_RECALL_FIRST: Final = frozenset({"overdose", "suicide"})
 _CRISIS_TOPICS: Final = frozenset({"overdose", "naloxone", "unresponsive", "lost_tolerance"})
 _WRITER_AS_OBJECT: Final = re.compile(r"\b(?:me|us|nos|im|i)\b", re.ASCII)
 _REPORTS: Final = frozenset({"report_self", "report_other", "future_use"})
