@@ -14,14 +14,14 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# Set by the maintainer after the one evaluation run (0.0: not set yet).
+# Set after the one evaluation run of the second held-out set, to the figures it reported.
 HELDOUT_FLOORS = {
-    "recall": 0.0,
-    "recall_overdose": 0.0,
-    "recall_explicit_suicide": 0.0,
+    "recall": 269 / 324,  # as measured once on the second held-out set; a change may not lower
+    "recall_overdose": 67 / 72,
+    "recall_explicit_suicide": 38 / 40,
 }
-# False alarms on everyday talk above this fail the test (1.0: not set yet).
-HELDOUT_FALSE_ALARM_CEILING = 1.0
+# False alarms on everyday talk above this fail the test (measured 9/196; the target is 10%).
+HELDOUT_FALSE_ALARM_CEILING = 0.10
 
 
 @pytest.mark.skipif(not HELDOUT_FILE.exists(), reason="the held-out set is not in this checkout")
