@@ -317,13 +317,22 @@ def parse_local_datetime(text: str) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
+# Dates a clinic can mean: far-off years overflow the date arithmetic of courses and digests.
+FIRST_DATE = date(2000, 1, 1)
+LAST_DATE = date(2199, 12, 31)
+
+
 def parse_date(text: str) -> date:
-    """Parse an ISO date (2026-12-03) or raise ScheduleError."""
+    """Parse an ISO date (2026-12-03) between 2000 and 2199, or raise ScheduleError."""
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError as exc:
         msg = f"{shorten(text)!r} is not a date like 2026-12-03"
         raise ScheduleError(msg) from exc
+    if not FIRST_DATE <= day <= LAST_DATE:
+        msg = f"{shorten(text)!r} is outside {FIRST_DATE} to {LAST_DATE}"
+        raise ScheduleError(msg)
+    return day
 
 
 def check_zone(name: str) -> str:

@@ -500,3 +500,17 @@ async def test_forged_buttons_with_odd_digits_are_refused_quietly(
     await press(app, DR, own)
     assert await step_of(app) == "name"
     assert errors_logged(caplog) == []
+
+
+async def test_a_far_off_start_date_is_asked_again(
+    app: App, api: LocalBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Year 9999 at /addtms's start step is re-asked (it overflowed the session dates)."""
+    await send(app, DR, "/addtms")
+    await tap(app, api, "P-001")
+    await send(app, DR, "9999-12-31")
+    assert await step_of(app) == "start"
+    assert "9999-12-31" in screen(api)
+    await send(app, DR, "2026-03-09")
+    assert await step_of(app) != "start"
+    assert errors_logged(caplog) == []
