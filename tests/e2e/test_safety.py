@@ -113,3 +113,28 @@ async def test_an_overdose_question_gets_the_article_and_pages_nobody(
     await pat.wait_for_message(where=lambda m: bool(m.buttons), timeout=15)
     await dr.expect_no_message(within=2.0)
     assert bot.query("SELECT * FROM alerts") == []
+
+
+async def test_a_crisis_in_a_group_chat_reveals_nothing_and_alerts_privately(
+    bot: BotProcess, emu: AsyncEmulatorClient
+) -> None:
+    """In a group: resources naming no clinic, team or program; the team is paged privately."""
+    added = bot.cli("clinician", "add", "--telegram-id", "882001", "--name", "Dr. Ruiz")
+    assert added.returncode == 0, added.stderr
+    code = bot.invite("P-880", clinician=882001)
+    await bot.launch(emu)
+    dr = await emu.create_user(882001, "Ruiz")
+    pat = await emu.create_user(882501, "Pat")
+    await pat.send(f"/start {code}")
+    await pat.wait_for_message(contains="not end-to-end encrypted", timeout=15)
+    await pat.press("I agree")
+    await pat.wait_for_message(contains="You are all set", timeout=15)
+    group = await emu.create_group(-100_882, "Friends")
+    await dr.mark()
+    await pat.send("im going to kill myself tonight", group=-100_882)
+    answer = await group.wait_for_message(contains="988", timeout=15)
+    for revealing in ("Harbor Clinic", "care team", "alerted", "555-0100", "SAMHSA", "program"):
+        assert revealing not in answer.text, revealing
+    alert = await dr.wait_for_message(contains="P-880", timeout=15)
+    assert "kill myself" not in alert.text
+    await group.expect_no_message(within=2.0, contains="care team")

@@ -486,8 +486,17 @@ class _UserCore:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id} {self.first_name!r}>"
 
-    def _send_op(self, text: str, reply_to: int | None) -> Op[JsonDict]:
-        body = _clean({"text": text, "reply_to_message_id": reply_to, "bot": self._bot})
+    def _send_op(
+        self, text: str, reply_to: int | None, group_id: int | None = None
+    ) -> Op[JsonDict]:
+        body = _clean(
+            {
+                "text": text,
+                "reply_to_message_id": reply_to,
+                "bot": self._bot,
+                "group_id": group_id,
+            }
+        )
         result = yield from _request("POST", f"/_emu/users/{self.id}/messages", body=body)
         self.marker = int(result["seq"])
         return dict(result["message"])
@@ -936,9 +945,12 @@ class AsyncUser(_UserCore):
         super().__init__(info, bot)
         self._client = client
 
-    async def send(self, text: str, *, reply_to: int | None = None) -> AsyncMessage:
-        """Send text to the bot (a leading /command gets a bot_command entity)."""
-        return self._client.wrap(await self._client.run(self._send_op(text, reply_to)))
+    async def send(
+        self, text: str, *, reply_to: int | None = None, group: int | None = None
+    ) -> AsyncMessage:
+        """Send text to the bot (a leading /command gets a bot_command entity), or write it in
+        a group the bot is in (``group``: the group's id)."""
+        return self._client.wrap(await self._client.run(self._send_op(text, reply_to, group)))
 
     async def send_media(self, kind: str, *, caption: str | None = None) -> AsyncMessage:
         """Send a voice note, photo, sticker, video, video_note, document, location or contact."""
@@ -1137,6 +1149,13 @@ class AsyncEmulatorClient:
         """Create a Telegram user; started=False means they never opened the bot."""
         info = await self.run(
             _create_user_op(user_id, first_name, username, last_name, language_code, started)
+        )
+        return AsyncUser(self, info, self._bot)
+
+    async def create_group(self, group_id: int, title: str) -> AsyncUser:
+        """Create a group chat (negative id) with the bot in it; read it like a user's chat."""
+        info = await self.run(
+            _request("POST", "/_emu/groups", body={"id": group_id, "title": title})
         )
         return AsyncUser(self, info, self._bot)
 

@@ -255,6 +255,7 @@ class _User:
     language_code: str | None = None
     is_premium: bool = False
     starts_chats: bool = True
+    group_title: str | None = None  # set for a group chat the bot was added to (negative id)
 
     def api(self) -> JsonDict:
         body: JsonDict = {"id": self.id, "is_bot": False, "first_name": self.first_name}
@@ -269,6 +270,8 @@ class _User:
         return body
 
     def chat_api(self) -> JsonDict:
+        if self.group_title is not None:
+            return {"id": self.id, "type": "group", "title": self.group_title}
         body: JsonDict = {"id": self.id, "type": "private", "first_name": self.first_name}
         if self.last_name:
             body["last_name"] = self.last_name
@@ -309,6 +312,7 @@ class _Message:
     document: JsonDict | None = None
     media_group_id: str | None = None
     media: JsonDict = field(default_factory=dict)  # what a user sent: voice, sticker, location...
+    sender_id: int | None = None  # in a group: the member who wrote it
     reply_to_message_id: int | None = None
     edit_date: int | None = None
     version: int = 0
@@ -751,6 +755,15 @@ class BotApiEmulator:
             chat.started = chat.started and started
         return self.user_info(user_id)
 
+    def create_group(self, group_id: int, title: str) -> JsonDict:
+        """Create a group chat (a negative id) that the bot is a member of."""
+        if group_id >= 0:
+            raise ClientApiError(400, "group ids are negative integers")
+        self._users[group_id] = _User(group_id, title, group_title=title)
+        for bot in self._bots.values():
+            self._chat(bot, group_id)
+        return self.user_info(group_id)
+
     def user_info(self, user_id: int, bot_ref: str | None = None) -> JsonDict:
         """Return a user's profile and chat state with the bot."""
         user = self._require_user(user_id)
@@ -848,9 +861,17 @@ class BotApiEmulator:
         *,
         reply_to_message_id: int | None = None,
         bot_ref: str | None = None,
+        group_id: int | None = None,
     ) -> JsonDict:
-        """Send a text message from the user to the bot; return the message and its seq."""
+        """Send a text message from the user to the bot (or in a group the bot is in)."""
         bot = self._select_bot(bot_ref)
+        sender_id = None
+        if group_id is not None:
+            self._require_user(user_id)
+            group = self._users.get(group_id)
+            if group is None or group.group_title is None:
+                raise ClientApiError(404, f"no group {group_id}")
+            sender_id, user_id = user_id, group_id
         chat = self._client_chat(bot, user_id)
         if chat.blocked:
             raise ClientApiError(409, "the user has blocked the bot; unblock first")
@@ -875,6 +896,7 @@ class BotApiEmulator:
             entities=bot_command_entities(text),
             source_text=text,
             reply_to_message_id=reply_to_message_id,
+            sender_id=sender_id,
         )
         chat.messages[message.message_id] = message
         chat.add_event(message.seq, "user_message", message.message_id)
@@ -1332,7 +1354,9 @@ class BotApiEmulator:
     ) -> JsonDict:
         body: JsonDict = {
             "message_id": message.message_id,
-            "from": bot.user_api() if message.from_bot else chat.user.api(),
+            "from": bot.user_api()
+            if message.from_bot
+            else (self._users[message.sender_id] if message.sender_id else chat.user).api(),
             "chat": chat.user.chat_api(),
             "date": message.date,
         }
@@ -1901,6 +1925,7 @@ class BotApiEmulator:
             ("GET", "/_emu/bots", self._c_bots),
             ("POST", "/_emu/bots", self._c_add_bot),
             ("POST", "/_emu/users", self._c_add_user),
+            ("POST", "/_emu/groups", self._c_add_group),
             ("GET", "/_emu/users/{user_id}", self._c_user),
             ("POST", "/_emu/users/{user_id}/messages", self._c_user_send),
             ("POST", "/_emu/users/{user_id}/press", self._c_press),
@@ -1962,12 +1987,17 @@ class BotApiEmulator:
 
     async def _c_user_send(self, request: web.Request, body: JsonDict) -> Any:
         reply_to = body.get("reply_to_message_id")
+        group = body.get("group_id")
         return self.user_send(
             int(request.match_info["user_id"]),
             str(body.get("text", "")),
             reply_to_message_id=None if reply_to is None else int(reply_to),
             bot_ref=_bot_ref(request, body),
+            group_id=None if group is None else int(group),
         )
+
+    async def _c_add_group(self, request: web.Request, body: JsonDict) -> Any:
+        return self.create_group(int(body["id"]), str(body.get("title", "Group")))
 
     async def _c_user_media(self, request: web.Request, body: JsonDict) -> Any:
         caption = body.get("caption")
