@@ -145,6 +145,29 @@ class ReminderService:
     async def plan(self, now: datetime | None = None) -> int:
         """Materialise every due-soon reminder of every reachable patient; return rows offered."""
         now = now or self._clock.now()
+        rows = await self.planned_rows(now)
+        return await self.write_planned(rows, now)
+
+    async def write_planned(self, rows: Sequence[PlannedDelivery], now: datetime) -> int:
+        """Write planned rows for the patients still plannable when the write begins.
+
+        Planning reads the patients, then computes, then writes: a patient who paused, blocked
+        the bot or withdrew in between must not get rows back (the write would re-open the
+        ones their change just cancelled). The write transaction re-reads who is plannable;
+        a change after it begins cancels what it wrote.
+        """
+        if not rows:
+            return 0
+        async with self._db.transaction() as tx:
+            still = await self._patients.plannable_ids_tx(
+                tx, {r.patient_id for r in rows if r.patient_id is not None}
+            )
+            kept = [r for r in rows if r.patient_id in still]
+            await self.deliveries.plan(tx, kept, now)
+        return len(kept)
+
+    async def planned_rows(self, now: datetime) -> list[PlannedDelivery]:
+        """Compute every due-soon reminder of every plannable patient (nothing is written)."""
         start = now - max(self._grace(DOSE), self._grace(APPT_HOUR), self._grace(CHECKIN))
         end = now + timedelta(hours=self._settings.plan_horizon_hours)
         patients = {p.id: p for p in await self._patients.plannable()}
@@ -162,10 +185,7 @@ class ReminderService:
                     patient, meds.get(patient_id, []), appts.get(patient_id, []), start, end
                 )
             )
-        if rows:
-            async with self._db.transaction() as tx:
-                await self.deliveries.plan(tx, rows, now)
-        return len(rows)
+        return rows
 
     async def replan_patient(self, patient_id: int) -> None:
         """Re-plan one patient after a schedule, zone or pause change."""
@@ -181,9 +201,7 @@ class ReminderService:
         appts = await self._schedules.appointments_of(
             patient_id, since=start, until=end + timedelta(days=2)
         )
-        rows = self._plan_patient(patient, meds, appts, start, end)
-        async with self._db.transaction() as tx:
-            await self.deliveries.plan(tx, rows, now)
+        await self.write_planned(self._plan_patient(patient, meds, appts, start, end), now)
 
     def _plan_patient(
         self,

@@ -6,6 +6,7 @@ methods that only read take the ``Database``'s own read helpers.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime
 
@@ -255,6 +256,15 @@ class PatientRepository:
             "AND chat_id IS NOT NULL"
         )
         return [_patient(row) for row in rows]
+
+    async def plannable_ids_tx(self, tx: Transaction, patient_ids: set[int]) -> set[int]:
+        """Return which of these patients are plannable now, inside a write transaction."""
+        rows = await tx.fetchall(
+            "SELECT id FROM patients WHERE id IN (SELECT value FROM json_each(?)) "
+            "AND status = 'active' AND reminders_paused = 0 AND chat_id IS NOT NULL",
+            (json.dumps(sorted(patient_ids)),),
+        )
+        return {int(row["id"]) for row in rows}
 
     async def assign(self, tx: Transaction, patient_id: int, clinician_id: int) -> None:
         """Put a clinician on a patient's care team."""

@@ -502,3 +502,31 @@ async def test_a_patient_who_writes_again_after_blocking_gets_reminders_again(
     assert patient.status == PatientStatus.ACTIVE
     assert any(r["status"] == "pending" for r in await deliveries(clocked_app))
     assert "Buprenorphine" in api.last_text(ALICE)
+
+
+@pytest.mark.parametrize("change", ["blocked", "paused", "withdrawn"])
+async def test_a_planner_tick_straddling_a_change_does_not_bring_reminders_back(
+    clocked_app: App, clock: ManualClock, change: str
+) -> None:
+    """Rows computed before a block, pause or withdrawal are not written after it."""
+    patient_id = await enrolled_patient(clocked_app)
+    s = svc(clocked_app)
+    await s.schedules.add_medication("P-100", name="Naltrexone", dose="50 mg", times="20:00")
+    rows = await s.reminders.planned_rows(clock.now())  # read while the patient is active
+    assert any(r.patient_id == patient_id for r in rows)
+    patient = await s.enrollment.patient_for_user(ALICE)
+    assert patient is not None
+    if change == "blocked":
+        await s.reminders.mark_unreachable(patient_id)
+    elif change == "paused":
+        await s.reminders.set_paused(patient, paused=True)
+    else:
+        await s.enrollment.withdraw(ALICE)
+        await s.reminders.stop_all(patient_id)
+    await s.reminders.write_planned(rows, clock.now())
+    pending = await s.db.fetchall(
+        "SELECT kind FROM deliveries WHERE patient_id = ? AND status = 'pending' "
+        "AND kind != 'alert'",
+        (patient_id,),
+    )
+    assert pending == []
