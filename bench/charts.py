@@ -22,41 +22,31 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
 
+from bot.app import load_content
+from bot.config import Settings
 from bot.models import CohortPoint, DayTrend, PatientTrend
 from bot.services.charts import (
+    CHART_LABEL_KEYS,
     ChartJob,
     render_cohort_chart,
     render_many,
     render_patient_chart,
 )
+from bot.texts import content_root
 
 TARGET_PATIENT_MS = 40.0
 
-LABELS = {
-    "chart.patient.title": "{label} \u00b7 last 28 days",
-    "chart.patient.score_axis": "Score (0\u201310)",
-    "chart.patient.doses_axis": "Doses",
-    "chart.patient.dtms_axis": "dTMS",
-    "chart.patient.no_data": "No check-ins in these 28 days",
-    "chart.craving": "Craving",
-    "chart.mood": "Mood",
-    "chart.use": "Reported use",
-    "chart.doses.taken": "Doses taken",
-    "chart.doses.none": "None taken",
-    "chart.dtms.attended": "dTMS attended",
-    "chart.dtms.missed": "dTMS missed",
-    "chart.dtms.reschedule": "To reschedule",
-    "chart.dtms.confirmed": "dTMS confirmed",
-    "chart.dtms.scheduled": "dTMS scheduled",
-    "chart.months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
-    "chart.date": "{month} {day}",
-    "chart.cohort.title": "Harbor Clinic \u00b7 week of Nov 17",
-    "chart.cohort.adherence": "Doses taken",
-    "chart.cohort.checkins": "Check-ins",
-    "chart.cohort.flagged": "Flagged for review",
-    "chart.cohort.more": "+{n} more",
-    "chart.cohort.empty": "No patients in this group this week",
-}
+
+def _labels() -> dict[str, str]:
+    """Render the chart labels from the shipped templates, as the digest does."""
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    texts, _ = load_content(content_root(), tuple(sorted(settings.crisis_context().items())))
+    return {
+        key: texts.render(key, "en", start="Nov 23", end="Nov 29, 2026") for key in CHART_LABEL_KEYS
+    }
+
+
+LABELS = _labels()
 
 
 def sample_trend(rng: random.Random, number: int) -> PatientTrend:
