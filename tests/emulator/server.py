@@ -39,6 +39,8 @@ from tests.emulator.formatting import (
 from tests.emulator.media import image_size, photo_sizes
 
 JsonDict = dict[str, Any]
+# A parsed caption: (formatted text, parse mode, source as sent), Nones when absent.
+Caption = tuple[FormattedText | None, str | None, str | None]
 T = TypeVar("T")
 
 LOGGER = logging.getLogger(__name__)
@@ -1284,7 +1286,7 @@ class BotApiEmulator:
         limit: int,
         too_long: str,
         required: bool,
-    ) -> tuple[FormattedText | None, str | None, str | None]:
+    ) -> Caption:
         """Parse a text or caption; return (formatted, parse_mode, source) or Nones if absent."""
         source = args.text(text_field)
         parse_mode = args.text("parse_mode") or None
@@ -1627,7 +1629,21 @@ class BotApiEmulator:
         media = args.upload(kind)
         if media is None:
             raise _bad_request(f"there is no {kind} in the request")
-        caption, parse_mode, source = self._format(
+        caption = self._caption(args)
+        inline, keyboard = self._reply_markup(args)
+        reply_to = self._reply_target(chat, args)
+        stored = self._stored_media(kind, media)
+        self._check_rate(bot, chat, method)
+        content = self._media_content(kind, stored, caption)
+        content.update(
+            {"reply_markup": inline, "keyboard": keyboard, "reply_to_message_id": reply_to}
+        )
+        message = self._new_bot_message(bot, chat, method, args, **content)
+        return self._message_api(bot, chat, message)
+
+    def _caption(self, args: _Args) -> Caption:
+        """Return a media message's caption as (formatted, parse mode, source)."""
+        return self._format(
             args,
             "caption",
             "caption_entities",
@@ -1635,21 +1651,21 @@ class BotApiEmulator:
             too_long="message caption is too long",
             required=False,
         )
-        inline, keyboard = self._reply_markup(args)
-        reply_to = self._reply_target(chat, args)
+
+    def _stored_media(self, kind: str, media: Upload | str) -> _File:
+        """Return the file a send refers to: one stored before (by id), or the upload checked."""
         if isinstance(media, str):
-            stored = self._existing_file(media, kind)
-        else:
-            stored = self._check_and_store(kind, media)
-        self._check_rate(bot, chat, method)
+            return self._existing_file(media, kind)
+        return self._check_and_store(kind, media)
+
+    def _media_content(self, kind: str, stored: _File, caption: Caption) -> JsonDict:
+        """Return a media message's caption fields and its photo sizes or document."""
+        formatted, parse_mode, source = caption
         content: JsonDict = {
-            "caption": caption.text if caption else None,
-            "caption_entities": caption.entities if caption else [],
+            "caption": formatted.text if formatted else None,
+            "caption_entities": formatted.entities if formatted else [],
             "source_caption": source,
             "parse_mode": parse_mode,
-            "reply_markup": inline,
-            "keyboard": keyboard,
-            "reply_to_message_id": reply_to,
         }
         if kind == "photo":
             content["photo"] = self._photo_sizes(stored)
@@ -1661,8 +1677,7 @@ class BotApiEmulator:
                 "mime_type": stored.mime_type,
                 "file_size": len(stored.data),
             }
-        message = self._new_bot_message(bot, chat, method, args, **content)
-        return self._message_api(bot, chat, message)
+        return content
 
     def _check_and_store(self, kind: str, upload: Upload) -> _File:
         if not upload.data:
@@ -1724,50 +1739,22 @@ class BotApiEmulator:
         kinds = {item.get("type") if isinstance(item, dict) else None for item in items}
         if not kinds <= {"photo", "document"} or len(kinds) != 1:
             raise _bad_request("media group items must be all photos or all documents")
-        kind = kinds.pop()
+        kind = str(kinds.pop())  # checked above: "photo" or "document"
         prepared = []
         for item in items:
             item_args = _Args({**args.values, **item, "caption": item.get("caption")})
             media = item_args.upload("media")
             if media is None:
                 raise _bad_request("there is no media in the request item")
-            caption, parse_mode, source = self._format(
-                item_args,
-                "caption",
-                "caption_entities",
-                limit=MAX_CAPTION,
-                too_long="message caption is too long",
-                required=False,
-            )
-            stored = (
-                self._existing_file(media, kind)
-                if isinstance(media, str)
-                else self._check_and_store(kind, media)
-            )
-            prepared.append((item_args, stored, caption, parse_mode, source))
+            caption = self._caption(item_args)
+            prepared.append((item_args, self._stored_media(kind, media), caption))
         reply_to = self._reply_target(chat, args)
         self._check_rate(bot, chat, "sendMediaGroup")
         group_id = f"{next(self._seq)}{chat.user.id}"
         result = []
-        for item_args, stored, caption, parse_mode, source in prepared:
-            content: JsonDict = {
-                "caption": caption.text if caption else None,
-                "caption_entities": caption.entities if caption else [],
-                "source_caption": source,
-                "parse_mode": parse_mode,
-                "media_group_id": group_id,
-                "reply_to_message_id": reply_to,
-            }
-            if kind == "photo":
-                content["photo"] = self._photo_sizes(stored)
-            else:
-                content["document"] = {
-                    "file_id": stored.file_id,
-                    "file_unique_id": stored.file_unique_id,
-                    "file_name": stored.file_name,
-                    "mime_type": stored.mime_type,
-                    "file_size": len(stored.data),
-                }
+        for item_args, stored, caption in prepared:
+            content = self._media_content(kind, stored, caption)
+            content.update({"media_group_id": group_id, "reply_to_message_id": reply_to})
             message = self._new_bot_message(bot, chat, "sendMediaGroup", item_args, **content)
             result.append(self._message_api(bot, chat, message))
         return result
