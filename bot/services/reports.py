@@ -14,7 +14,7 @@ import base64
 import csv
 import io
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -208,9 +208,22 @@ class DigestRenderer:
         """Return the job that draws one patient's 28-day chart."""
         return ChartJob("patient", week.trend, self.chart_labels(locale))
 
-    def message_parts(self, digest: WeeklyDigest, locale: str) -> list[str]:
+    def views(self, digest: WeeklyDigest, locale: str) -> dict[int, dict[str, Any]]:
+        """Return every patient's view by patient id (each rendering reads the same ones)."""
+        return {
+            week.patient.id: self.patient_view(week, locale, week_start=digest.week_start)
+            for week in digest.patients
+        }
+
+    def message_parts(
+        self,
+        digest: WeeklyDigest,
+        locale: str,
+        views: Mapping[int, dict[str, Any]] | None = None,
+    ) -> list[str]:
         """Return the Telegram message, split on patient boundaries under Telegram's limit."""
         t = self._texts
+        views = views if views is not None else self.views(digest, locale)
         if not digest.patients:
             return [
                 "\n\n".join((self._header(digest, locale, 1), t.render("digest.empty", locale)))
@@ -225,7 +238,7 @@ class DigestRenderer:
                         "digest.patient",
                         locale,
                         number=i,
-                        p=self.patient_view(week, locale, week_start=digest.week_start),
+                        p=views[week.patient.id],
                     ),
                     "\n\n",
                 )
@@ -238,7 +251,7 @@ class DigestRenderer:
                     t.render(
                         "digest.quiet_line",
                         locale,
-                        p=self.patient_view(week, locale, week_start=digest.week_start),
+                        p=views[week.patient.id],
                     ),
                     "\n",
                 )
@@ -274,16 +287,22 @@ class DigestRenderer:
             flagged=len(digest.flagged),
         )
 
-    def html_report(self, digest: WeeklyDigest, locale: str, charts: Sequence[bytes]) -> bytes:
+    def html_report(
+        self,
+        digest: WeeklyDigest,
+        locale: str,
+        charts: Sequence[bytes],
+        views: Mapping[int, dict[str, Any]] | None = None,
+    ) -> bytes:
         """Return the self-contained HTML report (charts embedded, no external assets)."""
+        views = views if views is not None else self.views(digest, locale)
         start, end = _span(digest)
         encoded = [base64.b64encode(png).decode("ascii") for png in charts]
         cohort = encoded[0] if encoded else ""
         flagged = []
         for i, week in enumerate(digest.flagged):
-            view = self.patient_view(week, locale, week_start=digest.week_start)
-            view["chart"] = encoded[i + 1] if i + 1 < len(encoded) else ""
-            flagged.append(view)
+            chart = encoded[i + 1] if i + 1 < len(encoded) else ""
+            flagged.append({**views[week.patient.id], "chart": chart})
         template = self._env.get_template(f"{normalise_locale(locale)}/digest.html.j2")
         html = template.render(
             title=self._texts.render("text.report_title", locale, start=start, end=end),
@@ -292,16 +311,20 @@ class DigestRenderer:
             generated=f"{digest.generated_at:%Y-%m-%d %H:%M} UTC",
             total=len(digest.patients),
             flagged=flagged,
-            quiet=[
-                self.patient_view(w, locale, week_start=digest.week_start) for w in digest.quiet
-            ],
+            quiet=[views[w.patient.id] for w in digest.quiet],
             cohort_chart=cohort,
             notice=self._texts.render("digest.notice", locale),
         )
         return html.encode("utf-8")
 
-    def csv_report(self, digest: WeeklyDigest, locale: str) -> bytes:
+    def csv_report(
+        self,
+        digest: WeeklyDigest,
+        locale: str,
+        views: Mapping[int, dict[str, Any]] | None = None,
+    ) -> bytes:
         """Return one CSV row per patient, ranked as in the digest, with the notice last."""
+        views = views if views is not None else self.views(digest, locale)
         t = self._texts
         columns = (
             "label", "status", "needs_attention", "reasons", "checkins_done",
@@ -314,7 +337,7 @@ class DigestRenderer:
         writer = csv.writer(out)
         writer.writerow([t.render(f"csv.{c}", locale) for c in columns])
         for week in digest.patients:
-            v = self.patient_view(week, locale, week_start=digest.week_start)
+            v = views[week.patient.id]
             writer.writerow(
                 [
                     _cell(v["label"]),
@@ -373,13 +396,14 @@ class DigestRenderer:
                 )
                 photos.append(Photo(f"{week.patient.label}.png", png, caption[:CAPTION_LIMIT]))
         end_iso = digest.week_end.isoformat()
+        views = self.views(digest, locale)  # once, for the message, the report and the CSV
         return DigestFiles(
-            messages=tuple(self.message_parts(digest, locale)),
+            messages=tuple(self.message_parts(digest, locale, views)),
             photos=tuple(photos) if self._max_photos else (),
             report_name=self._texts.render("text.file_report", locale, end=end_iso),
-            report=self.html_report(digest, locale, pngs),
+            report=self.html_report(digest, locale, pngs, views),
             csv_name=self._texts.render("text.file_csv", locale, end=end_iso),
-            csv=self.csv_report(digest, locale),
+            csv=self.csv_report(digest, locale, views),
             files_caption=self._texts.render("digest.files", locale),
         )
 
