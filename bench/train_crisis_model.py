@@ -3,9 +3,9 @@
 Run with ``python -m bench.train_crisis_model`` (needs numpy, which the runtime does not).
 
 Data: every labelled message in ``tests/data/crisis_*.yaml`` (corpus positives and negatives,
-development set, probes, the first review set). clear/possible = crisis, none and question =
-not a crisis (a question is answered, never paged). The held-out set in ``tests/heldout/`` is
-never read.
+development set, probes, the first and second review sets). clear/possible = crisis, none and
+question = not a crisis (a question is answered, never paged). The held-out set in
+``tests/heldout/`` is never read.
 
 The thresholds are chosen honestly: 5-fold cross-validation, grouped so that near-duplicate
 messages stay in one fold, gives every message an out-of-fold score; the whole detector
@@ -82,7 +82,7 @@ def load_examples() -> list[Example]:
     probes = yaml.safe_load((DATA / "crisis_probes.yaml").read_text("utf-8"))
     examples.extend(Example(text, "clear", None, False, "probes") for text in probes["crisis"])
     examples.extend(Example(text, "none", None, False, "probes") for text in probes["quiet"])
-    for name in ("dev", "review_v1"):
+    for name in ("dev", "review_v1", "review_v2"):
         data = yaml.safe_load((DATA / f"crisis_{name}.yaml").read_text("utf-8"))
         examples.extend(
             Example(
@@ -274,16 +274,16 @@ def simulate(
         "recall_overdose": rate(lambda e: e.crisis and e.category == "overdose"),
         "recall_explicit_suicide": rate(lambda e: e.crisis and e.explicit),
         "false_alarms": rate(lambda e: e.expect == "none"),
-        "false_alarms_review": rate(lambda e: e.expect == "none" and e.source == "review_v1"),
-        "recall_review": rate(lambda e: e.crisis and e.source == "review_v1"),
+        "false_alarms_review": rate(lambda e: e.expect == "none" and e.source.startswith("review")),
+        "recall_review": rate(lambda e: e.crisis and e.source.startswith("review")),
         "recall_overdose_review": rate(
-            lambda e: e.crisis and e.category == "overdose" and e.source == "review_v1"
+            lambda e: e.crisis and e.category == "overdose" and e.source.startswith("review")
         ),
         "recall_explicit_review": rate(
-            lambda e: e.crisis and e.explicit and e.source == "review_v1"
+            lambda e: e.crisis and e.explicit and e.source.startswith("review")
         ),
         "questions_paging_review": rate(
-            lambda e: e.expect == "question" and e.source == "review_v1"
+            lambda e: e.expect == "question" and e.source.startswith("review")
         ),
         "questions_paging": rate(lambda e: e.expect == "question"),
     }

@@ -59,7 +59,7 @@ from enum import StrEnum
 from typing import Final
 
 from bot.models import SEVERITY_ORDER, CrisisCategory
-from bot.services import crisis_model
+from bot.services import crisis_frames, crisis_model
 
 __all__ = [
     "SEVERITY_ORDER",
@@ -1337,8 +1337,11 @@ _EXTRA_SLOTS: Final[dict[str, str]] = {
     ),
     "fiction": (
         r"\b(?:episode|movie|film|show|series|documentary|song|book|netflix|tv|video game|game"
-        r"|call of duty|euphoria|pelicula|serie|novela|cancion|juego|partido|of cheese)\b"
+        r"|call of duty|euphoria|pelicula|serie|novela|cancion|juego|partido|of cheese"
+        r"|on the news|in the news|went viral|headline|noticias)\b"
     ),
+    # Laughing at a figure of speech: "this heat is gonna kill me lmao", "I'm dying lol".
+    "laughing": r"\b(?:lol|lmao|lmfao|rofl|haha\w*|jaja\w*|jeje\w*|xd)\b",
     "idiom_threat": (
         r"\b(?:(?:boss|mom|mum|mother|dad|wife|husband|teacher|coach|jefe|mama|papa|esposa"
         r"|esposo|maestr[oa]) (?:\w+ ){0,3}?(?:is (?:gonna|going to)|will|gonna|going to|va a"
@@ -1828,14 +1831,30 @@ def _reason(reading: Reading) -> str:
     return reading[4].split(":", 1)[1]
 
 
+def _present(reading: Reading) -> bool:
+    """Return whether a reading tells of something happening now (a rule or a frame)."""
+    return _reason(reading) in _PRESENT_RULES or reading[4] in _PRESENT_FRAMES
+
+
 def _explained_away(reading: Reading, slots: frozenset[str]) -> bool:
-    if _reason(reading) in _PRESENT_RULES or slots & _PRESENT_SIGNS:
+    if _present(reading) or slots & _PRESENT_SIGNS:
         return False
     if "idiom_threat" in slots and reading[0] in {
         CrisisCategory.ABUSE_OR_DANGER,
         CrisisCategory.HARM_TO_OTHERS,
         CrisisCategory.SUICIDE,
     }:
+        return True
+    if (
+        "laughing" in slots
+        and reading[1] is Tier.CLEAR
+        and reading[0]
+        in {
+            CrisisCategory.MEDICAL_EMERGENCY,
+            CrisisCategory.ABUSE_OR_DANGER,
+            CrisisCategory.HARM_TO_OTHERS,
+        }
+    ):
         return True
     if "fiction" in slots and reading[0] in {
         CrisisCategory.OVERDOSE,
@@ -1852,6 +1871,13 @@ def _explained_away(reading: Reading, slots: frozenset[str]) -> bool:
 
 Reading = tuple[CrisisCategory, Tier, Who, str, str]  # category, tier, who, locale, reason
 
+# Frames kept as data (content/safety/crisis_frames.yaml), read after the phrase lists.
+_FRAMES: Final = crisis_frames.load_frames(
+    crisis_frames.BUNDLED_FRAMES,
+    {"people": _PEOPLE, "personas": _PERSONAS, "someone": _SOMEONE_ELSE, "adv": _ADV},
+)
+_PRESENT_FRAMES: Final = frozenset(frame.reason for frame in _FRAMES if frame.present)
+
 
 def _readings(forms: tuple[str, ...], slots: frozenset[str]) -> list[Reading]:
     """Return every crisis reading of the phrase lists and the meaning rules."""
@@ -1865,6 +1891,10 @@ def _readings(forms: tuple[str, ...], slots: frozenset[str]) -> list[Reading]:
             readings.append(
                 (CrisisCategory.SUICIDE, Tier.POSSIBLE, who, locale, f"despair:{locale}")
             )
+    for frame in _FRAMES:
+        if any(frame.pattern.search(form) for form in forms):
+            tier = Tier.CLEAR if frame.tier == "clear" else Tier.POSSIBLE
+            readings.append((frame.category, tier, who, frame.locale, frame.reason))
     locale = _guess_locale(forms[0])
     for category, tier, reading_who, reason in _slot_rules(forms[0], slots):
         readings.append((category, tier, reading_who, locale, f"rule:{reason}"))
@@ -1884,7 +1914,7 @@ def _kept_in_a_question(readings: list[Reading], slots: frozenset[str]) -> list[
         for r in readings
         if (r[0] not in _EDUCATIONAL_CATEGORIES and not general)
         or (
-            _reason(r) in _PRESENT_RULES
+            _present(r)
             and "help_frame" not in slots
             and (r[0] not in _EDUCATIONAL_CATEGORIES or slots & _REPORTS)
         )

@@ -94,7 +94,7 @@ def test_the_category_head_names_the_kind_of_crisis() -> None:
 
 def test_a_model_signal_says_it_came_from_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """When the rules are silent and the model fires, the reasons carry its score and n-grams."""
-    text = "you can cancel my appointment next week, i wont be needing it"
+    text = "the walls are closing in and i keep staring at the ceiling fan"
     limits = dict(MODEL.thresholds, possible=0.0, clear=2.0)
     monkeypatch.setattr(MODEL, "thresholds", limits)
     assessment = assess(text)

@@ -1,0 +1,123 @@
+"""Crisis frames kept as data: they load, they fail loudly, they read crises and not chatter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.models import CrisisCategory
+from bot.models import CrisisCategory as C
+from bot.services import safety
+from bot.services.crisis_frames import BUNDLED_FRAMES, FrameError, load_frames
+from bot.services.safety import Tier, assess
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "frames.yaml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+def test_the_shipped_frames_load_and_name_their_pieces() -> None:
+    pieces = {"people": "x", "personas": "x", "someone": "x", "adv": ""}
+    frames = load_frames(BUNDLED_FRAMES, pieces)
+    assert len(frames) >= 20
+    assert {frame.category for frame in frames} == set(CrisisCategory)
+    assert any(frame.present for frame in frames)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("frames: {}", "expected a 'frames:' list"),
+        ("frames: [{category: nope, tier: clear, locale: en, patterns: [x]}]", "unknown category"),
+        ("frames: [{category: suicide, tier: maybe, locale: en, patterns: [x]}]", "tier must"),
+        ("frames: [{category: suicide, tier: clear, locale: fr, patterns: [x]}]", "locale must"),
+        ("frames: [{category: suicide, tier: clear, locale: en, patterns: []}]", "non-empty"),
+        ("frames: [{category: suicide, tier: clear, locale: en, patterns: ['(a']}]", "frame 1"),
+        (
+            "frames: [{category: suicide, tier: clear, locale: en, patterns: ['<nobody>']}]",
+            "<nobody>",
+        ),
+        ("frames: [", "frames.yaml"),
+    ],
+)
+def test_a_broken_frames_file_is_named_at_load(tmp_path: Path, text: str, problem: str) -> None:
+    with pytest.raises(FrameError, match=problem.replace("(", r"\(")):
+        load_frames(_write(tmp_path, text), {})
+
+
+def test_a_piece_is_expanded(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "frames: [{category: abuse_or_danger, tier: possible, locale: en,"
+        " patterns: ['<people> hit me']}]",
+    )
+    (frame,) = load_frames(path, {"people": "(?:my (?:ex|dad))"})
+    assert frame.pattern.search("my ex hit me again")
+    assert not frame.pattern.search("the ball hit me")
+    assert frame.reason == "frame:abuse_or_danger:en"
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "tier"),
+    [
+        ("gonna drive my car off the bridge on the way home", C.SUICIDE, Tier.CLEAR),
+        ("voy a estrellar la troca contra un muro saliendo del jale", C.SUICIDE, Tier.CLEAR),
+        ("looked up how tall the bridge downtown is", C.SUICIDE, Tier.POSSIBLE),
+        ("just swallowed my whole bottle of gabbies", C.OVERDOSE, Tier.CLEAR),
+        ("the second narcan isnt working he still wont move", C.OVERDOSE, Tier.CLEAR),
+        ("me queme el brazo a proposito con el encendedor", C.SELF_HARM, Tier.CLEAR),
+        ("got out today and going straight to the plug", C.RELAPSE_DANGER, Tier.CLEAR),
+        ("mi papa me dio una golpiza y sigue en la casa", C.ABUSE_OR_DANGER, Tier.CLEAR),
+        ("le voy a meter un tiro a ese vato", C.HARM_TO_OTHERS, Tier.CLEAR),
+        ("half my face went numb, my words come out wrong", C.MEDICAL_EMERGENCY, Tier.CLEAR),
+    ],
+)
+def test_frames_read_crises_told_in_new_words(
+    text: str, category: CrisisCategory, tier: Tier
+) -> None:
+    signal = assess(text).signal
+    assert signal is not None, text
+    assert signal.category is category
+    assert signal.tier is tier
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "today is my last day at this job, new one starts monday",
+        "i drove past the spot today and kept going, proud of myself",
+        "this heat is going to kill me lmao",
+        "saw on the news that overdose deaths went down this year",
+        "what happens if you drink alcohol on antabuse?",
+        "i feel a bit dizzy after tms today",
+    ],
+)
+def test_frames_leave_everyday_talk_quiet(text: str) -> None:
+    assert assess(text).signal is None, text
+
+
+def _everyday_talk() -> list[str]:
+    texts: list[str] = []
+    corpus = yaml.safe_load((DATA / "crisis_corpus.yaml").read_text("utf-8"))
+    texts.extend(entry["text"] for entry in corpus["negatives"])
+    for name in ("crisis_dev.yaml", "crisis_review_v1.yaml", "crisis_review_v2.yaml"):
+        messages = yaml.safe_load((DATA / name).read_text("utf-8"))["messages"]
+        texts.extend(m["text"] for m in messages if m["expect"] == "none")
+    return texts
+
+
+def test_no_frame_fires_on_the_everyday_talk_of_the_labelled_sets() -> None:
+    """A frame is a way of telling a crisis: it never matches a message labelled as chatter."""
+    fired = [
+        (text, frame.reason)
+        for text in _everyday_talk()
+        for frame in safety._FRAMES
+        if any(frame.pattern.search(form) for form in safety._forms(text))
+    ]
+    assert fired == []
