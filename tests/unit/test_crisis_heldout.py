@@ -2,8 +2,8 @@
 
 The held-out set (``tests/heldout/crisis_heldout.yaml``) is written apart from the detector's
 patterns, by someone who has not read them, and is never used for tuning; the test skips while
-the file is absent. (The first held-out set was measured once and then moved to
-``tests/data/crisis_review_v1.yaml`` to be used for tuning; a new one takes its place.) This
+the file is absent. (Each held-out set is measured once and then moved to ``tests/data/crisis_review_vN.yaml``
+to be used for tuning; a new one, written apart in the same way, takes its place.) This
 test prints its figures; the floors below are set once, after the first run, to the figures it
 reported, so that a later change cannot lower them unnoticed. Its misses are never listed.
 """
@@ -14,13 +14,13 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# Set after the one evaluation run of the second held-out set, to the figures it reported.
+# Set after the one evaluation run of the third held-out set, to the figures it reported.
 HELDOUT_FLOORS = {
-    "recall": 269 / 324,  # as measured once on the second held-out set; a change may not lower
-    "recall_overdose": 67 / 72,
-    "recall_explicit_suicide": 38 / 40,
+    "recall": 354 / 384,  # as measured once on the third held-out set; a change may not lower
+    "recall_overdose": 84 / 88,
+    "recall_explicit_suicide": 45 / 46,
 }
-# False alarms on everyday talk above this fail the test (measured 9/196; the target is 10%).
+# False alarms on everyday talk above this fail the test (measured 15/204; the target is 10%).
 HELDOUT_FALSE_ALARM_CEILING = 0.10
 
 
