@@ -145,6 +145,7 @@ def build_services(
             texts,
             flows,
             NoteCipher.from_settings(settings),
+            careteam,
             answer_days=settings.checkin_answer_days,
             use_alerts_team=settings.alert_on_use,
         ),

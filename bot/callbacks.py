@@ -41,6 +41,7 @@ CHECKIN = "ci"
 CHECKIN_CRAVING = "c"  # choice: 0..10
 CHECKIN_MOOD = "m"  # choice: 0..10
 CHECKIN_USE = "u"  # choice: CHECKIN_NO or CHECKIN_YES
+CHECKIN_DTMS = "t"  # choice: an after-effect code (bot/services/aftereffects.py) or "tell"
 CHECKIN_NOTE = "n"  # choice: CHECKIN_SKIP
 CHECKIN_CHANGE = "e"  # choice: CHECKIN_AGAIN
 CHECKIN_NO = "no"

@@ -57,6 +57,8 @@ class Persona:
     blocked_day: int | None = None
     misses_session_on: int | None = None  # weekday of the last week's missed dTMS session
     joins_days_before: int | None = None  # enrolled this many days before the digest
+    # The last week's dTMS after-effects by weekday ("none" on other session days).
+    after_effects: tuple[tuple[int, str], ...] = ()
 
 
 PERSONAS = (
@@ -66,8 +68,14 @@ PERSONAS = (
     Persona("P-104", METHADONE, silent_from=5),
     Persona("P-105", NALTREXONE, dtms=True, misses_session_on=2),
     Persona("P-106", METHADONE, blocked_day=3),
-    Persona("P-107", SUBOXONE, dtms=True, last_week=((2, 5), (2, 4))),
-    Persona("P-108", SUBOXONE, dtms=True),
+    Persona(
+        "P-107",
+        SUBOXONE,
+        dtms=True,
+        last_week=((2, 5), (2, 4)),
+        after_effects=((0, "headache"), (1, "headache"), (3, "scalp")),
+    ),
+    Persona("P-108", SUBOXONE, dtms=True, after_effects=((0, "headache"),)),
     Persona("P-109", METHADONE),
     Persona("P-110", NALTREXONE),
     Persona("P-111", None, dtms=True, adherence=1.0),
@@ -251,6 +259,10 @@ class _Clinic:
         )
         used = last_week and day.weekday() in persona.use_days
         self.clock.set(_at(day, time(20, self.rng.randint(2, 50)), self.zone))
+        effect = None
+        if persona.dtms and await self.s.checkins.dtms_day(patient, day):
+            effects = dict(persona.after_effects) if last_week else {}
+            effect = effects.get(day.weekday(), "none")
         async with self.s.db.transaction() as tx:
             await self.checkins.record(
                 tx,
@@ -260,4 +272,5 @@ class _Clinic:
                 craving=self.rng.randint(*craving_range),
                 mood=self.rng.randint(*mood_range),
                 used=used,
+                dtms_effect=effect,
             )

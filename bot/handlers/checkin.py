@@ -1,6 +1,8 @@
 """The daily check-in: ``/checkin``, its buttons (also on the daily prompt), and a typed note.
 
-Each button press edits its message into the next question (or the summary). A typed note is
+Each button press edits its message into the next question (or the summary). A reported
+fainting spell or seizure after dTMS is answered first, in a message of its own, and the care
+team's alert goes out at once, before anything else is shown. A typed note is
 taken by ``take_note``, which runs in its own handler group before the guided flows and the
 features, and only while the patient is at the note question; at any other time the text goes
 on to the rest of the bot untouched. The rules live in ``CheckinService``.
@@ -14,6 +16,7 @@ from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop
 
+from bot.handlers.careteam import notify_care_team
 from bot.handlers.common import Context, edit_in_place, keyboard, reply, services_of, user_locale
 from bot.services.checkins import CheckinReply, Screen
 
@@ -53,6 +56,16 @@ async def answer_button(update: Update, context: Context) -> None:
     message_id = query.message.message_id if query.message is not None else None
     result = await services.checkins.answer(patient, query.data, message_id=message_id)
     await query.answer(result.toast)
+    if result.urgent is not None:
+        await _send(update, result.urgent)
+    if result.alert is not None:
+        log.info(
+            "checkin alert update_id=%s patient_id=%s alert_id=%s",
+            update.update_id,
+            patient.id,
+            result.alert.alert.id,
+        )
+        await notify_care_team(context, result.alert)
     if result.screen is not None:
         await edit_in_place(
             update,

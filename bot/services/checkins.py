@@ -1,5 +1,8 @@
 """Daily check-ins: craving 0-10, mood 0-10, use since the last check-in, an optional note.
 
+On a day with a dTMS session one more question comes after "use": the session's after-effects
+(the rules, and what each answer gets, are in ``bot/services/aftereffects.py``).
+
 ``/checkin`` and the daily prompt (a delivery the reminder planner makes at the patient's
 check-in time) start the same questions. Every answer is stored as soon as it is given, in the
 row of the local date the check-in was asked for: that date travels in the buttons' callback
@@ -20,7 +23,7 @@ the weekly digest and, where the clinic keeps ``ALERT_ON_USE`` on, as an alert t
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -28,6 +31,8 @@ from zoneinfo import ZoneInfo
 from bot import callbacks
 from bot.clock import Clock
 from bot.models import Patient
+from bot.services import aftereffects
+from bot.services.careteam import AlertNotice, CareTeamService
 from bot.services.crypto import CryptoError, NoteCipher
 from bot.services.learn import PAGE
 from bot.storage.checkins import Checkin, CheckinRepository
@@ -57,6 +62,7 @@ log = logging.getLogger(__name__)
 CRAVING = "craving"
 MOOD = "mood"
 USE = "use"
+DTMS = "dtms"
 NOTE = "note"
 
 CHECKIN_FLOW = "checkin"  # the flow open while the patient may type a note
@@ -71,6 +77,7 @@ _STEP_OF_CODE = {
     callbacks.CHECKIN_CRAVING: CRAVING,
     callbacks.CHECKIN_MOOD: MOOD,
     callbacks.CHECKIN_USE: USE,
+    callbacks.CHECKIN_DTMS: DTMS,
 }
 
 Buttons = tuple[tuple[tuple[str, str], ...], ...]
@@ -89,14 +96,18 @@ class CheckinReply:
     """What an answer changed, for the handler to show.
 
     ``screen`` replaces the pressed message (or answers a typed note); ``follow_up`` is a
-    separate message; ``retired_message_id`` is a question message whose buttons are now void.
-    Only ``toast`` is set when the answer was refused.
+    separate message; ``urgent`` is a separate message sent before anything else (a medical
+    emergency); ``alert`` is a new alert for the care team to send now;
+    ``retired_message_id`` is a question message whose buttons are now void. Only ``toast`` is
+    set when the answer was refused.
     """
 
     screen: Screen | None = None
     toast: str | None = None
     follow_up: Screen | None = None
     retired_message_id: int | None = None
+    urgent: Screen | None = None
+    alert: AlertNotice | None = None
 
 
 def prompt_key(patient_id: int, day: date) -> str:
@@ -104,15 +115,27 @@ def prompt_key(patient_id: int, day: date) -> str:
     return f"checkin:{patient_id}:{day.isoformat()}"
 
 
-def prompt_screen(texts: Texts, locale: str, day: date, *, today: date, notes: bool) -> Screen:
+def prompt_screen(
+    texts: Texts, locale: str, day: date, *, today: date, notes: bool, dtms: bool = False
+) -> Screen:
     """Render the daily prompt: the check-in's first question, with its 0-10 buttons."""
-    return _question(texts, locale, day, CRAVING, today=today, current=None, notes=notes)
+    return _question(texts, locale, day, CRAVING, today=today, current=None, notes=notes, dtms=dtms)
+
+
+def _steps(*, notes: bool, dtms: bool) -> tuple[str, ...]:
+    return (CRAVING, MOOD, USE, *((DTMS,) if dtms else ()), *((NOTE,) if notes else ()))
 
 
 def _context(
-    day: date, today: date, current: Checkin | None, *, notes: bool, step: str = ""
+    day: date,
+    today: date,
+    current: Checkin | None,
+    *,
+    notes: bool,
+    dtms: bool = False,
+    step: str = "",
 ) -> dict[str, Any]:
-    steps = (CRAVING, MOOD, USE, NOTE) if notes else (CRAVING, MOOD, USE)
+    steps = _steps(notes=notes, dtms=dtms)
     return {
         "date": day.isoformat(),
         "weekday": day.weekday(),
@@ -121,6 +144,8 @@ def _context(
         "mood": current.mood if current else None,
         "used": current.used if current else None,
         "has_note": current.has_note if current else False,
+        "dtms_effect": current.dtms_effect if current else None,
+        "dtms": dtms,
         "notes": notes,
         "step": step,
         "number": steps.index(step) + 1 if step in steps else len(steps),
@@ -137,9 +162,10 @@ def _question(
     today: date,
     current: Checkin | None,
     notes: bool,
+    dtms: bool = False,
     problem: str | None = None,
 ) -> Screen:
-    context = _context(day, today, current, notes=notes, step=step)
+    context = _context(day, today, current, notes=notes, dtms=dtms, step=step)
     text = texts.render("checkin.question", locale, **context)
     if problem:
         text = f"{problem}\n\n{text}"
@@ -159,6 +185,8 @@ def _question(
                 for choice in (callbacks.CHECKIN_NO, callbacks.CHECKIN_YES)
             ),
         )
+    elif step == DTMS:
+        buttons = aftereffects.question_buttons(texts, locale, iso)
     else:
         skip = callbacks.checkin(iso, callbacks.CHECKIN_NOTE, callbacks.CHECKIN_SKIP)
         buttons = (((texts.button("checkin_skip_note", locale), skip),),)
@@ -175,6 +203,7 @@ class CheckinService:
         texts: Texts,
         flows: FlowService,
         cipher: NoteCipher | None,
+        careteam: CareTeamService,
         *,
         answer_days: int,
         use_alerts_team: bool = False,
@@ -187,6 +216,7 @@ class CheckinService:
         self._cipher = cipher
         self._answer_days = answer_days
         self._checkins = CheckinRepository(db)
+        self._alerts = aftereffects.AfterEffectAlerts(self._checkins, careteam)
         self._deliveries = DeliveryRepository(db)
         self._patients = PatientRepository(db)
 
@@ -206,7 +236,12 @@ class CheckinService:
         await self._leave_note_step(patient)
         today = self.local_today(patient)
         current = await self._checkins.by_date(patient.id, today)
-        return self._ask(patient, today, CRAVING, current)
+        dtms = await self.dtms_day(patient, today)
+        return self._ask(patient, today, CRAVING, current, dtms=dtms)
+
+    async def dtms_day(self, patient: Patient, day: date) -> bool:
+        """Return whether the day asks about dTMS after-effects (see ``aftereffects``)."""
+        return await aftereffects.had_session(self._checkins, patient, day, self._clock.now())
 
     async def answer(
         self, patient: Patient, data: str, *, message_id: int | None = None
@@ -220,21 +255,24 @@ class CheckinService:
         if code == callbacks.CHECKIN_CHANGE and choice == callbacks.CHECKIN_AGAIN:
             await self._leave_note_step(patient)
             current = await self._checkins.by_date(patient.id, day)
-            return CheckinReply(screen=self._ask(patient, day, CRAVING, current))
+            dtms = await self.dtms_day(patient, day)
+            return CheckinReply(screen=self._ask(patient, day, CRAVING, current, dtms=dtms))
         if code == callbacks.CHECKIN_NOTE and choice == callbacks.CHECKIN_SKIP:
             await self._leave_note_step(patient)
             current = await self._checkins.by_date(patient.id, day)
             if current is None:
                 return self._refused(patient)
-            return CheckinReply(screen=self._summary(patient, current))
-        step = _STEP_OF_CODE.get(code)
-        if step in {CRAVING, MOOD} and choice in SCALE:
-            value: int | bool = int(choice)
-        elif step == USE and choice in {callbacks.CHECKIN_NO, callbacks.CHECKIN_YES}:
-            value = choice == callbacks.CHECKIN_YES
-        else:
+            return CheckinReply(screen=await self._summary(patient, current))
+        step = _STEP_OF_CODE.get(code, "")
+        if step == DTMS and choice == aftereffects.TELL:
+            return await self._tell_team(patient, day)
+        value = _value(step, choice)
+        if value is None:
             return self._refused(patient)
         await self._leave_note_step(patient)
+        alert = (
+            await self._alerts.emergency(patient, day) if value == aftereffects.EMERGENCY else None
+        )
         current = await self._record(patient, day, step, value)
         log.info(
             "checkin answer patient_id=%s step=%s late=%s",
@@ -242,18 +280,58 @@ class CheckinService:
             step,
             day != self.local_today(patient),
         )
-        follow_up = self._lapse(patient) if step == USE and value is True else None
+        return await self._next(patient, current, step, value, message_id, alert)
+
+    async def _next(
+        self,
+        patient: Patient,
+        current: Checkin,
+        step: str,
+        value: int | bool | str,
+        message_id: int | None,
+        alert: AlertNotice | None,
+    ) -> CheckinReply:
+        """Return what follows an answer: the next question, or the end, and any reply to it."""
+        day = current.local_date
+        dtms = await self.dtms_day(patient, day)
         if step == CRAVING:
-            return CheckinReply(screen=self._ask(patient, day, MOOD, current))
+            return CheckinReply(screen=self._ask(patient, day, MOOD, current, dtms=dtms))
         if step == MOOD:
-            return CheckinReply(screen=self._ask(patient, day, USE, current))
+            return CheckinReply(screen=self._ask(patient, day, USE, current, dtms=dtms))
+        if step == USE and dtms:
+            follow_up = self._lapse(patient) if value is True else None
+            screen = self._ask(patient, day, DTMS, current, dtms=dtms)
+            return CheckinReply(screen=screen, follow_up=follow_up)
+        reply = CheckinReply(screen=await self._last_step(patient, day, current, message_id, dtms))
+        if step == USE:
+            return replace(reply, follow_up=self._lapse(patient) if value is True else None)
+        assert isinstance(value, str)
+        said = aftereffects.reply(self._texts, patient.locale, value, day.isoformat())
+        if value == aftereffects.EMERGENCY:
+            assert said is not None
+            return replace(reply, urgent=Screen(*said), alert=alert)
+        return replace(reply, follow_up=Screen(*said) if said else None)
+
+    async def _last_step(
+        self, patient: Patient, day: date, current: Checkin, message_id: int | None, dtms: bool
+    ) -> Screen:
+        """Ask for the note (when notes are on) or show the summary."""
         if self.notes_enabled and patient.telegram_user_id is not None:
             where = {DAY_KEY: day.isoformat(), MESSAGE_KEY: message_id}
             await self._flows.start(patient.telegram_user_id, CHECKIN_FLOW, NOTE, where)
-            screen = self._ask(patient, day, NOTE, current)
-        else:
-            screen = self._summary(patient, current)
-        return CheckinReply(screen=screen, follow_up=follow_up)
+            return self._ask(patient, day, NOTE, current, dtms=dtms)
+        return self._summary_of(patient, current, dtms=dtms)
+
+    async def _tell_team(self, patient: Patient, day: date) -> CheckinReply:
+        """Tell the care team about a reported after-effect, once per day."""
+        current = await self._checkins.by_date(patient.id, day)
+        if current is None or current.dtms_effect not in aftereffects.TELLABLE:
+            return self._refused(patient)
+        notice = await self._alerts.tell_team(patient, day)
+        text, buttons = aftereffects.told(
+            self._texts, patient.locale, current.dtms_effect, already=notice is None
+        )
+        return CheckinReply(screen=Screen(text, buttons), alert=notice)
 
     async def take_note(self, user_id: int, text: str) -> CheckinReply | None:
         """Store typed text as the note if the user is at the note question; else None."""
@@ -272,7 +350,7 @@ class CheckinService:
             # is dropped, never stored unencrypted.
             await self._flows.finish(user_id)
             current = await self._checkins.by_date(patient.id, day)
-            summary = self._summary(patient, current) if current else None
+            summary = await self._summary(patient, current) if current else None
             return CheckinReply(screen=summary, retired_message_id=retired)
         if not note or len(note) > NOTE_MAX_CHARS:
             problem = (
@@ -283,11 +361,14 @@ class CheckinService:
                 else None
             )
             current = await self._checkins.by_date(patient.id, day)
-            return CheckinReply(screen=self._ask(patient, day, NOTE, current, problem=problem))
+            dtms = await self.dtms_day(patient, day)
+            screen = self._ask(patient, day, NOTE, current, dtms=dtms, problem=problem)
+            return CheckinReply(screen=screen)
         current = await self._record_note(patient, day, self._cipher.encrypt(note))
         await self._flows.finish(user_id)
         log.info("checkin note stored patient_id=%s checkin_id=%s", patient.id, current.id)
-        return CheckinReply(screen=self._summary(patient, current), retired_message_id=retired)
+        summary = await self._summary(patient, current)
+        return CheckinReply(screen=summary, retired_message_id=retired)
 
     async def end_note_step(self, user_id: int) -> bool:
         """Stop waiting for a typed note; return whether the user was at the note question."""
@@ -322,7 +403,9 @@ class CheckinService:
 
     # Storing --------------------------------------------------------------------------------
 
-    async def _record(self, patient: Patient, day: date, step: str, value: int | bool) -> Checkin:
+    async def _record(
+        self, patient: Patient, day: date, step: str, value: int | bool | str
+    ) -> Checkin:
         now = self._clock.now()
         async with self._db.transaction() as tx:
             await self._checkins.record(
@@ -333,6 +416,7 @@ class CheckinService:
                 craving=int(value) if step == CRAVING else None,
                 mood=int(value) if step == MOOD else None,
                 used=bool(value) if step == USE else None,
+                dtms_effect=str(value) if step == DTMS else None,
             )
             return await self._answered(tx, patient, day, now)
 
@@ -378,6 +462,7 @@ class CheckinService:
         step: str,
         current: Checkin | None,
         *,
+        dtms: bool,
         problem: str | None = None,
     ) -> Screen:
         return _question(
@@ -388,13 +473,22 @@ class CheckinService:
             today=self.local_today(patient),
             current=current,
             notes=self.notes_enabled,
+            dtms=dtms,
             problem=problem,
         )
 
-    def _summary(self, patient: Patient, current: Checkin) -> Screen:
+    async def _summary(self, patient: Patient, current: Checkin) -> Screen:
+        dtms = await self.dtms_day(patient, current.local_date)
+        return self._summary_of(patient, current, dtms=dtms)
+
+    def _summary_of(self, patient: Patient, current: Checkin, *, dtms: bool) -> Screen:
         locale = patient.locale
         context = _context(
-            current.local_date, self.local_today(patient), current, notes=self.notes_enabled
+            current.local_date,
+            self.local_today(patient),
+            current,
+            notes=self.notes_enabled,
+            dtms=dtms or current.dtms_effect is not None,
         )
         text = self._texts.render("checkin.saved", locale, **context)
         change = callbacks.checkin(
@@ -407,6 +501,19 @@ class CheckinService:
         read = ((self._texts.button("checkin_lapse_article", locale), LAPSE_ARTICLE),)
         text = self._texts.render("checkin.lapse", locale, team_alerted=self._use_alerts_team)
         return Screen(text, (read,))
+
+
+def _value(step: str, choice: str) -> int | bool | str | None:
+    """Read a pressed answer as the value it stores; None for anything not on offer."""
+    if step in {CRAVING, MOOD} and choice in SCALE:
+        return int(choice)
+    if step == USE and choice in {callbacks.CHECKIN_NO, callbacks.CHECKIN_YES}:
+        return choice == callbacks.CHECKIN_YES
+    if step == DTMS and choice in aftereffects.EFFECTS:
+        # Taken whatever the schedule says now: a session cancelled after the question was
+        # shown must never turn away a report of a seizure.
+        return choice
+    return None
 
 
 def _parse_day(text: str) -> date | None:

@@ -31,6 +31,7 @@ from bot.models import (
     PatientStatus,
     PatientTrend,
 )
+from bot.services.aftereffects import EMERGENCY, tally
 from bot.storage.db import Database
 from bot.storage.digest import (
     CheckinRow,
@@ -92,6 +93,7 @@ class Rules:
 # outranks everything; a quiet week with one late check-in comes last among the flagged.
 WEIGHTS = {
     "crisis": 100,
+    "dtms_emergency": 95,
     "sos": 90,
     "unreachable": 60,
     "use": 50,
@@ -126,7 +128,7 @@ class Event:
     """Something that happened, for the "last events" list of ``/patient``."""
 
     at: datetime  # local, in the patient's zone
-    code: str  # crisis, sos, use, missed_dose, skipped_dose, reschedule, missed_dtms
+    code: str  # crisis, sos, use, missed_dose, skipped_dose, reschedule, missed_dtms, ...
     detail: str = ""
 
 
@@ -162,6 +164,8 @@ class PatientWeek:
     reasons: tuple[Reason, ...]
     trend: PatientTrend
     events: tuple[Event, ...] = field(default=())
+    # After-effects of dTMS reported in the week's check-ins: (code, days), most serious first.
+    dtms_effects: tuple[tuple[str, int], ...] = field(default=())
 
     @property
     def score(self) -> int:
@@ -460,6 +464,11 @@ def summarise(  # noqa: PLR0912, PLR0915 - one pass over one patient's rows, in 
     reasons: list[Reason] = []
     for kind, weekday in crisis_events:
         reasons.append(Reason(kind, weekday=weekday))
+    reasons.extend(
+        Reason("dtms_emergency", weekday=c.local_date.weekday())
+        for c in week_checkins
+        if c.dtms_effect == EMERGENCY
+    )
     if patient.status == PatientStatus.UNREACHABLE:
         reasons.append(Reason("unreachable", weekday=unreachable_since))
     use_days = sum(1 for c in week_checkins if c.used)
@@ -520,6 +529,7 @@ def summarise(  # noqa: PLR0912, PLR0915 - one pass over one patient's rows, in 
         reasons=tuple(reasons),
         trend=trend,
         events=events,
+        dtms_effects=tally(c.dtms_effect for c in week_checkins),
     )
 
 
@@ -585,9 +595,12 @@ def _events(rows: _Records, zone: ZoneInfo, start: date, now: datetime) -> tuple
         elif alert.kind == "reschedule" and at.date() >= start:
             events.append(Event(at, alert.kind))
     for checkin in rows.checkins:
+        # A check-in's day has no time of its own: its events are placed at noon.
+        at = datetime.combine(checkin.local_date, time(12), zone)
         if checkin.used:
-            at = datetime.combine(checkin.local_date, time(12), zone)
             events.append(Event(at, "use"))
+        if checkin.dtms_effect == EMERGENCY:
+            events.append(Event(at, "dtms_emergency"))
     for dose in rows.doses:
         if dose.due_at > now:
             continue

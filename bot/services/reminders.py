@@ -19,6 +19,7 @@ from bot import callbacks
 from bot.clock import Clock
 from bot.config import Settings
 from bot.models import Appointment, Delivery, DeliveryStatus, Medication, Patient, PatientStatus
+from bot.services.aftereffects import had_session
 from bot.services.careteam import AlertNotice, CareTeamService
 from bot.services.checkins import prompt_key, prompt_screen
 from bot.services.occurrences import (
@@ -28,6 +29,7 @@ from bot.services.occurrences import (
     parse_weekdays,
     resolve_local,
 )
+from bot.storage.checkins import CheckinRepository
 from bot.storage.db import Database
 from bot.storage.deliveries import DeliveryRepository, PlannedDelivery
 from bot.storage.repositories import AlertRepository, ClinicianRepository, PatientRepository
@@ -110,6 +112,7 @@ class ReminderService:
         self._careteam = careteam
         self.deliveries = DeliveryRepository(db)
         self._schedules = ScheduleRepository(db)
+        self._checkins = CheckinRepository(db)
         self._patients = PatientRepository(db)
         self._alerts = AlertRepository(db)
         self._clinicians = ClinicianRepository(db)
@@ -479,14 +482,18 @@ class ReminderService:
         patient = await self._patients.by_id(delivery.patient_id or 0)
         if patient is None or delivery.local_date is None:
             return None
-        today = self._clock.now().astimezone(ZoneInfo(patient.timezone)).date()
+        now = self._clock.now()
+        today = now.astimezone(ZoneInfo(patient.timezone)).date()
+        day = date.fromisoformat(delivery.local_date)
         screen = prompt_screen(
             self._texts,
             patient.locale,
-            date.fromisoformat(delivery.local_date),
+            day,
             today=today,
             # The note question is asked only when notes can be encrypted (see checkins).
             notes=self._settings.data_encryption_key is not None,
+            # The count of questions includes dTMS after-effects on a day with a session.
+            dtms=await had_session(self._checkins, patient, day, now),
         )
         return Outgoing(delivery.chat_id, screen.text, screen.buttons)
 

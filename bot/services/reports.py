@@ -23,6 +23,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
+from bot.services.aftereffects import DIGEST_ORDER
 from bot.services.charts import CHART_LABEL_KEYS, ChartJob, render_many
 from bot.services.digest import Event, PatientWeek, Reason, WeeklyDigest
 from bot.texts import LOCALES, Texts, normalise_locale
@@ -148,6 +149,10 @@ class DigestRenderer:
         skip = ", ".join(
             t.render(f"text.skip.{code}", locale, count=count) for code, count in week.skip_reasons
         )
+        effects = ", ".join(
+            t.render(f"text.dtms_effect.{code}", locale, count=count)
+            for code, count in week.dtms_effects
+        )
         crisis = ", ".join(
             t.render(f"text.crisis_event.{kind}", locale, day=self._weekday(day, locale))
             for kind, day in week.crisis_events
@@ -181,6 +186,7 @@ class DigestRenderer:
             "skip_reasons": skip,
             "dtms_scheduled": week.dtms_scheduled,
             "dtms_attended": week.dtms_attended,
+            "dtms_effects": effects,
             "crisis": crisis,
             "open_alerts": week.open_alerts,
         }
@@ -331,13 +337,14 @@ class DigestRenderer:
             "checkins_expected", "craving_mean", "craving_max", "craving_variability",
             "mood_mean", "mood_previous", "use_days", "doses_scheduled", "doses_taken",
             "doses_missed", "doses_skipped", "skip_reasons", "dtms_scheduled", "dtms_attended",
-            "crisis_events", "open_alerts",
+            *(f"dtms_{code}" for code in DIGEST_ORDER), "crisis_events", "open_alerts",
         )  # fmt: skip
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow([t.render(f"csv.{c}", locale) for c in columns])
         for week in digest.patients:
             v = views[week.patient.id]
+            effects = dict(week.dtms_effects)
             writer.writerow(
                 [
                     _cell(v["label"]),
@@ -359,6 +366,7 @@ class DigestRenderer:
                     _cell(v["skip_reasons"]),
                     week.dtms_scheduled,
                     week.dtms_attended,
+                    *(effects.get(code, 0) for code in DIGEST_ORDER),
                     _cell(v["crisis"]),
                     week.open_alerts,
                 ]

@@ -3,6 +3,7 @@
 Each answer is written as soon as it is given (an upsert that sets only the values given), so
 a check-in answered half-way keeps what was answered and an edit replaces only what changed.
 The note is stored as the ciphertext the service hands over; this module never sees its text.
+It also answers whether a day had a dTMS session, which decides the after-effects question.
 """
 
 from __future__ import annotations
@@ -16,13 +17,24 @@ from bot.storage.db import Database, Transaction, from_db_time, to_db_time
 # One statement for every answer: a value given replaces the stored one, a value not given
 # (NULL) leaves the stored one alone.
 _RECORD = (
-    "INSERT INTO checkins (patient_id, local_date, craving, mood, used, note_cipher, created_at, "
-    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (patient_id, local_date) DO UPDATE "
+    "INSERT INTO checkins (patient_id, local_date, craving, mood, used, note_cipher, dtms_effect, "
+    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (patient_id, local_date) DO UPDATE "
     "SET craving = COALESCE(excluded.craving, checkins.craving), "
     "mood = COALESCE(excluded.mood, checkins.mood), "
     "used = COALESCE(excluded.used, checkins.used), "
     "note_cipher = COALESCE(excluded.note_cipher, checkins.note_cipher), "
+    "dtms_effect = COALESCE(excluded.dtms_effect, checkins.dtms_effect), "
     "updated_at = excluded.updated_at"
+)
+
+# A session counts for the after-effects question when it has started and was not called off:
+# staff marked it attended, or it is still on (scheduled or confirmed) and not marked missed.
+_DTMS_SESSION = (
+    "SELECT 1 FROM appointments WHERE patient_id = ? AND kind = 'dtms' "
+    "AND starts_at >= ? AND starts_at < ? AND starts_at <= ? "
+    "AND (attendance = 'attended' OR (attendance IS NULL "
+    "AND status IN ('scheduled', 'confirmed'))) LIMIT 1"
 )
 
 
@@ -39,6 +51,7 @@ class Checkin:
     note_cipher: str | None
     created_at: datetime
     updated_at: datetime
+    dtms_effect: str | None = None  # after a dTMS session: none, headache, scalp, ...
 
     @property
     def has_note(self) -> bool:
@@ -58,6 +71,7 @@ def _checkin(row: sqlite3.Row) -> Checkin:
         note_cipher=row["note_cipher"],
         created_at=from_db_time(row["created_at"]),
         updated_at=from_db_time(row["updated_at"]),
+        dtms_effect=row["dtms_effect"],
     )
 
 
@@ -78,6 +92,7 @@ class CheckinRepository:
         mood: int | None = None,
         used: bool | None = None,
         note_cipher: str | None = None,
+        dtms_effect: str | None = None,
     ) -> None:
         """Store the answers given (each replaces that day's value); leave the others alone."""
         stamp = to_db_time(now)
@@ -90,6 +105,7 @@ class CheckinRepository:
                 mood,
                 None if used is None else int(used),
                 note_cipher,
+                dtms_effect,
                 stamp,
                 stamp,
             ),
@@ -115,3 +131,13 @@ class CheckinRepository:
         """Return the id of the day's check-in prompt delivery, if one was planned."""
         row = await tx.fetchone("SELECT id FROM deliveries WHERE dedupe_key = ?", (dedupe_key,))
         return int(row["id"]) if row else None
+
+    async def had_dtms_session(
+        self, patient_id: int, since: datetime, until: datetime, now: datetime
+    ) -> bool:
+        """Return whether a live dTMS session started in ``[since, until)`` and by ``now``."""
+        row = await self._db.fetchone(
+            _DTMS_SESSION,
+            (patient_id, to_db_time(since), to_db_time(until), to_db_time(now)),
+        )
+        return row is not None

@@ -28,6 +28,7 @@ class CheckinRow:
     craving: int | None
     mood: int | None
     used: bool | None
+    dtms_effect: str | None = None  # after-effects of a dTMS session (aftereffects.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ def parse_records(raw: RawRecords) -> GroupRecords:
                 r["craving"],
                 r["mood"],
                 None if r["used"] is None else bool(r["used"]),
+                r["dtms_effect"],
             )
             for r in raw.checkins
         ],
@@ -155,7 +157,7 @@ class DigestRepository:
         times = (ids, to_db_time(since), to_db_time(until))
         return RawRecords(
             checkins=await self._db.fetchall(
-                "SELECT patient_id, local_date, craving, mood, used FROM checkins "
+                "SELECT patient_id, local_date, craving, mood, used, dtms_effect FROM checkins "
                 "WHERE patient_id IN (SELECT value FROM json_each(?)) "
                 "AND local_date BETWEEN ? AND ?",
                 days,

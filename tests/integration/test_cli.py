@@ -264,7 +264,8 @@ def test_demo_writes_the_digest_a_clinician_receives_without_token_or_database(
     assert any(n.endswith(".csv") for n in names)
     message = (out / "message-1.html").read_text()
     for reason in ("crisis message", "used on 2 days", "ran out of", "missed doses",
-                   "no check-in for", "missed dTMS session", "unreachable since"):  # fmt: skip
+                   "no check-in for", "missed dTMS session", "unreachable since",
+                   "dTMS after-effects: headache 2, scalp 1"):  # fmt: skip
         assert reason in message, reason
     assert "42 CFR part 2" in message
     assert not (tmp_path / "db.sqlite3").exists(), "the demo never touches the real database"
