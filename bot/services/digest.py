@@ -57,7 +57,7 @@ CRISIS_KINDS = {
     "sos": "sos",
 }
 # Skip reasons, the one that matters most first: a patient who ran out needs a refill now.
-SKIP_REASON_ORDER = ("ran_out", "side_effects", "forgot", "other")
+SKIP_REASON_ORDER = ("ran_out", "stopped", "side_effects", "forgot", "other")
 # A patient's status as the digest shows it; "paused" is an active patient who paused reminders.
 ENROLLED = frozenset({PatientStatus.ACTIVE, PatientStatus.UNREACHABLE, PatientStatus.WITHDRAWN})
 
@@ -96,6 +96,7 @@ WEIGHTS = {
     "unreachable": 60,
     "use": 50,
     "ran_out": 40,
+    "stopped": 40,  # a patient who says they stopped a medicine needs a conversation
     "craving_high": 30,
     "craving_up": 25,
     "missed_doses": 20,
@@ -414,6 +415,7 @@ def summarise(  # noqa: PLR0912, PLR0915 - one pass over one patient's rows, in 
         (code, reasons_count[code]) for code in SKIP_REASON_ORDER if reasons_count.get(code)
     )
     ran_out = tuple(sorted({d.medication for d in skipped if d.detail == "ran_out"}))
+    stopped = sorted({d.medication for d in skipped if d.detail == "stopped"})
 
     sessions = [
         (s, s.starts_at.astimezone(zone).date(), session_state(s, now)) for s in rows.sessions
@@ -466,6 +468,7 @@ def summarise(  # noqa: PLR0912, PLR0915 - one pass over one patient's rows, in 
     if use_days >= rules.use_days:
         reasons.append(Reason("use", count=use_days))
     reasons.extend(Reason("ran_out", name=name) for name in ran_out)
+    reasons.extend(Reason("stopped", name=name) for name in stopped)
     high_days = sum(1 for c in cravings if c >= rules.craving_high)
     if high_days >= rules.craving_high_days:
         reasons.append(Reason("craving_high", count=high_days, amount=rules.craving_high))

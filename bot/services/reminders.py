@@ -56,7 +56,7 @@ EVERY_DAY = frozenset(range(7))
 ALERT_PRIORITY = 0
 REMINDER_PRIORITY = 5
 SNOOZE_CHOICES = (10, 30, 60)
-SKIP_REASONS = ("side_effects", "forgot", "ran_out", "other")
+SKIP_REASONS = ("side_effects", "forgot", "ran_out", "stopped", "other")
 
 Buttons = tuple[tuple[tuple[str, str], ...], ...]
 

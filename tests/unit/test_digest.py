@@ -302,3 +302,18 @@ def test_the_safety_nets_later_alerts_count_as_crisis_events() -> None:
     week = summarise(patient(), rows, WEEK_END, NOW, Rules())
     assert week.crisis_events == (("crisis", 1), ("crisis", 3))
     assert [r.code for r in week.reasons] == ["crisis", "crisis"]
+
+
+def test_a_dose_skipped_as_stopped_needs_attention_by_the_medicines_name() -> None:
+    """A skip "I have stopped taking it" counts with the skips, after "ran out", and is a reason."""
+    rows = _Records(
+        doses=[
+            dose(d(24), "answered", "skipped", "forgot"),
+            dose(d(25), "answered", "skipped", "stopped"),
+            dose(d(26), "answered", "skipped", "ran_out"),
+        ],
+        prompts=prompts(d(23), d(29)),
+    )
+    week = summarise(patient(), rows, WEEK_END, NOW, Rules())
+    assert week.skip_reasons == (("ran_out", 1), ("stopped", 1), ("forgot", 1))
+    assert Reason("stopped", name="Suboxone") in week.reasons
