@@ -163,6 +163,8 @@ class PatientWeek:
     reasons: tuple[Reason, ...]
     trend: PatientTrend
     events: tuple[Event, ...] = field(default=())
+    # Safety messages sent in the week (bot/services/jit.py): (message code, weekday), in order.
+    safety_messages: tuple[tuple[str, int], ...] = field(default=())
 
     @property
     def score(self) -> int:
@@ -342,6 +344,7 @@ class _Records:
     sessions: list[SessionRow] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     prompts: list[tuple[date, datetime]] = field(default_factory=list)
+    safety: list[tuple[str, datetime]] = field(default_factory=list)
 
 
 def _group(records: GroupRecords) -> dict[int, _Records]:
@@ -356,6 +359,8 @@ def _group(records: GroupRecords) -> dict[int, _Records]:
         grouped[alert.patient_id].alerts.append(alert)
     for patient_id, day, due in records.prompts:
         grouped[patient_id].prompts.append((day, due))
+    for patient_id, code, sent in records.safety:
+        grouped[patient_id].safety.append((code, sent))
     return grouped
 
 
@@ -435,6 +440,10 @@ def summarise(  # noqa: PLR0912, PLR0915 - one pass over one patient's rows, in 
         if a.kind in CRISIS_KINDS and in_week(at.date())
     )
     open_alerts = sum(1 for a in rows.alerts if a.acknowledged_at is None)
+    safety_local = [
+        (code, sent.astimezone(zone)) for code, sent in sorted(rows.safety, key=_second)
+    ]
+    safety_messages = tuple((code, at.weekday()) for code, at in safety_local if in_week(at.date()))
 
     status = patient.status.value
     if patient.status == PatientStatus.ACTIVE and patient.reminders_paused:
@@ -523,7 +532,12 @@ def summarise(  # noqa: PLR0912, PLR0915 - one pass over one patient's rows, in 
         reasons=tuple(reasons),
         trend=trend,
         events=events,
+        safety_messages=safety_messages,
     )
+
+
+def _second(item: tuple[str, datetime]) -> datetime:
+    return item[1]
 
 
 def _answered(checkin: CheckinRow) -> bool:
@@ -591,7 +605,28 @@ def _events(rows: _Records, zone: ZoneInfo, start: date, now: datetime) -> tuple
         if checkin.used:
             at = datetime.combine(checkin.local_date, time(12), zone)
             events.append(Event(at, "use"))
-    for dose in rows.doses:
+    events.extend(_dose_events(rows.doses, zone, now))
+    for code, sent in rows.safety:
+        at = sent.astimezone(zone)
+        if at.date() >= start:
+            events.append(Event(at, "safety_message", code))
+    for session in rows.sessions:
+        if session.attendance == "missed":
+            events.append(
+                Event(
+                    session.starts_at.astimezone(zone),
+                    "missed_dtms",
+                    str(session.session_number or ""),
+                )
+            )
+    events.sort(key=lambda e: e.at, reverse=True)
+    return tuple(events)
+
+
+def _dose_events(doses: Sequence[DoseRow], zone: ZoneInfo, now: datetime) -> list[Event]:
+    """Return the missed and skipped doses due by ``now`` as events."""
+    events = []
+    for dose in doses:
         if dose.due_at > now:
             continue
         if dose.status == "missed":
@@ -604,17 +639,7 @@ def _events(rows: _Records, zone: ZoneInfo, start: date, now: datetime) -> tuple
                     dose.medication,
                 )
             )
-    for session in rows.sessions:
-        if session.attendance == "missed":
-            events.append(
-                Event(
-                    session.starts_at.astimezone(zone),
-                    "missed_dtms",
-                    str(session.session_number or ""),
-                )
-            )
-    events.sort(key=lambda e: e.at, reverse=True)
-    return tuple(events)
+    return events
 
 
 def week_ending_for(moment: datetime, zone: ZoneInfo, *, include_today: bool) -> date:

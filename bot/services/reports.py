@@ -152,6 +152,15 @@ class DigestRenderer:
             t.render(f"text.crisis_event.{kind}", locale, day=self._weekday(day, locale))
             for kind, day in week.crisis_events
         )
+        safety = ", ".join(
+            t.render(
+                "text.safety_sent",
+                locale,
+                name=t.render(f"text.jit.{code}", locale),
+                day=self._weekday(day, locale),
+            )
+            for code, day in week.safety_messages
+        )
         direction = week.mood_direction
         return {
             "label": week.patient.label,
@@ -183,6 +192,7 @@ class DigestRenderer:
             "dtms_attended": week.dtms_attended,
             "crisis": crisis,
             "open_alerts": week.open_alerts,
+            "safety": safety,
         }
 
     def chart_labels(self, locale: str, **context: Any) -> dict[str, str]:
@@ -331,7 +341,7 @@ class DigestRenderer:
             "checkins_expected", "craving_mean", "craving_max", "craving_variability",
             "mood_mean", "mood_previous", "use_days", "doses_scheduled", "doses_taken",
             "doses_missed", "doses_skipped", "skip_reasons", "dtms_scheduled", "dtms_attended",
-            "crisis_events", "open_alerts",
+            "crisis_events", "open_alerts", "safety_messages",
         )  # fmt: skip
         out = io.StringIO()
         writer = csv.writer(out)
@@ -361,6 +371,7 @@ class DigestRenderer:
                     week.dtms_attended,
                     _cell(v["crisis"]),
                     week.open_alerts,
+                    _cell(v["safety"]),
                 ]
             )
         writer.writerow([])

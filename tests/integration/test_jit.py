@@ -355,6 +355,29 @@ async def test_a_kind_switched_off_is_neither_planned_nor_sent(
         await app.shutdown()
 
 
+async def test_the_digest_lists_the_safety_messages_sent_in_the_week(
+    clocked_app: App, api: LocalBotApi, clock: ManualClock
+) -> None:
+    """The clinician's message, report and spreadsheet say which safety message went out, when."""
+    s = svc(clocked_app)
+    await enrol(clocked_app)
+    await s.schedules.add_medication("P-100", name="Methadone", dose="30 mg", times="10:00")
+    clock.set(datetime(2026, 11, 26, 15, 0, tzinfo=UTC))
+    await dispatch(s, clocked_app)
+    clinician = await s.careteam.clinician_for_user(DR)
+    assert clinician is not None
+    digest = await s.digests.build_weekly_digest(clinician, date(2026, 11, 29))
+    [week] = digest.patients
+    assert week.safety_messages == (("methadone_start", 3),)
+    files = await s.renderer.render(digest, "en", s.charts)
+    assert "methadone, first days Thu" in "\n".join(files.messages)
+    assert "methadone, first days Thu" in files.report.decode()
+    assert "safety messages sent" in files.csv.decode()
+    assert "methadone, first days Thu" in files.csv.decode()
+    trend = await s.digests.patient_week(clinician, week.patient, date(2026, 11, 29))
+    assert ("safety_message", "methadone_start") in {(e.code, e.detail) for e in trend.events}
+
+
 async def test_the_schedule_preview_shows_planned_safety_messages(
     clocked_app: App, clock: ManualClock
 ) -> None:
