@@ -320,6 +320,11 @@ class SafetyMessages:
             self._drugs[name] = next((d for d in found if d in DRUGS), None)
         return self._drugs[name]
 
+    def kind_for(self, name: str) -> str | None:
+        """Return the medicine whose safety messages a schedule of this name brings, if on."""
+        drug = self.drug_of(name) if name else None
+        return drug if drug in self.enabled else None
+
     async def planned_rows(
         self,
         patients: Mapping[int, Patient],
