@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.app import Services
+from bot.config import SettingsError, load_settings
 from bot.models import Medication, Patient, PatientStatus
 from bot.services.jit import (
     DISULFIRAM,
@@ -311,3 +312,13 @@ def test_schedules_are_recognised_by_the_librarys_names(
 ) -> None:
     """Brand names, Spanish names and combinations map to the right medicine, or to none."""
     assert services.safety_messages.drug_of(name) == drug
+
+
+def test_a_sending_window_that_closes_before_it_opens_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """JUST_IN_TIME_LATEST at or before JUST_IN_TIME_EARLIEST: one line naming the variable."""
+    monkeypatch.setenv("JUST_IN_TIME_EARLIEST", "20:00")
+    monkeypatch.setenv("JUST_IN_TIME_LATEST", "09:00")
+    with pytest.raises(SettingsError, match=r"^JUST_IN_TIME_LATEST: must be later than"):
+        load_settings(_env_file=None)
