@@ -304,13 +304,18 @@ class SafetyMessages:
         self._drugs: dict[str, str | None] = {}
 
     def check(self) -> None:
-        """Render every message and button in every language (start-up fails on a gap)."""
-        for locale, message in itertools.product(LOCALES, MESSAGES.values()):
+        """Render every message switched on, and its buttons, in every language.
+
+        Start-up fails on a gap (a clinic's own content folder from before these messages),
+        naming the template; a clinic that switched a kind off does not need its templates.
+        """
+        wanted = [m for m in MESSAGES.values() if m.drug in self.enabled]
+        for locale, message in itertools.product(LOCALES, wanted):
             for key in (f"jit.{message.code}", *(f"button.article.{a}" for a in message.articles)):
                 try:
                     self._texts.render(key, locale)
                 except KeyError as exc:
-                    msg = f"content/messages/{locale}: no template {key!r} for a safety message"
+                    msg = f"messages/{locale}: no template {key!r} for a safety message"
                     raise ContentError(msg) from exc
 
     def drug_of(self, name: str) -> str | None:

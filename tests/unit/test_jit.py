@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.app import Services
-from bot.config import SettingsError, load_settings
+from bot.app import Services, build_services
+from bot.config import Settings, SettingsError, load_settings
 from bot.models import Medication, Patient, PatientStatus
 from bot.services.jit import (
     DISULFIRAM,
@@ -23,6 +25,7 @@ from bot.services.jit import (
 )
 from bot.storage.deliveries import PlannedDelivery
 from bot.storage.jit import MedicationSpan, StopReport
+from bot.texts import LOCALES, ContentError, content_root
 
 NEW_YORK = ZoneInfo("America/New_York")
 WINDOW = Window(time(9, 0), time(20, 0))
@@ -322,3 +325,20 @@ def test_a_sending_window_that_closes_before_it_opens_is_refused(
     monkeypatch.setenv("JUST_IN_TIME_LATEST", "09:00")
     with pytest.raises(SettingsError, match=r"^JUST_IN_TIME_LATEST: must be later than"):
         load_settings(_env_file=None)
+
+
+def test_a_content_folder_without_the_safety_templates_stops_start_up_unless_switched_off(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A clinic's copy of content/ from before these messages names the missing template."""
+    copy = tmp_path / "content"
+    shutil.copytree(content_root(), copy)
+    for locale in LOCALES:
+        (copy / "messages" / locale / "jit.yaml").unlink()
+    old = settings.model_copy(update={"content_dir": copy})
+    with pytest.raises(ContentError, match=r"no template 'jit\.methadone_start'"):
+        build_services(old)
+    off = old.model_copy(
+        update={f"just_in_time_{drug}": False for drug in DRUGS},
+    )
+    assert build_services(off).safety_messages.enabled == frozenset()
