@@ -23,6 +23,7 @@ from bot.services.digest import DigestService, Rules
 from bot.services.enrollment import EnrollmentService
 from bot.services.export_page import ExportPageRenderer
 from bot.services.flows import FlowService
+from bot.services.jit import SafetyMessages
 from bot.services.learn import LearnService
 from bot.services.library import Library, load_library
 from bot.services.privacy import Decrypt, PrivacyService
@@ -93,6 +94,7 @@ class Services:
     safety_net: SafetyNetService
     retention: RetentionService
     export_page: ExportPageRenderer
+    safety_messages: SafetyMessages
 
 
 def build_services(
@@ -108,7 +110,9 @@ def build_services(
     root = settings.content_dir or content_root()
     texts, library = load_content(root, tuple(sorted(settings.crisis_context().items())))
     careteam = CareTeamService(db, clock)
-    reminders = ReminderService(db, clock, texts, settings, careteam)
+    safety_messages = SafetyMessages(db, texts, settings, library)
+    safety_messages.check()
+    reminders = ReminderService(db, clock, texts, settings, careteam, safety_messages)
     flows = FlowService(db, clock, reminders)
     digests = DigestService(db, clock, Rules.from_settings(settings))
     renderer = DigestRenderer(
@@ -158,6 +162,7 @@ def build_services(
         safety_net=SafetyNetService(db, clock, settings, careteam, reminders),
         retention=RetentionService(db, clock, days=settings.retention_days),
         export_page=export_page,
+        safety_messages=safety_messages,
     )
 
 

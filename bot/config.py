@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -157,6 +157,14 @@ class Settings(BaseSettings):
     alert_escalate_minutes: Annotated[float, Field(ge=0, le=1440)] = 15
     # How often the data is read for new alerts and unacknowledged ones are escalated.
     watch_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 60
+    # Just-in-time safety messages, each switchable per clinic: the first two weeks of
+    # methadone, a naltrexone course that ends or a dose skipped as "stopped", the start of
+    # disulfiram. Each is sent once, between these local times in the patient's zone.
+    just_in_time_methadone: bool = True
+    just_in_time_naltrexone: bool = True
+    just_in_time_disulfiram: bool = True
+    just_in_time_earliest: time = time(9, 0)
+    just_in_time_latest: time = time(20, 0)
     # Days that reminders with their answers, and check-ins, are kept (0: keep everything).
     # Audit rows are always kept.
     retention_days: Annotated[int, Field(ge=0, le=36500)] = 0
@@ -208,6 +216,15 @@ class Settings(BaseSettings):
         if 0 < value < MIN_RETENTION_DAYS:
             # Digests compare two weeks and charts show four: shorter would empty them.
             msg = f"must be 0 (keep everything) or at least {MIN_RETENTION_DAYS} days"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("just_in_time_latest")
+    @classmethod
+    def _jit_window(cls, value: time, info: ValidationInfo) -> time:
+        earliest = info.data.get("just_in_time_earliest")
+        if isinstance(earliest, time) and value <= earliest:
+            msg = "must be later than JUST_IN_TIME_EARLIEST"
             raise ValueError(msg)
         return value
 

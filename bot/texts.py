@@ -36,6 +36,10 @@ REQUIRED_IN_EVERY_LOCALE = (
     "button.agree",
     "button.decline",
     "button.sos",
+    # Safety messages (the first days of methadone, stopping naltrexone, disulfiram) and the
+    # buttons under them reach every patient in their own language.
+    "jit.",
+    "button.article.",
 )
 
 

@@ -466,6 +466,8 @@ def _context(turn: _Turn) -> dict[str, Any]:
         "sessions": flow.number(SESSIONS) or 0,
         "location": flow.text(LOCATION),
         "max_sessions": MAX_TMS_SESSIONS,
+        # The just-in-time safety messages this medication brings, so the clinician knows.
+        "safety": turn.services.safety_messages.kind_for(flow.text(NAME)) or "",
     }
 
 

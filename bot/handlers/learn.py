@@ -16,7 +16,7 @@ from bot.handlers.common import (
     user_locale,
 )
 from bot.services.inputs import read_number
-from bot.services.learn import ASK_TEAM, FOR_YOU, PAGE, TOPIC, TOPICS, View
+from bot.services.learn import ASK_TEAM, FOR_YOU, OPEN, PAGE, TOPIC, TOPICS, View
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,12 @@ async def browse(update: Update, context: Context) -> None:
         view = await services.learn.for_you_view(patient)
     elif data.startswith(TOPIC):
         view = services.learn.topic_view(data.removeprefix(TOPIC), locale)
+    elif data.startswith(OPEN):
+        view = services.learn.page_view(data.removeprefix(OPEN), 0, locale)
+        if view is not None:
+            await query.answer()
+            await reply(update, view.text, keyboard(view.buttons) if view.buttons else None)
+            return
     elif data.startswith(PAGE):
         article_id, _, page = data.removeprefix(PAGE).rpartition(":")
         number = read_number(page, max_digits=MAX_PAGE_DIGITS)

@@ -58,7 +58,7 @@ CRISIS_KINDS = {
     "sos": "sos",
 }
 # Skip reasons, the one that matters most first: a patient who ran out needs a refill now.
-SKIP_REASON_ORDER = ("ran_out", "side_effects", "forgot", "other")
+SKIP_REASON_ORDER = ("ran_out", "stopped", "side_effects", "forgot", "other")
 # A patient's status as the digest shows it; "paused" is an active patient who paused reminders.
 ENROLLED = frozenset({PatientStatus.ACTIVE, PatientStatus.UNREACHABLE, PatientStatus.WITHDRAWN})
 
@@ -98,6 +98,7 @@ WEIGHTS = {
     "unreachable": 60,
     "use": 50,
     "ran_out": 40,
+    "stopped": 40,  # a patient who says they stopped a medicine needs a conversation
     "craving_high": 30,
     "craving_up": 25,
     "missed_doses": 20,
@@ -166,6 +167,8 @@ class PatientWeek:
     events: tuple[Event, ...] = field(default=())
     # After-effects of dTMS reported in the week's check-ins: (code, days), most serious first.
     dtms_effects: tuple[tuple[str, int], ...] = field(default=())
+    # Safety messages sent in the week (bot/services/jit.py): (message code, weekday), in order.
+    safety_messages: tuple[tuple[str, int], ...] = field(default=())
 
     @property
     def score(self) -> int:
@@ -345,6 +348,7 @@ class _Records:
     sessions: list[SessionRow] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     prompts: list[tuple[date, datetime]] = field(default_factory=list)
+    safety: list[tuple[str, datetime]] = field(default_factory=list)
 
 
 def _group(records: GroupRecords) -> dict[int, _Records]:
@@ -359,6 +363,8 @@ def _group(records: GroupRecords) -> dict[int, _Records]:
         grouped[alert.patient_id].alerts.append(alert)
     for patient_id, day, due in records.prompts:
         grouped[patient_id].prompts.append((day, due))
+    for patient_id, code, sent in records.safety:
+        grouped[patient_id].safety.append((code, sent))
     return grouped
 
 
@@ -418,6 +424,7 @@ def summarise(  # noqa: PLR0912, PLR0915 - one pass over one patient's rows, in 
         (code, reasons_count[code]) for code in SKIP_REASON_ORDER if reasons_count.get(code)
     )
     ran_out = tuple(sorted({d.medication for d in skipped if d.detail == "ran_out"}))
+    stopped = sorted({d.medication for d in skipped if d.detail == "stopped"})
 
     sessions = [
         (s, s.starts_at.astimezone(zone).date(), session_state(s, now)) for s in rows.sessions
@@ -437,6 +444,10 @@ def summarise(  # noqa: PLR0912, PLR0915 - one pass over one patient's rows, in 
         if a.kind in CRISIS_KINDS and in_week(at.date())
     )
     open_alerts = sum(1 for a in rows.alerts if a.acknowledged_at is None)
+    safety_local = [
+        (code, sent.astimezone(zone)) for code, sent in sorted(rows.safety, key=_second)
+    ]
+    safety_messages = tuple((code, at.weekday()) for code, at in safety_local if in_week(at.date()))
 
     status = patient.status.value
     if patient.status == PatientStatus.ACTIVE and patient.reminders_paused:
@@ -475,6 +486,7 @@ def summarise(  # noqa: PLR0912, PLR0915 - one pass over one patient's rows, in 
     if use_days >= rules.use_days:
         reasons.append(Reason("use", count=use_days))
     reasons.extend(Reason("ran_out", name=name) for name in ran_out)
+    reasons.extend(Reason("stopped", name=name) for name in stopped)
     high_days = sum(1 for c in cravings if c >= rules.craving_high)
     if high_days >= rules.craving_high_days:
         reasons.append(Reason("craving_high", count=high_days, amount=rules.craving_high))
@@ -530,7 +542,12 @@ def summarise(  # noqa: PLR0912, PLR0915 - one pass over one patient's rows, in 
         trend=trend,
         events=events,
         dtms_effects=tally(c.dtms_effect for c in week_checkins),
+        safety_messages=safety_messages,
     )
+
+
+def _second(item: tuple[str, datetime]) -> datetime:
+    return item[1]
 
 
 def _answered(checkin: CheckinRow) -> bool:
@@ -601,7 +618,28 @@ def _events(rows: _Records, zone: ZoneInfo, start: date, now: datetime) -> tuple
             events.append(Event(at, "use"))
         if checkin.dtms_effect == EMERGENCY:
             events.append(Event(at, "dtms_emergency"))
-    for dose in rows.doses:
+    events.extend(_dose_events(rows.doses, zone, now))
+    for code, sent in rows.safety:
+        at = sent.astimezone(zone)
+        if at.date() >= start:
+            events.append(Event(at, "safety_message", code))
+    for session in rows.sessions:
+        if session.attendance == "missed":
+            events.append(
+                Event(
+                    session.starts_at.astimezone(zone),
+                    "missed_dtms",
+                    str(session.session_number or ""),
+                )
+            )
+    events.sort(key=lambda e: e.at, reverse=True)
+    return tuple(events)
+
+
+def _dose_events(doses: Sequence[DoseRow], zone: ZoneInfo, now: datetime) -> list[Event]:
+    """Return the missed and skipped doses due by ``now`` as events."""
+    events = []
+    for dose in doses:
         if dose.due_at > now:
             continue
         if dose.status == "missed":
@@ -614,17 +652,7 @@ def _events(rows: _Records, zone: ZoneInfo, start: date, now: datetime) -> tuple
                     dose.medication,
                 )
             )
-    for session in rows.sessions:
-        if session.attendance == "missed":
-            events.append(
-                Event(
-                    session.starts_at.astimezone(zone),
-                    "missed_dtms",
-                    str(session.session_number or ""),
-                )
-            )
-    events.sort(key=lambda e: e.at, reverse=True)
-    return tuple(events)
+    return events
 
 
 def week_ending_for(moment: datetime, zone: ZoneInfo, *, include_today: bool) -> date:

@@ -37,6 +37,9 @@ TOPIC = "l:t:"
 PAGE = "l:p:"
 ASK_TEAM = "l:team"
 FOR_YOU = "l:you"
+# An article's first page as a new message, under a message that must stay in the chat (a
+# safety message): the other views replace the message whose button was pressed.
+OPEN = "l:o:"
 
 
 AnswerKind = Literal["prescriber", "naloxone_steps", "warning", "education", "no_match"]

@@ -22,6 +22,7 @@ from bot.models import Appointment, Delivery, DeliveryStatus, Medication, Patien
 from bot.services.aftereffects import had_session
 from bot.services.careteam import AlertNotice, CareTeamService
 from bot.services.checkins import prompt_key, prompt_screen
+from bot.services.jit import JIT, SafetyMessages
 from bot.services.occurrences import (
     NonexistentLocalDateError,
     occurrences_between,
@@ -52,13 +53,15 @@ SAFETY_TIMEOUT_KINDS = (SAFETY_CHECK_TIMEOUT, CRISIS_FOLLOWUP_TIMEOUT)
 SAFETY_KINDS = (CRISIS_FOLLOWUP, *SAFETY_TIMEOUT_KINDS)
 CHECKIN = "checkin"  # the daily check-in prompt: once a day, never repeated
 ESCALATED = "escalated"  # an alert delivery's slot when it is the escalated copy
-PATIENT_KINDS = (DOSE, APPT_EVENING, APPT_HOUR, CHECKIN)
+# What a pause, a block or leaving the program cancels (a re-plan brings back what still applies).
+PATIENT_KINDS = (DOSE, APPT_EVENING, APPT_HOUR, CHECKIN, JIT)
 EVERY_DAY = frozenset(range(7))
 
 ALERT_PRIORITY = 0
 REMINDER_PRIORITY = 5
 SNOOZE_CHOICES = (10, 30, 60)
-SKIP_REASONS = ("side_effects", "forgot", "ran_out", "other")
+SKIP_REASONS = ("side_effects", "forgot", "ran_out", "stopped", "other")
+STOPPED = "stopped"  # "I have stopped taking it": for naltrexone, the loss-of-tolerance message
 
 Buttons = tuple[tuple[tuple[str, str], ...], ...]
 
@@ -104,12 +107,14 @@ class ReminderService:
         texts: Texts,
         settings: Settings,
         careteam: CareTeamService,
+        safety: SafetyMessages | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._texts = texts
         self._settings = settings
         self._careteam = careteam
+        self._safety = safety
         self.deliveries = DeliveryRepository(db)
         self._schedules = ScheduleRepository(db)
         self._checkins = CheckinRepository(db)
@@ -166,7 +171,9 @@ class ReminderService:
                 tx, {r.patient_id for r in rows if r.patient_id is not None}
             )
             kept = [r for r in rows if r.patient_id in still]
-            await self.deliveries.plan(tx, kept, now)
+            await self.deliveries.plan(tx, [r for r in kept if r.kind != JIT], now)
+            if self._safety is not None:
+                await self._safety.write(tx, [r for r in kept if r.kind == JIT], now)
         return len(kept)
 
     async def planned_rows(self, now: datetime) -> list[PlannedDelivery]:
@@ -188,6 +195,8 @@ class ReminderService:
                     patient, meds.get(patient_id, []), appts.get(patient_id, []), start, end
                 )
             )
+        if self._safety is not None:
+            rows.extend(await self._safety.planned_rows(patients, now, end))
         return rows
 
     async def replan_patient(self, patient_id: int) -> None:
@@ -204,7 +213,26 @@ class ReminderService:
         appts = await self._schedules.appointments_of(
             patient_id, since=start, until=end + timedelta(days=2)
         )
-        await self.write_planned(self._plan_patient(patient, meds, appts, start, end), now)
+        rows = self._plan_patient(patient, meds, appts, start, end)
+        rows.extend(await self._safety_rows(patient, now, end))
+        await self.write_planned(rows, now)
+
+    async def plan_safety(self, patient: Patient) -> int:
+        """Plan a patient's safety messages now (after an answer that calls for one)."""
+        if not _plannable(patient):
+            return 0
+        now = self._clock.now()
+        end = now + timedelta(hours=self._settings.plan_horizon_hours)
+        return await self.write_planned(await self._safety_rows(patient, now, end), now)
+
+    async def _safety_rows(
+        self, patient: Patient, now: datetime, end: datetime
+    ) -> list[PlannedDelivery]:
+        if self._safety is None:
+            return []
+        return await self._safety.planned_rows(
+            {patient.id: patient}, now, end, patient_id=patient.id
+        )
 
     def _plan_patient(
         self,
@@ -342,6 +370,12 @@ class ReminderService:
                     what=names.get(row.ref_id or 0, ""),
                 )
             )
+        # Safety messages are planned from now on: only a future window can show them.
+        for row in await self._safety_rows(patient, self._clock.now(), end):
+            if start <= row.due_at < end:
+                views.append(
+                    PlannedView(JIT, row.due_at.astimezone(zone), row.due_at, row.slot or "")
+                )
         views.sort(key=lambda v: (v.utc_time, v.kind, v.what))
         return views
 
@@ -425,6 +459,8 @@ class ReminderService:
             return await self._compose_dose(delivery, repeat=repeat)
         if delivery.kind == CHECKIN:
             return await self._compose_checkin(delivery)
+        if delivery.kind == JIT:
+            return await self._compose_safety(delivery)
         patient = await self._patients.by_id(delivery.patient_id or 0)
         if patient is not None and delivery.kind == CRISIS_REPLY:
             category = delivery.slot or "suicide"
@@ -477,6 +513,17 @@ class ReminderService:
             snoozed=delivery.response == "snoozed" and not repeat,
         )
         return Outgoing(delivery.chat_id, text, self._dose_buttons(delivery.id, locale))
+
+    async def _compose_safety(self, delivery: Delivery) -> Outgoing | None:
+        """Render a safety message in the patient's language of the moment."""
+        patient = await self._patients.by_id(delivery.patient_id or 0)
+        if self._safety is None or patient is None or patient.status != PatientStatus.ACTIVE:
+            return None
+        composed = self._safety.compose(delivery.slot, patient.locale)
+        if composed is None:
+            return None
+        text, buttons = composed
+        return Outgoing(delivery.chat_id, text, buttons)
 
     async def _compose_checkin(self, delivery: Delivery) -> Outgoing | None:
         patient = await self._patients.by_id(delivery.patient_id or 0)
@@ -649,6 +696,8 @@ class ReminderService:
             action,
             changed,
         )
+        if changed and action == callbacks.DOSE_SKIP and choice == STOPPED:
+            await self.plan_safety(patient)
         return AnswerResult(ok=changed, text=self._recorded_text(updated, med_line, patient))
 
     def _recorded_text(self, delivery: Delivery, what: str, patient: Patient) -> str:

@@ -157,6 +157,15 @@ class DigestRenderer:
             t.render(f"text.crisis_event.{kind}", locale, day=self._weekday(day, locale))
             for kind, day in week.crisis_events
         )
+        safety = ", ".join(
+            t.render(
+                "text.safety_sent",
+                locale,
+                name=t.render(f"text.jit.{code}", locale),
+                day=self._weekday(day, locale),
+            )
+            for code, day in week.safety_messages
+        )
         direction = week.mood_direction
         return {
             "label": week.patient.label,
@@ -189,6 +198,7 @@ class DigestRenderer:
             "dtms_effects": effects,
             "crisis": crisis,
             "open_alerts": week.open_alerts,
+            "safety": safety,
         }
 
     def chart_labels(self, locale: str, **context: Any) -> dict[str, str]:
@@ -338,6 +348,7 @@ class DigestRenderer:
             "mood_mean", "mood_previous", "use_days", "doses_scheduled", "doses_taken",
             "doses_missed", "doses_skipped", "skip_reasons", "dtms_scheduled", "dtms_attended",
             *(f"dtms_{code}" for code in DIGEST_ORDER), "crisis_events", "open_alerts",
+            "safety_messages",
         )  # fmt: skip
         out = io.StringIO()
         writer = csv.writer(out)
@@ -369,6 +380,7 @@ class DigestRenderer:
                     *(effects.get(code, 0) for code in DIGEST_ORDER),
                     _cell(v["crisis"]),
                     week.open_alerts,
+                    _cell(v["safety"]),
                 ]
             )
         writer.writerow([])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from bot.models import Alert, Patient
@@ -64,6 +64,8 @@ class GroupRecords:
     sessions: list[SessionRow]
     alerts: list[Alert]
     prompts: list[tuple[int, date, datetime]]  # check-in prompts: patient, local date, due
+    # Safety messages sent (bot/services/jit.py): patient, message code, when it went out.
+    safety: list[tuple[int, str, datetime]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,7 @@ class RawRecords:
     prompts: list[sqlite3.Row]
     sessions: list[sqlite3.Row]
     alerts: list[sqlite3.Row]
+    safety: list[sqlite3.Row] = field(default_factory=list)
 
 
 def parse_records(raw: RawRecords) -> GroupRecords:
@@ -118,6 +121,7 @@ def parse_records(raw: RawRecords) -> GroupRecords:
             (r["patient_id"], date.fromisoformat(r["local_date"]), from_db_time(r["due_at"]))
             for r in raw.prompts
         ],
+        safety=[(r["patient_id"], r["slot"], from_db_time(r["sent_at"])) for r in raw.safety],
     )
 
 
@@ -186,6 +190,12 @@ class DigestRepository:
             alerts=await self._db.fetchall(
                 "SELECT * FROM alerts WHERE patient_id IN (SELECT value FROM json_each(?)) "
                 "AND ((created_at >= ? AND created_at < ?) OR acknowledged_at IS NULL)",
+                times,
+            ),
+            safety=await self._db.fetchall(
+                "SELECT patient_id, slot, sent_at FROM deliveries "
+                "WHERE kind = 'jit' AND patient_id IN (SELECT value FROM json_each(?)) "
+                "AND sent_at >= ? AND sent_at < ? ORDER BY sent_at, id",
                 times,
             ),
         )

@@ -514,3 +514,24 @@ async def test_a_far_off_start_date_is_asked_again(
     await send(app, DR, "2026-03-09")
     assert await step_of(app) != "start"
     assert errors_logged(caplog) == []
+
+
+async def test_addmed_tells_the_clinician_which_safety_messages_a_methadone_course_brings(
+    app: App, api: LocalBotApi
+) -> None:
+    """For methadone the start question asks for the real start date, and the summary says
+    which safety messages the patient will get; other medicines say nothing of the kind."""
+    await send(app, DR, "/addmed")
+    await tap(app, api, "P-001")
+    await send(app, DR, "Methadose")
+    await send(app, DR, "60 mg liquid")
+    await send(app, DR, "08:00")
+    await tap(app, api, "Every day")
+    assert "If they already take methadone, type the date they started it" in screen(api)
+    await tap(app, api, "Today")
+    await tap(app, api, "Confirm")
+    assert "go to P-001 on days 1, 4 and 10, once each" in screen(api)
+    await fill_medication_up_to_times(app, api)
+    await send(app, DR, "08:00")
+    await tap(app, api, "Every day")
+    assert "safety messages" not in screen(api)

@@ -302,3 +302,41 @@ def test_the_safety_nets_later_alerts_count_as_crisis_events() -> None:
     week = summarise(patient(), rows, WEEK_END, NOW, Rules())
     assert week.crisis_events == (("crisis", 1), ("crisis", 3))
     assert [r.code for r in week.reasons] == ["crisis", "crisis"]
+
+
+def test_a_dose_skipped_as_stopped_needs_attention_by_the_medicines_name() -> None:
+    """A skip "I have stopped taking it" counts with the skips, after "ran out", and is a reason."""
+    rows = _Records(
+        doses=[
+            dose(d(24), "answered", "skipped", "forgot"),
+            dose(d(25), "answered", "skipped", "stopped"),
+            dose(d(26), "answered", "skipped", "ran_out"),
+        ],
+        prompts=prompts(d(23), d(29)),
+    )
+    week = summarise(patient(), rows, WEEK_END, NOW, Rules())
+    assert week.skip_reasons == (("ran_out", 1), ("stopped", 1), ("forgot", 1))
+    assert Reason("stopped", name="Suboxone") in week.reasons
+
+
+def test_safety_messages_sent_in_the_week_are_listed_on_the_patients_days() -> None:
+    """Sent in the week: listed by weekday in the patient's zone; the week before: not."""
+    rows = _Records(
+        safety=[
+            ("methadone_day4", local(d(26), 9)),
+            # 02:00 UTC on Tuesday 24 is Monday 23 at 21:00 in New York.
+            ("methadone_start", datetime(2026, 11, 24, 2, 0, tzinfo=UTC)),
+            ("disulfiram_start", local(d(20), 9)),
+        ],
+        checkins=[checkin(d(29), 2, 7, False)],
+        prompts=prompts(d(23), d(29)),
+    )
+    week = summarise(patient(), rows, WEEK_END, NOW, Rules(), with_events=True)
+    assert week.safety_messages == (("methadone_start", 0), ("methadone_day4", 3))
+    assert not week.reasons, "a safety message alone is no reason for attention"
+    sent = [(e.code, e.detail) for e in week.events if e.code == "safety_message"]
+    assert sent == [
+        ("safety_message", "methadone_day4"),
+        ("safety_message", "methadone_start"),
+        ("safety_message", "disulfiram_start"),
+    ]
