@@ -3,7 +3,7 @@
 Run with ``python -m bench.train_crisis_model`` (needs numpy, which the runtime does not).
 
 Data: every labelled message in ``tests/data/crisis_*.yaml`` (corpus positives and negatives,
-development set, probes, the first and second review sets). clear/possible = crisis, none and
+development set, probes, the three review sets). clear/possible = crisis, none and
 question = not a crisis (a question is answered, never paged). The held-out set in
 ``tests/heldout/`` is never read.
 
@@ -82,7 +82,7 @@ def load_examples() -> list[Example]:
     probes = yaml.safe_load((DATA / "crisis_probes.yaml").read_text("utf-8"))
     examples.extend(Example(text, "clear", None, False, "probes") for text in probes["crisis"])
     examples.extend(Example(text, "none", None, False, "probes") for text in probes["quiet"])
-    for name in ("dev", "review_v1", "review_v2"):
+    for name in ("dev", "review_v1", "review_v2", "review_v3"):
         data = yaml.safe_load((DATA / f"crisis_{name}.yaml").read_text("utf-8"))
         examples.extend(
             Example(

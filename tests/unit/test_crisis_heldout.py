@@ -2,8 +2,9 @@
 
 The held-out set (``tests/heldout/crisis_heldout.yaml``) is written apart from the detector's
 patterns, by someone who has not read them, and is never used for tuning; the test skips while
-the file is absent. (Each held-out set is measured once and then moved to ``tests/data/crisis_review_vN.yaml``
-to be used for tuning; a new one, written apart in the same way, takes its place.) This
+the file is absent. (Each held-out set is measured once and then moved to
+``tests/data/crisis_review_vN.yaml`` to be used for tuning; a new one, written apart in the
+same way, takes its place.) This
 test prints its figures; the floors below are set once, after the first run, to the figures it
 reported, so that a later change cannot lower them unnoticed. Its misses are never listed.
 """
