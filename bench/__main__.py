@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import charts, crisis_eval, search_eval
+from bench import charts, crisis_eval, guard_eval, search_eval
 from bench.digest import measure_build, measure_crisis_delay
 from bench.dispatch import measure_cost, measure_paced
 from bot.config import configure_libraries
@@ -14,6 +14,7 @@ def main() -> None:
     """Print the evaluations, the dispatcher's figures, the charts' and the digest's."""
     configure_libraries()
     search_eval.main([])
+    guard_eval.main([])  # the development set, and the held-out set when it is in place
     # The crisis detector on its held-out set when it is in place, else on the development set.
     crisis_eval.main([] if crisis_eval.HELDOUT_FILE.exists() else ["--set", "dev"])
     asyncio.run(measure_cost(10_000))

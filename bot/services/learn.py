@@ -2,20 +2,27 @@
 
 Composes views (Telegram HTML and rows of buttons) without knowing Telegram. A question that
 asks for a personal medication decision never reaches search: it gets the fixed guardrail
-answer, the articles that educate on it, and an offer to tell the care team.
+answer, the articles that educate on it, and an offer to tell the care team. A question about
+giving naloxone gets the overdose steps first; a report of the signs of too much of an opioid
+medicine gets those signs and the emergency steps (it pages nobody: the patient may tell the
+team with a button). Every such answer ends with at least one article.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from bot.clock import Clock
 from bot.models import Patient
 from bot.services.careteam import AlertNotice, CareTeamService
-from bot.services.guardrails import classify_medication_question
+from bot.services.guardrails import GuardrailMatch, route_question
 from bot.services.library import Article, Library
+from bot.services.search import words
 from bot.storage.schedules import ScheduleRepository
 from bot.texts import Texts
 
@@ -30,6 +37,80 @@ TOPIC = "l:t:"
 PAGE = "l:p:"
 ASK_TEAM = "l:team"
 FOR_YOU = "l:you"
+
+
+AnswerKind = Literal["prescriber", "naloxone_steps", "warning", "education", "no_match"]
+NALOXONE_ARTICLE = "naloxone-overdose"
+MIXING_ARTICLE = "mixing-risks"
+MISSED_ARTICLE = "missed-doses"
+FALLBACK_ARTICLE = "how-medications-help"
+GUARD_ARTICLES = 3
+_MISSED = re.compile(
+    r"\b(?:miss|missed|missing|forgot|forget|forgotten|skip|skipped|skipping|late|olvid\w*|"
+    r"salt(?:o|e|ar|arme)|no tome)\b"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a free-text question is answered with: the kind of answer and its articles."""
+
+    kind: AnswerKind
+    articles: tuple[Article, ...]
+    guard: GuardrailMatch | None = None
+
+
+def answer_for(text: str, library: Library) -> Answer:
+    """Decide the answer to a free-text question (the crisis scan has already run)."""
+    route = route_question(text, lexicon=library.lexicon)
+    if route.kind == "naloxone_steps":
+        return Answer("naloxone_steps", _with_first(library, NALOXONE_ARTICLE, text))
+    if route.kind == "warning":
+        # The medicine's own article (its early-weeks risk), then what to do in an overdose.
+        own = _articles_for(library, route.medications)
+        articles = _unique([*own[:1], *_ids(library, NALOXONE_ARTICLE), *own[1:]])
+        return Answer("warning", articles[:GUARD_ARTICLES])
+    if route.kind == "prescriber" and route.guard is not None:
+        return Answer("prescriber", _guard_articles(library, route.guard, text), route.guard)
+    hits = tuple(hit.article for hit in library.search(text, limit=3))
+    return Answer("education" if hits else "no_match", hits)
+
+
+def _guard_articles(library: Library, guard: GuardrailMatch, text: str) -> tuple[Article, ...]:
+    """The articles that educate on a guardrail question: never none."""
+    articles = list(_articles_for(library, guard.medications)[:2])
+    if guard.kind == "dose_change" and _MISSED.search(" ".join(words(text))):
+        articles[:0] = _ids(library, MISSED_ARTICLE)
+    if guard.kind == "mixing" or (guard.kind == "not_prescribed" and len(guard.medications) > 1):
+        articles.extend(_ids(library, MIXING_ARTICLE))
+    if not articles:
+        articles.extend(hit.article for hit in library.search(text, limit=2))
+    if not articles:
+        articles.extend(_ids(library, FALLBACK_ARTICLE))
+    return _unique(articles)[:GUARD_ARTICLES]
+
+
+def _articles_for(library: Library, medications: tuple[str, ...]) -> tuple[Article, ...]:
+    """The articles about the named medicines, in the order they were named."""
+    return _unique(
+        article for name in medications for article in library.all() if name in article.applies_to
+    )
+
+
+def _with_first(library: Library, article_id: str, text: str) -> tuple[Article, ...]:
+    hits = [hit.article for hit in library.search(text, limit=3)]
+    return _unique([*_ids(library, article_id), *hits])[:3]
+
+
+def _ids(library: Library, *article_ids: str) -> list[Article]:
+    return [a for a in (library.get(i) for i in article_ids) if a is not None]
+
+
+def _unique(articles: Iterable[Article]) -> tuple[Article, ...]:
+    seen: dict[str, Article] = {}
+    for article in articles:
+        seen.setdefault(article.id, article)
+    return tuple(seen.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,39 +212,33 @@ class LearnService:
         return View(f"{header}\n\n{article.pages[page]}", tuple(rows))
 
     def answer_question(self, text: str, locale: str) -> View:
-        """Answer free text: the guardrail for decisions, else the best articles, else help."""
-        guard = classify_medication_question(text, lexicon=self.library.lexicon)
-        if guard is not None:
-            articles = [
-                a for a in self.library.all() if set(guard.medications).intersection(a.applies_to)
-            ][:2]
-            if guard.kind == "mixing":
-                mixing = self.library.get("mixing-risks")
-                if mixing is not None and mixing not in articles:
-                    articles.append(mixing)
-            log.info("guardrail answer kind=%s articles=%s", guard.kind, len(articles))
-            rows = (
-                *self._article_rows(articles, locale),
-                ((self._texts.button("tell_team", locale), ASK_TEAM),),
-            )
-            return View(self._texts.render(f"guard.{guard.kind}", locale), rows)
-        hits = self.library.search(text, limit=3)
-        log.info("search answered hits=%s", len(hits))
-        if not hits:
+        """Answer free text: the guardrail for decisions, naloxone steps, warning signs, else
+        the best articles, else help."""
+        answer = answer_for(text, self.library)
+        log.info("question answered kind=%s articles=%s", answer.kind, len(answer.articles))
+        team = ((self._texts.button("tell_team", locale), ASK_TEAM),)
+        articles = list(answer.articles)
+        if answer.kind == "prescriber" and answer.guard is not None:
+            text_html = self._texts.render(f"guard.{answer.guard.kind}", locale)
+            return View(text_html, (*self._article_rows(articles, locale), team))
+        if answer.kind == "warning":
+            text_html = self._texts.render("learn.warning", locale)
+            return View(text_html, (*self._article_rows(articles, locale), team))
+        if answer.kind == "naloxone_steps":
+            text_html = self._texts.render("learn.naloxone_steps", locale)
+            return View(text_html, self._article_rows(articles, locale))
+        if answer.kind == "no_match":
             return View(
                 self._texts.render("learn.no_match", locale),
-                (
-                    ((self._texts.button("learn_topics", locale), TOPICS),),
-                    ((self._texts.button("tell_team", locale), ASK_TEAM),),
-                ),
+                (((self._texts.button("learn_topics", locale), TOPICS),), team),
             )
         return View(
             self._texts.render(
                 "learn.found",
                 locale,
-                articles=[{"title": h.article.title, "summary": h.article.summary} for h in hits],
+                articles=[{"title": a.title, "summary": a.summary} for a in articles],
             ),
-            self._article_rows([h.article for h in hits], locale),
+            self._article_rows(articles, locale),
         )
 
     async def tell_team(self, patient: Patient) -> tuple[View, AlertNotice]:

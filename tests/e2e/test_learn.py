@@ -6,10 +6,10 @@ from tests.e2e.conftest import BotProcess
 from tests.emulator import AsyncEmulatorClient
 
 
-async def test_browse_a_topic_to_the_last_page_and_back_and_ask_two_questions(
+async def test_browse_a_topic_to_the_last_page_and_back_and_ask_three_questions(
     bot: BotProcess, emu: AsyncEmulatorClient
 ) -> None:
-    """Topics -> article -> every page -> back one page; then two free-text questions."""
+    """Topics -> article -> every page -> back one page; then three free-text questions."""
     code = bot.invite("P-700")
     await bot.launch(emu)
     pat = await emu.create_user(700, "Pat")
@@ -40,3 +40,7 @@ async def test_browse_a_topic_to_the_last_page_and_back_and_ask_two_questions(
     await pat.send("what does narcan do")
     found = await pat.wait_for_message(contains="Here is what I found", timeout=15)
     assert any("Naloxone" in text for text in found.button_texts)
+    await pat.send("how much narcan should i give")
+    steps = await pat.wait_for_message(contains="one spray in one nostril", timeout=15)
+    assert "prescriber" not in steps.text
+    assert steps.button_texts[0].startswith("Naloxone"), steps.button_texts

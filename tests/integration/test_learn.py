@@ -120,6 +120,89 @@ async def test_mixing_question_gets_the_mixing_answer(app: App, api: LocalBotApi
     assert any("Disulfiram" in label for label, _ in api.buttons(message))
 
 
+async def alerts(app: App) -> list[str]:
+    rows = await svc(app).db.fetchall("SELECT kind FROM alerts")
+    return [r["kind"] for r in rows]
+
+
+async def test_a_bystander_asking_how_much_naloxone_gets_the_steps(
+    app: App, api: LocalBotApi
+) -> None:
+    """A bystander asking how much naloxone to give gets the steps, not the prescriber answer."""
+    await enrol(app)
+    await app.process_update(text_update(app.bot, PAT, "how much narcan should i give"))
+    message = api.sent(PAT)[-1]
+    assert "one spray in one nostril" in message["text"]
+    assert "prescriber" not in message["text"]
+    titles = [label for label, _ in api.buttons(message)]
+    assert titles[0].startswith("Naloxone"), titles
+    assert await alerts(app) == [], "a question pages nobody"
+
+
+async def test_a_general_missed_dose_question_gets_the_missed_doses_article(
+    app: App, api: LocalBotApi
+) -> None:
+    """A general missed-dose question is answered with the missed-doses article first."""
+    await enrol(app)
+    await app.process_update(text_update(app.bot, PAT, "what if I miss a dose"))
+    message = api.sent(PAT)[-1]
+    titles = [label for label, _ in api.buttons(message)]
+    assert titles[0] == "If you miss a dose", titles
+
+
+async def test_every_prescriber_answer_offers_an_article(app: App, api: LocalBotApi) -> None:
+    """A prescriber answer that names no medicine still ends with at least one article."""
+    await enrol(app)
+    for question in ("can I cut my dose in half", "is it safe to just stop my meds"):
+        await app.process_update(text_update(app.bot, PAT, question))
+        message = api.sent(PAT)[-1]
+        labels = [label for label, _ in api.buttons(message)]
+        assert "Tell my care team" in labels
+        assert len(labels) >= 2, (question, labels)
+
+
+async def test_someone_elses_medicine_gets_its_own_prescriber_answer(
+    app: App, api: LocalBotApi
+) -> None:
+    """Taking a friend's buprenorphine is answered: not someone else's medicine, ask the team."""
+    await enrol(app)
+    await app.process_update(text_update(app.bot, PAT, "can I take my buddy's subs"))
+    message = api.sent(PAT)[-1]
+    assert "prescribed for someone else" in message["text"]
+    labels = [label for label, _ in api.buttons(message)]
+    assert any("Buprenorphine" in label for label in labels)
+    assert "Tell my care team" in labels
+
+
+async def test_warning_signs_get_the_signs_and_emergency_steps_and_page_nobody(
+    app: App, api: LocalBotApi
+) -> None:
+    """Heavy sleepiness on an opioid medicine gets the signs of too much and the steps."""
+    await enrol(app)
+    await app.process_update(
+        text_update(app.bot, PAT, "my suboxone makes me nod off all day since they raised it")
+    )
+    message = api.sent(PAT)[-1]
+    text = message["text"]
+    assert "signs of too much" in text.lower()
+    assert svc(app).settings.emergency_number in text
+    assert "naloxone" in text.lower()
+    assert "prescriber" not in text.split("\n")[0]
+    labels = [label for label, _ in api.buttons(message)]
+    assert any("Buprenorphine" in label for label in labels)
+    assert "Tell my care team" in labels
+    assert await alerts(app) == [], "the warning never pages by itself"
+
+
+async def test_warning_signs_are_answered_in_spanish(app: App, api: LocalBotApi) -> None:
+    """A Spanish-speaking patient gets the warning in Spanish."""
+    await enrol(app)
+    view = svc(app).learn.answer_question("tengo mucho sueño con la nueva dosis de metadona", "es")
+    assert "señales" in view.text.lower()
+    assert svc(app).settings.emergency_number in view.text
+    assert ("Avisar a mi equipo", "l:team") in [b for row in view.buttons for b in row]
+
+
 async def test_tell_my_care_team_raises_a_routine_alert(app: App, api: LocalBotApi) -> None:
     """The care-team button queues a question alert for the patient's clinician."""
     await enrol(app)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.guardrails import GuardrailKind, GuardrailMatch, classify_medication_question
+from bot.services.guardrails import (
+    GuardrailKind,
+    GuardrailMatch,
+    RouteKind,
+    classify_medication_question,
+    route_question,
+)
 from bot.services.library import bundled_lexicon
 from bot.services.search import Lexicon
 
@@ -149,3 +155,131 @@ def test_guardrails_and_library_share_one_lexicon() -> None:
     """The guardrails map names with the same lexicon object the library loads by default."""
     assert bundled_lexicon() is bundled_lexicon()
     assert bundled_lexicon().normalise_medication("Antabuse 250 mg") == "disulfiram"
+
+
+# How patients talk: the second pass's misses (issue "Clinical content, second pass", part 1).
+PATIENT_WORDS: list[tuple[str, GuardrailKind, tuple[str, ...]]] = [
+    # "sub", "subs", "strips", "tira" and "bupe" are buprenorphine
+    ("can i take an extra sub", "dose_change", ("buprenorphine",)),
+    ("can I take 2 subs today", "dose_change", ("buprenorphine",)),
+    ("should I cut my strips in half", "dose_change", ("buprenorphine",)),
+    ("can i take more bupe", "dose_change", ("buprenorphine",)),
+    ("me tomo otra tira?", "dose_change", ("buprenorphine",)),
+    # someone else's medicine
+    ("can I take my buddy's subs", "not_prescribed", ("buprenorphine",)),
+    ("my buddy gave me some of his subs can i take them", "not_prescribed", ("buprenorphine",)),
+    ("can i take my wife's xanax", "not_prescribed", ("benzodiazepine",)),
+    (
+        "can i take my wife's xanax with my methadone",
+        "not_prescribed",
+        ("benzodiazepine", "methadone"),
+    ),
+    ("¿puedo tomar las pastillas de mi esposo?", "not_prescribed", ()),
+    # over-the-counter sedatives, hydroxyzine and kratom with an opioid medicine
+    ("can i take benadryl with my methadone", "mixing", ("methadone",)),
+    ("is it ok to take tylenol pm with suboxone", "mixing", ("buprenorphine",)),
+    ("tylenol pm and subs ok?", "mixing", ("buprenorphine",)),
+    ("can i use kratom with my subs", "mixing", ("buprenorphine",)),
+    ("is hydroxyzine ok with suboxone", "mixing", ("buprenorphine",)),
+    ("can i take hydroxyzine with my methadone", "mixing", ("methadone",)),
+    ("¿puedo tomar benadryl con la metadona?", "mixing", ("methadone",)),
+]
+
+
+# More ways of asking, written for these tests (not taken from the evaluation sets).
+PATIENT_WORDS += [
+    ("can i redose my subs in the afternoon", "dose_change", ("buprenorphine",)),
+    ("can i take tomorrows dose today", "dose_change", ()),
+    ("my dr said no more than 16 but can i take 20", "dose_change", ()),
+    ("i want to go down on my methadone, can i do it myself", "dose_change", ("methadone",)),
+    ("can i snort my subs", "dose_change", ("buprenorphine",)),
+    ("¿le bajo a la metadona yo mismo?", "dose_change", ("methadone",)),
+    ("¿me puedo tomar la dosis de mañana hoy?", "dose_change", ()),
+    ("im thinking about tapering down my subs", "stop", ("buprenorphine",)),
+    ("could i try going without my antidepressant for a week", "stop", ("antidepressant",)),
+    ("dont want to take my antidepressant anymore", "stop", ("antidepressant",)),
+    ("¿me cambio a la inyección mensual?", "start", ()),
+    ("can i get the sublocade shot instead of strips", "start", ("buprenorphine",)),
+    ("molly on methadone ok?", "mixing", ("methadone",)),
+    ("imodium with methadone?", "mixing", ("methadone",)),
+    ("claritin with my subs ok?", "mixing", ("buprenorphine",)),
+    ("is zzzquil ok with suboxone", "mixing", ("buprenorphine",)),
+    ("¿es malo fumar mota con la metadona?", "mixing", ("methadone",)),
+    ("is it ok to take a sub i bought off the street", "not_prescribed", ("buprenorphine",)),
+    (
+        "my buddy wants to trade me his xanax for my subs",
+        "not_prescribed",
+        (
+            "benzodiazepine",
+            "buprenorphine",
+        ),
+    ),
+    ("can i take one of my husbands percs", "not_prescribed", ()),
+    ("un amigo me quiere dar suboxone, ¿lo tomo?", "not_prescribed", ("buprenorphine",)),
+    ("my primo tiene xanax, can i take uno?", "not_prescribed", ("benzodiazepine",)),
+]
+
+STILL_EDUCATION: list[str] = [
+    "what are fentanyl test strips",
+    "can i get high on subs",
+    "what happens if i drink on vivitrol",
+    "¿qué pasa si tomo alcohol con antabus?",
+    "my wife's xanax went missing",
+    "el bupropion helps con smoking?",
+    "can i take 5 minutes to think",
+    "should i let my suboxone dissolve under my tongue",
+]
+
+
+@pytest.mark.parametrize("text", STILL_EDUCATION)
+def test_questions_about_how_things_work_stay_with_the_library(text: str) -> None:
+    """Slang and the new patterns leave general questions to the library."""
+    assert classify_medication_question(text) is None
+
+
+@pytest.mark.parametrize(("text", "kind", "medications"), PATIENT_WORDS)
+def test_patient_words_for_medicines_are_caught(
+    text: str, kind: GuardrailKind, medications: tuple[str, ...]
+) -> None:
+    """Slang, someone else's medicine and over-the-counter sedatives get the prescriber answer."""
+    assert classify_medication_question(text) == GuardrailMatch(kind, medications)
+
+
+ROUTES: list[tuple[str, RouteKind]] = [
+    ("how much narcan should i give", "naloxone_steps"),
+    ("how many sprays of narcan do i give him", "naloxone_steps"),
+    ("so sleepy on my new methadone dose", "warning"),
+    ("my suboxone makes me nod off all day since they raised it", "warning"),
+    ("where do i spray the narcan", "naloxone_steps"),
+    ("¿cuánto narcan le doy?", "naloxone_steps"),
+    ("he's turning blue what do i do", "naloxone_steps"),
+    ("does narcan work on someone who took methadone, he's not waking up", "naloxone_steps"),
+    ("where can i get narcan", "library"),
+    ("how do i store narcan", "library"),
+    ("¿cuánto dura el efecto de la naloxona?", "library"),
+    ("feel drunk after my dose today", "warning"),
+    ("is it normal to feel this sleepy on methadone?", "warning"),
+    ("mi papá toma metadona y se queda dormido en la mesa", "warning"),
+    ("my eyes keep closing after my dose", "warning"),
+    ("does methadone make you sleepy", "library"),
+    ("why am i so tired on chantix", "library"),
+    ("i cant sleep on suboxone", "library"),
+    ("what if I miss a dose", "library"),
+    ("i forgot my dose yesterday", "library"),
+    ("I missed my methadone this morning, should I take it now?", "prescriber"),
+    ("can i take hydroxyzine with my methadone", "prescriber"),
+    ("how does methadone work", "library"),
+]
+
+
+@pytest.mark.parametrize(("text", "kind"), ROUTES)
+def test_each_question_takes_its_route(text: str, kind: RouteKind) -> None:
+    """Naloxone for a bystander, warning signs, a general missed dose and decisions part ways."""
+    assert route_question(text).kind == kind
+
+
+def test_a_prescriber_route_carries_its_guardrail_match() -> None:
+    """The prescriber route says which decision was asked and about which medicines."""
+    route = route_question("can i take hydroxyzine with my methadone")
+    assert route.guard == GuardrailMatch("mixing", ("methadone",))
+    assert route_question("how much narcan should i give").guard is None

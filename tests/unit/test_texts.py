@@ -79,3 +79,16 @@ def test_duplicate_key_across_files_is_refused(tmp_path: Path) -> None:
 def test_telegram_language_codes_map_to_supported_locales(code: str | None, locale: str) -> None:
     """Telegram's language code picks Spanish or falls back to English."""
     assert normalise_locale(code) == locale
+
+
+@pytest.mark.parametrize("key", ["learn.warning", "learn.naloxone_steps"])
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_warning_and_naloxone_answers_use_the_clinics_emergency_number(
+    key: str, locale: str
+) -> None:
+    """The warning and the naloxone steps name the configured emergency number, in each locale."""
+    texts = load_texts(content_root(), {**GLOBALS, "emergency_number": "112"})
+    text = texts.render(key, locale)
+    assert "112" in text
+    assert "911" not in text
+    assert ("naloxone" if locale == "en" else "naloxona") in text.lower()
