@@ -135,3 +135,23 @@ def test_asking_how_to_know_about_someone_else_is_a_question_not_a_page() -> Non
     assessment = assess("how would i know if my brother is self harming")
     assert assessment.signal is None
     assert assessment.question
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thinking about cutting my strips in half to make them last",
+        "16 isnt holding me, can i go up",
+        "my 30mg dose is not holding me till the evening",
+        "im thinking about tapering down my subs",
+    ],
+)
+def test_talk_about_a_medicine_is_not_read_as_harm(text: str) -> None:
+    """A dose that is cut or that does not hold is a question for the prescriber, not a crisis."""
+    assert assess(text).signal is None, text
+
+
+def test_a_person_holding_someone_is_still_danger() -> None:
+    signal = assess("he is holding me in the room and wont let me leave").signal
+    assert signal is not None
+    assert signal.category is C.ABUSE_OR_DANGER
