@@ -3,9 +3,9 @@
 Run with ``python -m bench.train_crisis_model`` (needs numpy, which the runtime does not).
 
 Data: every labelled message in ``tests/data/crisis_*.yaml`` (corpus positives and negatives,
-development set, probes, the first and second review sets). clear/possible = crisis, none and
-question = not a crisis (a question is answered, never paged). The held-out set in
-``tests/heldout/`` is never read.
+development set, probes, the three review sets) and the medication questions of
+``tests/data/guard_dev.yaml``. clear/possible = crisis, none and question = not a crisis (a
+question is answered, never paged). The held-out set in ``tests/heldout/`` is never read.
 
 The thresholds are chosen honestly: 5-fold cross-validation, grouped so that near-duplicate
 messages stay in one fold, gives every message an out-of-fold score; the whole detector
@@ -82,7 +82,7 @@ def load_examples() -> list[Example]:
     probes = yaml.safe_load((DATA / "crisis_probes.yaml").read_text("utf-8"))
     examples.extend(Example(text, "clear", None, False, "probes") for text in probes["crisis"])
     examples.extend(Example(text, "none", None, False, "probes") for text in probes["quiet"])
-    for name in ("dev", "review_v1", "review_v2"):
+    for name in ("dev", "review_v1", "review_v2", "review_v3"):
         data = yaml.safe_load((DATA / f"crisis_{name}.yaml").read_text("utf-8"))
         examples.extend(
             Example(
@@ -94,6 +94,15 @@ def load_examples() -> list[Example]:
             )
             for m in data["messages"]
         )
+    # Medication questions (the guardrails' development set) are answered, never paged: they
+    # teach the model that "thinking about cutting my strips in half" is not a crisis. Warning
+    # signs and naloxone questions are left out: the crisis path may rightly take them.
+    guard = yaml.safe_load((DATA / "guard_dev.yaml").read_text("utf-8"))
+    examples.extend(
+        Example(q["q"], "question", None, False, "guard_dev")
+        for q in guard["questions"]
+        if q["expect"] in {"prescriber", "education"}
+    )
     return examples
 
 

@@ -147,6 +147,8 @@ _QUOTES: Final = str.maketrans(
         "`": "'",
         "\uff07": "'",  # fullwidth apostrophe
         "&": " and ",
+        "\U0001f602": " lol ",  # face with tears of joy: laughing at a figure of speech
+        "\U0001f923": " lol ",  # rolling on the floor laughing
     }
 )
 # Combining accents (what NFKD splits off "á" and "ñ") and invisible characters (zero-width
@@ -1362,6 +1364,10 @@ _EXTRA_SLOTS: Final[dict[str, str]] = {
         r" (?:the |some )?(?:warning )?signs|warning signs|what counts as|alternatives to|is it"
         r" (?:common|normal)|are (?:\w+ ){1,3}common|como (?:ayudo|ayudar|le pregunto|saber)"
         r"|que (?:hago|debo hacer|hacer|hacemos) si"
+        r"|how (?:would|do|can|will) (?:i|you|we) (?:know|tell) (?:if|when)|who (?:do|should|can)"
+        r" (?:you|i|we) call (?:if|when)|what (?:should|do|can) i say (?:if|when|to)"
+        r"|como (?:le hablo|puedo saber|se si|le hago para no|evito que|hablarle)"
+        r"|que le (?:debo|digo|deberia|puedo) decir|si alguien (?:me dice|te dice|dice)"
         r"|(?:cuales|que) son las senales|pregunta si|puede (?:causar|dar|provocar)|can (?:\w+"
         r" ){0,2}cause|do (?:\w+ ){1,2}make|does (?:\w+ ){1,3}help)\b"
     ),
@@ -1430,6 +1436,12 @@ _OTHERS_TARGET: Final = (
 _SELF_HARM_ACT: Final = (
     r"(?:cutting|cut|burning|burn|hitting|hit|punching|punched|banging|bashing|scratching"
     r"|carving|cortando|cortarme|golpeando|quemando|rascando)"
+)
+# "cutting my strips in half", "cut the dose down": a medicine cut, not a body.
+_NOT_A_MEDICINE: Final = (
+    r"(?! (?:(?:my|the|a|an|his|her|these|those|back on|down on|down|back) )?(?:\w+ )?(?:strips?"
+    r"|films?|pills?|tabs?|tablets?|doses?|dosage|subs|bupe|suboxone|methadone|meds?"
+    r"|medication|in half|down|back|tiras?|pastillas?|dosis)\b)"
 )
 _MEANING_RULES: Final[tuple[tuple[str, CrisisCategory, Tier, str], ...]] = (
     # Suicide: another person's stated intent.
@@ -1520,8 +1532,10 @@ _MEANING_RULES: Final[tuple[tuple[str, CrisisCategory, Tier, str], ...]] = (
         r"|amenaz\w* con (?:matarme|lastimarme|pegarme|golpearme|quitarme)"
         r"|(?:beating|hitting|choking|kicking|strangling) (?:her|him|me|my \w+|them)(?! up)"
         r"|throwing (?:things|stuff|\w+) at|(?:locked|trapped) (?:in|inside) (?:the|my|a) \w+"
-        r"|(?:wont|doesnt|dont|wouldnt) let (?:me|her|him|us) (?:go|leave|out)|holding (?:me|her"
-        r"|him|us)|(?:forcing|forces|forced|making|makes|made) (?:me|her|him) (?:to )?(?:use"
+        r"|(?:wont|doesnt|dont|wouldnt) let (?:me|her|him|us) (?:go|leave|out)"
+        r"|(?<!isnt )(?<!not )(?<!aint )holding (?:me|her|him|us)"
+        r"(?! (?:over|anymore|any more|long enough|all day|till|until)\b)"
+        r"|(?:forcing|forces|forced|making|makes|made) (?:me|her|him) (?:to )?(?:use"
         r"|shoot|carry|sell|have sex|do)|me (?:obliga|obligo|obligan|amarra|amarro|encierra"
         r"|encerro) |(?:me|le|les|nos) (?:pega|pego|golpea|golpeo|dio una golpiza|dieron una"
         r" golpiza)|golpiza|(?:la|lo|me|nos) tiene encerrad[oa]|encerrad[oa] en|se oyen golpes"
@@ -1570,6 +1584,7 @@ _MEANING_RULES: Final[tuple[tuple[str, CrisisCategory, Tier, str], ...]] = (
         Tier.POSSIBLE,
         r"\b(?:(?:urge|urges|ganas|thinking about|thought about|want) (?:\w+ ){0,2}(?:to |de )?"
         + _SELF_HARM_ACT
+        + _NOT_A_MEDICINE
         + r"(?:me|myself)?|deserve to (?:hurt|suffer|bleed)|(?:hit|hitting|punch|punching|burn"
         r"|burning) myself|me (?:rasco|corto|quemo|golpeo) (?:hasta|cuando)|marcas en los brazos"
         r"|(?:bloody|blood on) (?:tissues|towels|sleeves)|long sleeves in (?:july|summer|august)"

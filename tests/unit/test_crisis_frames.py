@@ -106,8 +106,8 @@ def _everyday_talk() -> list[str]:
     texts: list[str] = []
     corpus = yaml.safe_load((DATA / "crisis_corpus.yaml").read_text("utf-8"))
     texts.extend(entry["text"] for entry in corpus["negatives"])
-    for name in ("crisis_dev.yaml", "crisis_review_v1.yaml", "crisis_review_v2.yaml"):
-        messages = yaml.safe_load((DATA / name).read_text("utf-8"))["messages"]
+    for path in [DATA / "crisis_dev.yaml", *sorted(DATA.glob("crisis_review_v*.yaml"))]:
+        messages = yaml.safe_load(path.read_text("utf-8"))["messages"]
         texts.extend(m["text"] for m in messages if m["expect"] == "none")
     return texts
 
@@ -121,3 +121,37 @@ def test_no_frame_fires_on_the_everyday_talk_of_the_labelled_sets() -> None:
         if any(frame.pattern.search(form) for form in safety._forms(text))
     ]
     assert fired == []
+
+
+def test_laughter_explains_a_figure_of_speech_but_never_a_wish_to_die() -> None:
+    """ "me va a dar un infarto 😂" is an idiom; "i want to kill myself 😂" is still answered."""
+    assert assess("casi me da un infarto con el precio de la gasolina 😂").signal is None
+    signal = assess("i want to kill myself 😂").signal
+    assert signal is not None
+    assert signal.category is C.SUICIDE
+
+
+def test_asking_how_to_know_about_someone_else_is_a_question_not_a_page() -> None:
+    assessment = assess("how would i know if my brother is self harming")
+    assert assessment.signal is None
+    assert assessment.question
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thinking about cutting my strips in half to make them last",
+        "16 isnt holding me, can i go up",
+        "my 30mg dose is not holding me till the evening",
+        "im thinking about tapering down my subs",
+    ],
+)
+def test_talk_about_a_medicine_is_not_read_as_harm(text: str) -> None:
+    """A dose that is cut or that does not hold is a question for the prescriber, not a crisis."""
+    assert assess(text).signal is None, text
+
+
+def test_a_person_holding_someone_is_still_danger() -> None:
+    signal = assess("he is holding me in the room and wont let me leave").signal
+    assert signal is not None
+    assert signal.category is C.ABUSE_OR_DANGER
