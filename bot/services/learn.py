@@ -28,6 +28,7 @@ LEARN = "l"
 TOPICS = "l:top"
 TOPIC = "l:t:"
 PAGE = "l:p:"
+SOURCES = "l:s:"
 ASK_TEAM = "l:team"
 FOR_YOU = "l:you"
 
@@ -68,7 +69,9 @@ class LearnService:
                 patient.id, since=now - timedelta(days=60), until=now + timedelta(days=60)
             )
         )
-        return self.library.for_patient([m.name for m in meds], bool(courses) or dtms_booked)
+        return self.library.for_patient(
+            [m.name for m in meds], bool(courses) or dtms_booked, patient.locale
+        )
 
     async def topics_view(self, patient: Patient) -> View:
         """Return the library menu: "For you" first, then every topic."""
@@ -76,8 +79,9 @@ class LearnService:
         rows: list[tuple[tuple[str, str], ...]] = []
         if await self.for_patient(patient):
             rows.append(((self._texts.button("learn_for_you", locale), FOR_YOU),))
-        rows.extend(((topic.title, f"{TOPIC}{topic.id}"),) for topic in self.library.topics())
-        topics = [{"title": t.title, "description": t.description} for t in self.library.topics()]
+        library_topics = self.library.topics(locale)
+        rows.extend(((topic.title, f"{TOPIC}{topic.id}"),) for topic in library_topics)
+        topics = [{"title": t.title, "description": t.description} for t in library_topics]
         return View(self._texts.render("learn.topics", locale, topics=topics), tuple(rows))
 
     async def for_you_view(self, patient: Patient) -> View:
@@ -90,55 +94,86 @@ class LearnService:
 
     def topic_view(self, topic_id: str, locale: str) -> View | None:
         """Return one topic's articles, or None for an unknown topic."""
-        topic = next((t for t in self.library.topics() if t.id == topic_id), None)
+        topic = next((t for t in self.library.topics(locale) if t.id == topic_id), None)
         if topic is None:
             return None
         return View(
             self._texts.render(
                 "learn.topic", locale, title=topic.title, description=topic.description
             ),
-            self._article_rows(self.library.articles_in(topic_id), locale),
+            self._article_rows(self.library.articles_in(topic_id, locale), locale),
         )
 
     def page_view(self, article_id: str, page: int, locale: str) -> View | None:
-        """Return one page of an article with Back / Next / Topics; None if it does not exist."""
-        article = self.library.get(article_id)
+        """Return one page of an article with Back / Next / Topics; None if it does not exist.
+
+        The patient's language version is shown where there is one, else the original, which
+        the first page says. The last page offers the article's sources and review state.
+        """
+        article = self.library.get(article_id, locale)
         if article is None or not 0 <= page < len(article.pages):
             return None
+        last = page + 1 == len(article.pages)
         nav: list[tuple[str, str]] = []
         if page > 0:
             nav.append((self._texts.button("learn_back", locale), f"{PAGE}{article.id}:{page - 1}"))
-        if page + 1 < len(article.pages):
+        if not last:
             nav.append((self._texts.button("learn_next", locale), f"{PAGE}{article.id}:{page + 1}"))
-        rows: list[tuple[tuple[str, str], ...]] = []
-        if nav:
-            rows.append(tuple(nav))
-        if page + 1 == len(article.pages) and article.kind == "medication":
+        else:
+            nav.append((self._texts.button("learn_sources", locale), f"{SOURCES}{article.id}"))
+        rows: list[tuple[tuple[str, str], ...]] = [tuple(nav)]
+        if last and article.kind == "medication":
             rows.append(((self._texts.button("tell_team", locale), ASK_TEAM),))
-        rows.append(
-            (
-                (self._texts.button("learn_topic", locale), f"{TOPIC}{article.topic}"),
-                (self._texts.button("learn_topics", locale), TOPICS),
-            )
-        )
+        rows.append(self._topic_row(article, locale))
         header = self._texts.render(
             "learn.page_header",
             locale,
             title=article.title,
             page=page + 1,
             pages=len(article.pages),
+            untranslated=page == 0 and article.locale != locale,
         )
-        return View(f"{header}\n\n{article.pages[page]}", tuple(rows))
+        return View(f"{header}\n\n{self.library.page(article, page)}", tuple(rows))
+
+    def sources_view(self, article_id: str, locale: str) -> View | None:
+        """Return an article's sources, version and who reviewed it (or that nobody has yet)."""
+        article = self.library.get(article_id, locale)
+        if article is None:
+            return None
+        text = self._texts.render(
+            "learn.sources",
+            locale,
+            title=article.title,
+            sources=article.sources,
+            version=article.version,
+            updated_on=article.updated_on.isoformat(),
+            reviewed_by=article.reviewed_by,
+            reviewed_on=article.reviewed_on.isoformat() if article.reviewed_on else None,
+            translated_from=article.translated_from_version,
+        )
+        back = (
+            self._texts.button("learn_back", locale),
+            f"{PAGE}{article.id}:{len(article.pages) - 1}",
+        )
+        return View(text, ((back,), self._topic_row(article, locale)))
+
+    def _topic_row(self, article: Article, locale: str) -> tuple[tuple[str, str], ...]:
+        return (
+            (self._texts.button("learn_topic", locale), f"{TOPIC}{article.topic}"),
+            (self._texts.button("learn_topics", locale), TOPICS),
+        )
 
     def answer_question(self, text: str, locale: str) -> View:
         """Answer free text: the guardrail for decisions, else the best articles, else help."""
         guard = classify_medication_question(text, lexicon=self.library.lexicon)
         if guard is not None:
             articles = [
-                a for a in self.library.all() if set(guard.medications).intersection(a.applies_to)
+                a
+                for a in self.library.all(locale)
+                if set(guard.medications).intersection(a.applies_to)
             ][:2]
             if guard.kind == "mixing":
-                mixing = self.library.get("mixing-risks")
+                mixing = self.library.get("mixing-risks", locale)
                 if mixing is not None and mixing not in articles:
                     articles.append(mixing)
             log.info("guardrail answer kind=%s articles=%s", guard.kind, len(articles))
@@ -147,7 +182,7 @@ class LearnService:
                 ((self._texts.button("tell_team", locale), ASK_TEAM),),
             )
             return View(self._texts.render(f"guard.{guard.kind}", locale), rows)
-        hits = self.library.search(text, limit=3)
+        hits = self.library.search(text, limit=3, locale=locale)
         log.info("search answered hits=%s", len(hits))
         if not hits:
             return View(
@@ -161,7 +196,14 @@ class LearnService:
             self._texts.render(
                 "learn.found",
                 locale,
-                articles=[{"title": h.article.title, "summary": h.article.summary} for h in hits],
+                articles=[
+                    {
+                        "title": h.article.title,
+                        "summary": h.article.summary,
+                        "untranslated": h.article.locale != locale,
+                    }
+                    for h in hits
+                ],
             ),
             self._article_rows([h.article for h in hits], locale),
         )
@@ -174,5 +216,10 @@ class LearnService:
         return View(self._texts.render("learn.team_told", patient.locale)), notice
 
     def _article_rows(self, articles: list[Article], locale: str) -> Buttons:
-        del locale  # article titles are shown as written
-        return tuple(((a.title, f"{PAGE}{a.id}:0"),) for a in articles)
+        return tuple(((self._article_label(a, locale), f"{PAGE}{a.id}:0"),) for a in articles)
+
+    def _article_label(self, article: Article, locale: str) -> str:
+        """Return an article's title, saying so when it is not in the patient's language."""
+        if article.locale == locale:
+            return article.title
+        return self._texts.button("learn_article_untranslated", locale, title=article.title)

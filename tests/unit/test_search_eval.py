@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bench.search_eval import (
     ARTICLES_DIR,
-    SAMPLE_FOOTER,
+    SAMPLE_WORDING,
     evaluate,
     load_questions,
     report,
@@ -14,7 +14,7 @@ from bot.services.library import load_library
 
 def test_real_questions_find_an_expected_article_in_the_top_three() -> None:
     """At least 90% of the question set has an expected article among the first three hits."""
-    library = load_library(ARTICLES_DIR, medication_footer=SAMPLE_FOOTER)
+    library = load_library(ARTICLES_DIR, wording=SAMPLE_WORDING)
     evaluation = evaluate(library, load_questions(), repeats=1)
     print(report(evaluation))
     assert evaluation.total > 0
