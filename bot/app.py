@@ -170,8 +170,8 @@ def _note_decryptor(settings: Settings) -> Decrypt | None:
 @functools.lru_cache(maxsize=4)
 def load_content(root: Path, globals_: tuple[tuple[str, str], ...]) -> tuple[Texts, Library]:
     """Load and check every template and article once per process (they are read-only)."""
-    settings = dict(globals_)
-    texts = load_texts(root, settings)
+    context = dict(globals_)
+    texts = load_texts(root, context)
     library = load_library(
         root / "articles",
         wording={
@@ -181,18 +181,18 @@ def load_content(root: Path, globals_: tuple[tuple[str, str], ...]) -> tuple[Tex
             )
             for locale in LOCALES
         },
-        contacts={locale: article_contacts(texts, settings, locale) for locale in LOCALES},
+        contacts={locale: _article_contacts(texts, context, locale) for locale in LOCALES},
     )
     return texts, library
 
 
-def article_contacts(texts: Texts, settings: Mapping[str, str], locale: str) -> dict[str, str]:
+def _article_contacts(texts: Texts, context: Mapping[str, str], locale: str) -> dict[str, str]:
     """Return what each placeholder of an article reads in a language, from the settings.
 
     An unset on-call line reads as a phrase ("your clinic's on-call number"), so a sentence
     written around it still reads well.
     """
-    contacts = {name: settings[name] for name in CONTACT_PLACEHOLDERS}
+    contacts = {name: context[name] for name in CONTACT_PLACEHOLDERS}
     if not contacts["clinic_oncall_phone"].strip():
         contacts["clinic_oncall_phone"] = texts.render("text.article_oncall_unset", locale)
     return contacts

@@ -113,11 +113,6 @@ class Article:
     # The words of the body (link texts kept; markup, targets and the footer left out).
     search_body: str
 
-    @property
-    def reviewed(self) -> bool:
-        """Tell whether a clinician has reviewed this version."""
-        return self.reviewed_by is not None
-
 
 @dataclass(frozen=True, slots=True)
 class ArticleWording:
@@ -330,12 +325,7 @@ def load_library(
 
 def load_lexicon(path: Path) -> Lexicon:
     """Read and validate a lexicon file; raise ContentError naming the file on a fault."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ContentError(f"{path}: cannot read: {error.strerror}") from error
-    except yaml.YAMLError as error:
-        raise ContentError(f"{path}: invalid YAML: {_yaml_problem(error)}") from error
+    data = _read_yaml(path)
     try:
         return Lexicon.from_data(data)
     except LexiconError as error:

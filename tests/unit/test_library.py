@@ -109,7 +109,7 @@ def test_valid_library_loads_topics_in_order_and_articles_by_topic(articles_dir:
     article = library.get("buprenorphine")
     assert article is not None
     assert article.updated_on == date(2026, 11, 26)
-    assert (article.reviewed_on, article.reviewed_by, article.reviewed) == (None, None, False)
+    assert (article.reviewed_on, article.reviewed_by) == (None, None)
     assert article.version == "1"
     assert article.locale == "en"
     assert article.related == ("naloxone-overdose",)

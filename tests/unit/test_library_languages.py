@@ -312,6 +312,5 @@ def test_review_metadata_says_who_reviewed_and_when(root: Path) -> None:
     )
     article = load(root).get("dtms-basics")
     assert article is not None
-    assert article.reviewed
     assert (article.reviewed_on, article.reviewed_by) == (date(2026, 12, 1), "Dr. Ana Rivera, MD")
     assert article.updated_on == date(2026, 11, 30)
