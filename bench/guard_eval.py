@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.search_eval import ARTICLES_DIR, SAMPLE_FOOTER
+from bench.search_eval import ARTICLES_DIR, SAMPLE_WORDING
 from bot.services.learn import NALOXONE_ARTICLE, answer_for
 from bot.services.library import Library, load_library
 from bot.services.safety import CrisisCategory, assess
@@ -209,13 +209,14 @@ def load_cases(path: Path) -> list[Case]:
 
 def load_real_library() -> Library:
     """Load the shipped articles and lexicon, as the bot does."""
-    return load_library(ARTICLES_DIR, medication_footer=SAMPLE_FOOTER)
+    return load_library(ARTICLES_DIR, wording=SAMPLE_WORDING)
 
 
 def answer(case: Case, library: Library) -> Outcome:
     """Answer one question the way the bot does: the crisis scan first, then the library."""
     assessment = assess(case.text)
-    given = answer_for(case.text, library)
+    # Asked in the patient's language: a Spanish question gets Spanish articles where they exist.
+    given = answer_for(case.text, library, "es" if case.lang == "es" else "en")
     if assessment.signal is not None:
         return Outcome(case, CRISIS, (), assessment.signal.category, given.kind)
     return Outcome(case, given.kind, tuple(a.id for a in given.articles), None, given.kind)

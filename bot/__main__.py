@@ -46,8 +46,12 @@ from bot.texts import ContentError as TextsContentError
 if TYPE_CHECKING:
     from telegram.ext import Application
 
+    from bot.services.reviews import ReviewStatus
+
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+# `content status`: the content is valid, and at least one article is due for clinical review.
+EXIT_REVIEWS_DUE = 3
 # Start-up retries while Telegram is unreachable: 1, 2, 4 ... seconds, at most a minute apart.
 START_RETRY_FIRST_SECONDS = 1.0
 START_RETRY_MAX_SECONDS = 60.0
@@ -194,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--days", type=_number, default=None, help="days the link stays valid")
     _add_schedule_commands(sub)
     _add_audit_commands(sub)
+    _add_content_commands(sub)
     rotate = sub.add_parser(
         "rotate-key",
         help="re-encrypt every check-in note under a new key (the old one is DATA_ENCRYPTION_KEY)",
@@ -210,6 +215,19 @@ def _add_audit_commands(sub: Any) -> None:
     asub.add_parser("verify", help="recompute the audit log's hash chain; exit 1 if broken")
     show = asub.add_parser("show", help="who read or changed a patient's data, and when")
     show.add_argument("--patient", required=True, metavar="LABEL", help="the patient's label")
+
+
+def _add_content_commands(sub: Any) -> None:
+    content = sub.add_parser("content", help="check the psychoeducation articles")
+    csub = content.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    status = csub.add_parser(
+        "status",
+        help=(
+            "list every article in every language with its clinical review and what is due; "
+            f"exit {EXIT_REVIEWS_DUE} when a review is due, {EXIT_FAILURE} when content is broken"
+        ),
+    )
+    status.add_argument("--json", action="store_true", help="print JSON")
 
 
 def _add_schedule_commands(sub: Any) -> None:
@@ -281,6 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(settings)
         if args.command == "demo":
             return asyncio.run(_demo(settings, args))
+        if args.command == "content":
+            return _content_status(settings, args)
         handler = _COMMANDS[args.command]
         asyncio.run(_with_database(settings, lambda db: handler(settings, db, args)))
     except (
@@ -688,6 +708,95 @@ async def _audit(settings: Settings, db: Database, args: argparse.Namespace) -> 
         else:
             who = ACTOR_NAMES.get(row.actor_kind, row.actor_kind)
         print(f"{when:%Y-%m-%d %H:%M}\t{who}\t{row.action}")
+
+
+DUE_TEXT = {
+    "never_reviewed": "never reviewed by a clinician",
+    "changed_since_review": "changed after its review",
+    "review_expired": "review older than {months} months",
+    "translation_behind": "translates original v{translated}; the original is now v{original}",
+}
+
+
+def _content_status(settings: Settings, args: argparse.Namespace) -> int:
+    """Print every article version's clinical review state; exit 3 when any review is due."""
+    from bot.app import load_content  # noqa: PLC0415 - only this command needs the content
+    from bot.services.reviews import review_statuses  # noqa: PLC0415
+    from bot.texts import content_root  # noqa: PLC0415
+
+    root = settings.content_dir or content_root()
+    _, library = load_content(root, tuple(sorted(settings.crisis_context().items())))
+    today = SystemClock().now().astimezone(settings.zone).date()
+    months = settings.content_review_months
+    statuses = review_statuses(library, today, months)
+    due = [status for status in statuses if status.is_due]
+    if args.json:
+        print(json.dumps([_status_record(status) for status in statuses], indent=2))
+        return EXIT_REVIEWS_DUE if due else 0
+    per_language = ", ".join(
+        f"{locale} {sum(s.article.locale == locale for s in statuses)}"
+        for locale in library.locales
+    )
+    print(
+        f"articles in {root / 'articles'}: {len(library.all())} ({per_language}); "
+        f"a review stays current for {months} months (CONTENT_REVIEW_MONTHS); today {today}"
+    )
+    rows = [("ARTICLE", "LANG", "VERSION", "CHANGED", "REVIEWED", "DUE")]
+    for status in statuses:
+        article = status.article
+        reviewed = (
+            f"{article.reviewed_on} by {article.reviewed_by}" if article.reviewed_on else "never"
+        )
+        if status.is_due:
+            what = "review: " + "; ".join(
+                _due_text(status, reason, months) for reason in status.due
+            )
+        else:
+            what = f"next review by {status.review_until}"
+        rows.append(
+            (article.id, article.locale, article.version, str(article.updated_on), reviewed, what)
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for row in rows:
+        padded = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*padded, row[-1]]))
+    counts = {reason: sum(reason in s.due for s in statuses) for reason in DUE_TEXT}
+    print(
+        f"{len(due)} of {len(statuses)} article versions need a clinician's review: "
+        f"{counts['never_reviewed']} never reviewed, "
+        f"{counts['changed_since_review']} changed after their review, "
+        f"{counts['review_expired']} reviewed over {months} months ago, "
+        f"{counts['translation_behind']} translations behind their original"
+        if due
+        else f"all {len(statuses)} article versions have a current clinical review"
+    )
+    return EXIT_REVIEWS_DUE if due else 0
+
+
+def _due_text(status: ReviewStatus, reason: str, months: int) -> str:
+    return DUE_TEXT[reason].format(
+        months=months,
+        translated=status.article.translated_from_version,
+        original=status.original_version,
+    )
+
+
+def _status_record(status: ReviewStatus) -> dict[str, Any]:
+    article = status.article
+    return {
+        "id": article.id,
+        "language": article.locale,
+        "title": article.title,
+        "version": article.version,
+        "updated_on": article.updated_on.isoformat(),
+        "reviewed_on": article.reviewed_on.isoformat() if article.reviewed_on else None,
+        "reviewed_by": article.reviewed_by,
+        "translated_from_version": article.translated_from_version,
+        "original_version": status.original_version,
+        "review_until": status.review_until.isoformat() if status.review_until else None,
+        "due": list(status.due),
+        "file": str(article.path),
+    }
 
 
 async def _demo(settings: Settings, args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from bot.services.export_page import ExportPageRenderer
 from bot.services.flows import FlowService
 from bot.services.jit import SafetyMessages
 from bot.services.learn import LearnService
-from bot.services.library import Library, load_library
+from bot.services.library import CONTACT_PLACEHOLDERS, ArticleWording, Library, load_library
 from bot.services.privacy import Decrypt, PrivacyService
 from bot.services.reminders import ReminderService
 from bot.services.reports import ChartPool, DigestRenderer
@@ -175,12 +176,32 @@ def _note_decryptor(settings: Settings) -> Decrypt | None:
 @functools.lru_cache(maxsize=4)
 def load_content(root: Path, globals_: tuple[tuple[str, str], ...]) -> tuple[Texts, Library]:
     """Load and check every template and article once per process (they are read-only)."""
-    texts = load_texts(root, dict(globals_))
+    context = dict(globals_)
+    texts = load_texts(root, context)
     library = load_library(
-        root / "articles" / "en",
-        medication_footer=texts.render("learn.medication_footer"),
+        root / "articles",
+        wording={
+            locale: ArticleWording(
+                medication_footer=texts.render("learn.medication_footer", locale),
+                see_also=texts.render("text.article_see_also", locale),
+            )
+            for locale in LOCALES
+        },
+        contacts={locale: _article_contacts(texts, context, locale) for locale in LOCALES},
     )
     return texts, library
+
+
+def _article_contacts(texts: Texts, context: Mapping[str, str], locale: str) -> dict[str, str]:
+    """Return what each placeholder of an article reads in a language, from the settings.
+
+    An unset on-call line reads as a phrase ("your clinic's on-call number"), so a sentence
+    written around it still reads well.
+    """
+    contacts = {name: context[name] for name in CONTACT_PLACEHOLDERS}
+    if not contacts["clinic_oncall_phone"].strip():
+        contacts["clinic_oncall_phone"] = texts.render("text.article_oncall_unset", locale)
+    return contacts
 
 
 def get_services(context: ContextTypes.DEFAULT_TYPE) -> Services:

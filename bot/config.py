@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     database_path: Path = Path("data/companion.sqlite3")
     # A clinic's own copy of content/ (articles and message templates); default: the shipped one.
     content_dir: Path | None = None
+    # How many months a clinician's review of an article stays current (companion content status).
+    content_review_months: Annotated[int, Field(ge=1, le=120)] = 12
     clinic_name: str = "Your clinic"
     clinic_timezone: str = "America/New_York"
 

@@ -16,7 +16,7 @@ from bot.handlers.common import (
     user_locale,
 )
 from bot.services.inputs import read_number
-from bot.services.learn import ASK_TEAM, FOR_YOU, OPEN, PAGE, TOPIC, TOPICS, View
+from bot.services.learn import ASK_TEAM, FOR_YOU, OPEN, PAGE, SOURCES, TOPIC, TOPICS, View
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ async def browse(update: Update, context: Context) -> None:
         number = read_number(page, max_digits=MAX_PAGE_DIGITS)
         if number is not None:
             view = services.learn.page_view(article_id, number, locale)
+    elif data.startswith(SOURCES):
+        view = services.learn.sources_view(data.removeprefix(SOURCES), locale)
     elif patient is not None and data == ASK_TEAM:
         view, notice = await services.learn.tell_team(patient)
         await query.answer()

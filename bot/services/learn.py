@@ -35,6 +35,7 @@ LEARN = "l"
 TOPICS = "l:top"
 TOPIC = "l:t:"
 PAGE = "l:p:"
+SOURCES = "l:s:"
 ASK_TEAM = "l:team"
 FOR_YOU = "l:you"
 # An article's first page as a new message, under a message that must stay in the chat (a
@@ -63,50 +64,61 @@ class Answer:
     guard: GuardrailMatch | None = None
 
 
-def answer_for(text: str, library: Library) -> Answer:
-    """Decide the answer to a free-text question (the crisis scan has already run)."""
+def answer_for(text: str, library: Library, locale: str = "en") -> Answer:
+    """Decide the answer to a free-text question (the crisis scan has already run).
+
+    Articles come in the patient's language where a version exists, else in English.
+    """
     route = route_question(text, lexicon=library.lexicon)
     if route.kind == "naloxone_steps":
-        return Answer("naloxone_steps", _with_first(library, NALOXONE_ARTICLE, text))
+        return Answer("naloxone_steps", _with_first(library, NALOXONE_ARTICLE, text, locale))
     if route.kind == "warning":
         # The medicine's own article (its early-weeks risk), then what to do in an overdose.
-        own = _articles_for(library, route.medications)
-        articles = _unique([*own[:1], *_ids(library, NALOXONE_ARTICLE), *own[1:]])
+        own = _articles_for(library, route.medications, locale)
+        articles = _unique([*own[:1], *_ids(library, locale, NALOXONE_ARTICLE), *own[1:]])
         return Answer("warning", articles[:GUARD_ARTICLES])
     if route.kind == "prescriber" and route.guard is not None:
-        return Answer("prescriber", _guard_articles(library, route.guard, text), route.guard)
-    hits = tuple(hit.article for hit in library.search(text, limit=3))
+        articles = _guard_articles(library, route.guard, text, locale)
+        return Answer("prescriber", articles, route.guard)
+    hits = tuple(hit.article for hit in library.search(text, limit=3, locale=locale))
     return Answer("education" if hits else "no_match", hits)
 
 
-def _guard_articles(library: Library, guard: GuardrailMatch, text: str) -> tuple[Article, ...]:
+def _guard_articles(
+    library: Library, guard: GuardrailMatch, text: str, locale: str
+) -> tuple[Article, ...]:
     """The articles that educate on a guardrail question: never none."""
-    articles = list(_articles_for(library, guard.medications)[:2])
+    articles = list(_articles_for(library, guard.medications, locale)[:2])
     if guard.kind == "dose_change" and _MISSED.search(" ".join(words(text))):
-        articles[:0] = _ids(library, MISSED_ARTICLE)
+        articles[:0] = _ids(library, locale, MISSED_ARTICLE)
     if guard.kind == "mixing" or (guard.kind == "not_prescribed" and len(guard.medications) > 1):
-        articles.extend(_ids(library, MIXING_ARTICLE))
+        articles.extend(_ids(library, locale, MIXING_ARTICLE))
     if not articles:
-        articles.extend(hit.article for hit in library.search(text, limit=2))
+        articles.extend(hit.article for hit in library.search(text, limit=2, locale=locale))
     if not articles:
-        articles.extend(_ids(library, FALLBACK_ARTICLE))
+        articles.extend(_ids(library, locale, FALLBACK_ARTICLE))
     return _unique(articles)[:GUARD_ARTICLES]
 
 
-def _articles_for(library: Library, medications: tuple[str, ...]) -> tuple[Article, ...]:
+def _articles_for(
+    library: Library, medications: tuple[str, ...], locale: str
+) -> tuple[Article, ...]:
     """The articles about the named medicines, in the order they were named."""
     return _unique(
-        article for name in medications for article in library.all() if name in article.applies_to
+        article
+        for name in medications
+        for article in library.all(locale)
+        if name in article.applies_to
     )
 
 
-def _with_first(library: Library, article_id: str, text: str) -> tuple[Article, ...]:
-    hits = [hit.article for hit in library.search(text, limit=3)]
-    return _unique([*_ids(library, article_id), *hits])[:3]
+def _with_first(library: Library, article_id: str, text: str, locale: str) -> tuple[Article, ...]:
+    hits = [hit.article for hit in library.search(text, limit=3, locale=locale)]
+    return _unique([*_ids(library, locale, article_id), *hits])[:3]
 
 
-def _ids(library: Library, *article_ids: str) -> list[Article]:
-    return [a for a in (library.get(i) for i in article_ids) if a is not None]
+def _ids(library: Library, locale: str, *article_ids: str) -> list[Article]:
+    return [a for a in (library.get(i, locale) for i in article_ids) if a is not None]
 
 
 def _unique(articles: Iterable[Article]) -> tuple[Article, ...]:
@@ -152,7 +164,9 @@ class LearnService:
                 patient.id, since=now - timedelta(days=60), until=now + timedelta(days=60)
             )
         )
-        return self.library.for_patient([m.name for m in meds], bool(courses) or dtms_booked)
+        return self.library.for_patient(
+            [m.name for m in meds], bool(courses) or dtms_booked, patient.locale
+        )
 
     async def topics_view(self, patient: Patient) -> View:
         """Return the library menu: "For you" first, then every topic."""
@@ -160,8 +174,9 @@ class LearnService:
         rows: list[tuple[tuple[str, str], ...]] = []
         if await self.for_patient(patient):
             rows.append(((self._texts.button("learn_for_you", locale), FOR_YOU),))
-        rows.extend(((topic.title, f"{TOPIC}{topic.id}"),) for topic in self.library.topics())
-        topics = [{"title": t.title, "description": t.description} for t in self.library.topics()]
+        library_topics = self.library.topics(locale)
+        rows.extend(((topic.title, f"{TOPIC}{topic.id}"),) for topic in library_topics)
+        topics = [{"title": t.title, "description": t.description} for t in library_topics]
         return View(self._texts.render("learn.topics", locale, topics=topics), tuple(rows))
 
     async def for_you_view(self, patient: Patient) -> View:
@@ -174,50 +189,79 @@ class LearnService:
 
     def topic_view(self, topic_id: str, locale: str) -> View | None:
         """Return one topic's articles, or None for an unknown topic."""
-        topic = next((t for t in self.library.topics() if t.id == topic_id), None)
+        topic = next((t for t in self.library.topics(locale) if t.id == topic_id), None)
         if topic is None:
             return None
         return View(
             self._texts.render(
                 "learn.topic", locale, title=topic.title, description=topic.description
             ),
-            self._article_rows(self.library.articles_in(topic_id), locale),
+            self._article_rows(self.library.articles_in(topic_id, locale), locale),
         )
 
     def page_view(self, article_id: str, page: int, locale: str) -> View | None:
-        """Return one page of an article with Back / Next / Topics; None if it does not exist."""
-        article = self.library.get(article_id)
+        """Return one page of an article with Back / Next / Topics; None if it does not exist.
+
+        The patient's language version is shown where there is one, else the original, which
+        the first page says. The last page offers the article's sources and review state.
+        """
+        article = self.library.get(article_id, locale)
         if article is None or not 0 <= page < len(article.pages):
             return None
+        last = page + 1 == len(article.pages)
         nav: list[tuple[str, str]] = []
         if page > 0:
             nav.append((self._texts.button("learn_back", locale), f"{PAGE}{article.id}:{page - 1}"))
-        if page + 1 < len(article.pages):
+        if not last:
             nav.append((self._texts.button("learn_next", locale), f"{PAGE}{article.id}:{page + 1}"))
-        rows: list[tuple[tuple[str, str], ...]] = []
-        if nav:
-            rows.append(tuple(nav))
-        if page + 1 == len(article.pages) and article.kind == "medication":
+        else:
+            nav.append((self._texts.button("learn_sources", locale), f"{SOURCES}{article.id}"))
+        rows: list[tuple[tuple[str, str], ...]] = [tuple(nav)]
+        if last and article.kind == "medication":
             rows.append(((self._texts.button("tell_team", locale), ASK_TEAM),))
-        rows.append(
-            (
-                (self._texts.button("learn_topic", locale), f"{TOPIC}{article.topic}"),
-                (self._texts.button("learn_topics", locale), TOPICS),
-            )
-        )
+        rows.append(self._topic_row(article, locale))
         header = self._texts.render(
             "learn.page_header",
             locale,
             title=article.title,
             page=page + 1,
             pages=len(article.pages),
+            untranslated=page == 0 and article.locale != locale,
         )
-        return View(f"{header}\n\n{article.pages[page]}", tuple(rows))
+        return View(f"{header}\n\n{self.library.page(article, page)}", tuple(rows))
+
+    def sources_view(self, article_id: str, locale: str) -> View | None:
+        """Return an article's sources, version and who reviewed it (or that nobody has yet)."""
+        article = self.library.get(article_id, locale)
+        if article is None:
+            return None
+        text = self._texts.render(
+            "learn.sources",
+            locale,
+            title=article.title,
+            sources=article.sources,
+            version=article.version,
+            updated_on=article.updated_on.isoformat(),
+            reviewed_by=article.reviewed_by,
+            reviewed_on=article.reviewed_on.isoformat() if article.reviewed_on else None,
+            translated_from=article.translated_from_version,
+        )
+        back = (
+            self._texts.button("learn_back", locale),
+            f"{PAGE}{article.id}:{len(article.pages) - 1}",
+        )
+        return View(text, ((back,), self._topic_row(article, locale)))
+
+    def _topic_row(self, article: Article, locale: str) -> tuple[tuple[str, str], ...]:
+        return (
+            (self._texts.button("learn_topic", locale), f"{TOPIC}{article.topic}"),
+            (self._texts.button("learn_topics", locale), TOPICS),
+        )
 
     def answer_question(self, text: str, locale: str) -> View:
         """Answer free text: the guardrail for decisions, naloxone steps, warning signs, else
         the best articles, else help."""
-        answer = answer_for(text, self.library)
+        answer = answer_for(text, self.library, locale)
         log.info("question answered kind=%s articles=%s", answer.kind, len(answer.articles))
         team = ((self._texts.button("tell_team", locale), ASK_TEAM),)
         articles = list(answer.articles)
@@ -239,7 +283,14 @@ class LearnService:
             self._texts.render(
                 "learn.found",
                 locale,
-                articles=[{"title": a.title, "summary": a.summary} for a in articles],
+                articles=[
+                    {
+                        "title": a.title,
+                        "summary": a.summary,
+                        "untranslated": a.locale != locale,
+                    }
+                    for a in articles
+                ],
             ),
             self._article_rows(articles, locale),
         )
@@ -252,5 +303,10 @@ class LearnService:
         return View(self._texts.render("learn.team_told", patient.locale)), notice
 
     def _article_rows(self, articles: list[Article], locale: str) -> Buttons:
-        del locale  # article titles are shown as written
-        return tuple(((a.title, f"{PAGE}{a.id}:0"),) for a in articles)
+        return tuple(((self._article_label(a, locale), f"{PAGE}{a.id}:0"),) for a in articles)
+
+    def _article_label(self, article: Article, locale: str) -> str:
+        """Return an article's title, saying so when it is not in the patient's language."""
+        if article.locale == locale:
+            return article.title
+        return self._texts.button("learn_article_untranslated", locale, title=article.title)

@@ -1,9 +1,14 @@
 """The psychoeducation library: loading, validating and rendering articles, and finding them.
 
-Articles are Markdown files with YAML front matter in one directory, beside `topics.yaml` and
-`lexicon.yaml`. Everything is checked once at start-up; any problem raises ContentError naming
-the file and the problem, so a broken article stops the bot instead of reaching a patient.
-Pages are rendered to the HTML subset Telegram accepts and checked against its limits.
+Articles are Markdown files with YAML front matter, one folder per language under the articles
+folder. ``en/`` holds the originals beside ``topics.yaml`` and ``lexicon.yaml``; a translation
+folder (``es/``) holds versions of some originals under the same file names, with its own
+``topics.yaml``. A patient sees their language's version where one exists and the original
+otherwise. Everything is checked once at start-up; any problem raises ContentError naming the
+file and the problem, so a broken article stops the bot instead of reaching a patient. Pages are
+rendered to the HTML subset Telegram accepts and checked against its limits. The clinic's numbers
+(``{{ emergency_number }}``, ``{{ crisis_line }}``, ``{{ clinic_oncall_phone }}``) stay
+placeholders in the pages and are filled in from the settings when a page is shown.
 """
 
 from __future__ import annotations
@@ -28,7 +33,11 @@ MAX_MESSAGE_LENGTH = 4096
 PAGE_BREAK = "<!-- page -->"
 TOPICS_FILE = "topics.yaml"
 LEXICON_FILE = "lexicon.yaml"
-BUNDLED_ARTICLES_DIR = Path(__file__).resolve().parents[2] / "content" / "articles" / "en"
+# The language every article is written in first; translations are checked against it.
+SOURCE_LOCALE = "en"
+BUNDLED_ARTICLES_DIR = Path(__file__).resolve().parents[2] / "content" / "articles" / SOURCE_LOCALE
+# The clinic's numbers an article may name, as {{ name }}: the settings of the same name.
+CONTACT_PLACEHOLDERS = ("emergency_number", "crisis_line", "clinic_oncall_phone")
 
 _ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _REQUIRED_FIELDS = (
@@ -40,14 +49,20 @@ _REQUIRED_FIELDS = (
     "keywords",
     "applies_to",
     "sources",
-    "reviewed_on",
     "version",
+    "updated_on",
 )
-_OPTIONAL_FIELDS = ("related",)
+_OPTIONAL_FIELDS = ("related", "reviewed_on", "reviewed_by")
+# A translation says which version of the original it translates, so a newer original shows.
+_TRANSLATION_FIELD = "translated_from_version"
+# What a translation must keep exactly as the original has it.
+_SHARED_FIELDS = ("topic", "kind", "applies_to", "sources", "related")
 _LINK = re.compile(r"\[([^\[\]\n]+)\]\(([^()\s]+)\)")
 _BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
 _ITALIC = re.compile(r"(?<![\w*])_(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)")
 _PLACEHOLDER = re.compile("\x00(\\d+)\x00")
+_CONTACT = re.compile(r"\{\{(.*?)\}\}")
+_CONTACT_RENDERED = re.compile(r"\{\{([a-z_]+)\}\}")
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s[^<>]*)?)>")
 _HREF = re.compile(r"""\s+href=(?:"([^"]*)"|'([^']*)')\s*""")
 _ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]+|#x[0-9a-fA-F]+);")
@@ -70,9 +85,16 @@ class Topic:
 
 @dataclass(frozen=True, slots=True)
 class Article:
-    """One psychoeducation article; pages are Telegram HTML, other text fields are plain."""
+    """One language version of a psychoeducation article.
+
+    Pages are Telegram HTML in which the clinic's numbers are still placeholders (shown through
+    Library.page); other text fields are plain. reviewed_on and reviewed_by say when and by whom
+    a clinician reviewed this version; both are None when nobody has. updated_on is when its
+    text last changed. A translation names the version of the original it translates.
+    """
 
     id: str
+    locale: str
     title: str
     topic: str
     kind: ArticleKind
@@ -80,11 +102,28 @@ class Article:
     keywords: tuple[str, ...]
     applies_to: tuple[str, ...]
     sources: tuple[str, ...]
-    reviewed_on: date
     version: str
+    updated_on: date
+    reviewed_on: date | None
+    reviewed_by: str | None
+    translated_from_version: str | None
     related: tuple[str, ...]
     pages: tuple[str, ...]
     path: Path
+    # The words of the body (link texts kept; markup, targets and the footer left out).
+    search_body: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleWording:
+    """The words the library adds to the articles of one language (from the message templates).
+
+    medication_footer ends every medication article; see_also introduces the title of a linked
+    article: "Naloxone (see “Naloxone (Narcan) and how to respond to an overdose”)".
+    """
+
+    medication_footer: str
+    see_also: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,62 +135,103 @@ class SearchHit:
 
 
 class Library:
-    """The validated articles and topics, with look-up, personalisation and search."""
+    """The validated articles and topics in every language, with look-up and search."""
 
     def __init__(
         self,
-        topics: Sequence[Topic],
+        topics: Mapping[str, Sequence[Topic]],
         articles: Sequence[Article],
         lexicon: Lexicon,
         *,
-        body_text: Mapping[str, str] | None = None,
+        contacts: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
-        """Order topics and articles (topic order, then title) and build the search index.
+        """Index the articles (originals and translations) and build one search index.
 
-        body_text maps article ids to the plain body to index; by default the pages are used.
+        topics maps each language to its topics, the source language first; contacts maps
+        each language to the value of every placeholder (None: pages are shown as stored).
         """
-        self._topics = list(topics)
-        order = {topic.id: index for index, topic in enumerate(self._topics)}
-        self._articles = sorted(
-            articles, key=lambda a: (order.get(a.topic, len(order)), a.title.casefold(), a.id)
-        )
-        self._by_id = {article.id: article for article in self._articles}
+        self._topics = {locale: list(entries) for locale, entries in topics.items()}
+        self._versions: dict[str, dict[str, Article]] = {locale: {} for locale in self._topics}
+        for article in articles:
+            self._versions[article.locale][article.id] = article
         self._lexicon = lexicon
-        bodies = body_text or {}
-        self._index = SearchIndex(
-            {
-                article.id: _search_fields(article, bodies.get(article.id))
-                for article in self._articles
-            },
-            lexicon,
-        )
+        self._contacts = contacts
+        order = {topic.id: index for index, topic in enumerate(self._topics[SOURCE_LOCALE])}
+        self._shown = {
+            locale: sorted(
+                (self._version(article_id, locale) for article_id in self._originals),
+                key=lambda a: (order.get(a.topic, len(order)), a.title.casefold(), a.id),
+            )
+            for locale in self._topics
+        }
+        # One document per language version: a question finds an article in whichever
+        # language it is asked, and the patient is shown the version in their own language.
+        documents = {f"{a.locale}:{a.id}": _search_fields(a) for a in articles}
+        groups = {f"{a.locale}:{a.id}": a.id for a in articles}
+        self._index = SearchIndex(documents, lexicon, groups=groups)
+
+    @property
+    def _originals(self) -> dict[str, Article]:
+        return self._versions[SOURCE_LOCALE]
+
+    def _version(self, article_id: str, locale: str) -> Article:
+        return self._versions.get(locale, {}).get(article_id) or self._originals[article_id]
 
     @property
     def lexicon(self) -> Lexicon:
         """Return the lexicon used to normalise medication names and queries."""
         return self._lexicon
 
-    def topics(self) -> list[Topic]:
-        """Return the topics in display order."""
-        return list(self._topics)
+    @property
+    def locales(self) -> tuple[str, ...]:
+        """Return the languages the library has topics for, the source language first."""
+        return tuple(self._topics)
 
-    def articles_in(self, topic_id: str) -> list[Article]:
-        """Return the articles of one topic, ordered by title."""
-        return [article for article in self._articles if article.topic == topic_id]
+    def topics(self, locale: str = SOURCE_LOCALE) -> list[Topic]:
+        """Return the topics in display order, in a language (the original if unknown)."""
+        return list(self._topics.get(locale, self._topics[SOURCE_LOCALE]))
 
-    def get(self, article_id: str) -> Article | None:
-        """Return the article with this id, or None."""
-        return self._by_id.get(article_id)
+    def articles_in(self, topic_id: str, locale: str = SOURCE_LOCALE) -> list[Article]:
+        """Return the articles of one topic as a patient in locale sees them, by title."""
+        return [article for article in self.all(locale) if article.topic == topic_id]
 
-    def all(self) -> list[Article]:
-        """Return every article, by topic order then title."""
-        return list(self._articles)
+    def get(self, article_id: str, locale: str = SOURCE_LOCALE) -> Article | None:
+        """Return the article in locale, else its original; None if there is no such article."""
+        if article_id not in self._originals:
+            return None
+        return self._version(article_id, locale)
+
+    def all(self, locale: str = SOURCE_LOCALE) -> list[Article]:
+        """Return every article as a patient in locale sees it, by topic order then title."""
+        return list(self._shown.get(locale, self._shown[SOURCE_LOCALE]))
+
+    def versions(self) -> list[Article]:
+        """Return every language version of every article: by id, the original first."""
+        return [
+            self._versions[locale][article_id]
+            for article_id in sorted(self._originals)
+            for locale in self._topics
+            if article_id in self._versions[locale]
+        ]
+
+    def original(self, article: Article) -> Article:
+        """Return the version a translation was made from (the article itself if original)."""
+        return self._originals[article.id]
+
+    def page(self, article: Article, number: int) -> str:
+        """Return one page of an article with the clinic's numbers filled in."""
+        page = article.pages[number]
+        if self._contacts is None:
+            return page
+        return fill_contacts(page, self._contacts[article.locale])
 
     def normalise_medication(self, name: str) -> str | None:
         """Return the generic name for a medication as typed by a prescriber, or None."""
         return self._lexicon.normalise_medication(name)
 
-    def for_patient(self, medication_names: Iterable[str], in_dtms: bool) -> list[Article]:
+    def for_patient(
+        self, medication_names: Iterable[str], in_dtms: bool, locale: str = SOURCE_LOCALE
+    ) -> list[Article]:
         """Return the articles that apply to a patient's medications or dTMS course."""
         wanted = {
             generic
@@ -160,47 +240,92 @@ class Library:
         }
         if in_dtms:
             wanted.add(DTMS)
-        return [a for a in self._articles if wanted.intersection(a.applies_to)]
+        return [a for a in self.all(locale) if wanted.intersection(a.applies_to)]
 
-    def search(self, query: str, limit: int = 3) -> list[SearchHit]:
-        """Return up to limit articles relevant to a free-text question, best first."""
+    def search(self, query: str, limit: int = 3, locale: str = SOURCE_LOCALE) -> list[SearchHit]:
+        """Return up to limit articles relevant to a free-text question, best first.
+
+        Each article counts once, with the score of its best-matching version, and is
+        returned as a patient in locale sees it.
+        """
         return [
-            SearchHit(self._by_id[found.doc_id], found.score)
+            SearchHit(self._version(found.doc_id.partition(":")[2], locale), found.score)
             for found in self._index.search(query, limit)
         ]
 
 
-def load_library(
-    articles_dir: Path, *, medication_footer: str, lexicon_path: Path | None = None
-) -> Library:
-    """Load, validate and render every article in articles_dir; raise ContentError on a fault.
+def fill_contacts(page: str, values: Mapping[str, str]) -> str:
+    """Replace the placeholders of a rendered page with the clinic's numbers (escaped)."""
+    return _CONTACT_RENDERED.sub(lambda m: html.escape(values[m.group(1)], quote=False), page)
 
-    The lexicon is read from lexicon_path, else from articles_dir, else the bundled one.
+
+def load_library(
+    root: Path,
+    *,
+    wording: Mapping[str, ArticleWording],
+    contacts: Mapping[str, Mapping[str, str]] | None = None,
+    lexicon_path: Path | None = None,
+) -> Library:
+    """Load, validate and render every article under root; raise ContentError on a fault.
+
+    root holds a folder per language: ``en/`` (the originals) and, optionally, a folder per
+    other language in wording, which maps each language the bot speaks to the words the library
+    adds to its articles. contacts, when given, maps each language to the value of every
+    placeholder; pages are checked against Telegram's limits with those values filled in.
+    The lexicon is read from lexicon_path, else from ``en/``, else the bundled one.
     """
+    if SOURCE_LOCALE not in wording:
+        msg = f"wording must include the source language {SOURCE_LOCALE!r}"
+        raise ValueError(msg)
+    for locale in wording:
+        if contacts is not None and not set(CONTACT_PLACEHOLDERS) <= set(contacts.get(locale, {})):
+            msg = f"contacts for {locale!r} must give {', '.join(CONTACT_PLACEHOLDERS)}"
+            raise ValueError(msg)
+    english_dir = root / SOURCE_LOCALE
     if lexicon_path is None:
-        local = articles_dir / LEXICON_FILE
+        local = english_dir / LEXICON_FILE
         lexicon_path = local if local.exists() else BUNDLED_ARTICLES_DIR / LEXICON_FILE
     lexicon = load_lexicon(lexicon_path)
-    topics = _load_topics(articles_dir / TOPICS_FILE)
-    topic_ids = {topic.id for topic in topics}
-    sources = sorted(articles_dir.glob("*.md"))
-    if not sources:
-        raise ContentError(f"{articles_dir}: no articles (*.md) found")
-    drafts = [_parse_article(path, topic_ids, lexicon) for path in sources]
-    titles = {draft.meta.id: draft.meta.title for draft in drafts}
-    articles = [draft.finish(titles, medication_footer) for draft in drafts]
-    bodies = {draft.meta.id: plain_body(draft.body) for draft in drafts}
-    return Library(topics, articles, lexicon, body_text=bodies)
+    _check_language_folders(root, wording)
+    originals_topics = _load_topics(english_dir / TOPICS_FILE)
+    topic_ids = [topic.id for topic in originals_topics]
+    originals = _parse_folder(english_dir, SOURCE_LOCALE, set(topic_ids), lexicon)
+    if not originals:
+        raise ContentError(f"{english_dir}: no articles (*.md) found")
+    by_id = {draft.meta.id: draft for draft in originals}
+    topics: dict[str, list[Topic]] = {SOURCE_LOCALE: originals_topics}
+    drafts = list(originals)
+    for locale in wording:
+        if locale == SOURCE_LOCALE:
+            continue
+        folder = root / locale
+        if not folder.is_dir():
+            topics[locale] = originals_topics
+            continue
+        topics[locale] = _load_translated_topics(folder / TOPICS_FILE, topic_ids)
+        translations = _parse_folder(folder, locale, set(topic_ids), lexicon)
+        for draft in translations:
+            _check_translation(draft, by_id.get(draft.meta.id))
+        drafts.extend(translations)
+    english_titles = {draft.meta.id: draft.meta.title for draft in originals}
+    titles = {
+        locale: english_titles | {d.meta.id: d.meta.title for d in drafts if d.locale == locale}
+        for locale in wording
+    }
+    articles = [
+        draft.finish(
+            titles[draft.locale],
+            wording[draft.locale],
+            None if contacts is None else contacts[draft.locale],
+        )
+        for draft in drafts
+    ]
+    return Library(topics, articles, lexicon, contacts=contacts)
 
 
 def load_lexicon(path: Path) -> Lexicon:
     """Read and validate a lexicon file; raise ContentError naming the file on a fault."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ContentError(f"{path}: cannot read: {error.strerror}") from error
-    except yaml.YAMLError as error:
-        raise ContentError(f"{path}: invalid YAML: {_yaml_problem(error)}") from error
+    data = _read_yaml(path)
     try:
         return Lexicon.from_data(data)
     except LexiconError as error:
@@ -219,13 +344,29 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
     return f"line {mark.line + 1}: {problem}" if mark is not None else str(problem)
 
 
-def _load_topics(path: Path) -> list[Topic]:
+def _check_language_folders(root: Path, languages: Iterable[str]) -> None:
+    """Refuse a folder of articles in a language the bot does not speak (it would be ignored)."""
+    if not root.is_dir():
+        raise ContentError(f"{root}: no such folder of articles")
+    for folder in sorted(root.iterdir()):
+        if folder.is_dir() and folder.name not in languages and any(folder.glob("*.md")):
+            raise ContentError(
+                f"{folder}: articles in a language the bot does not speak "
+                f"(it speaks {', '.join(languages)})"
+            )
+
+
+def _read_yaml(path: Path) -> object:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ContentError(f"{path}: cannot read: {error.strerror}") from error
     except yaml.YAMLError as error:
         raise ContentError(f"{path}: invalid YAML: {_yaml_problem(error)}") from error
+
+
+def _load_topics(path: Path) -> list[Topic]:
+    data = _read_yaml(path)
     if not isinstance(data, list) or not data:
         raise ContentError(f"{path}: must be a non-empty list of {{id, title, description}}")
     topics: list[Topic] = []
@@ -249,6 +390,20 @@ def _load_topics(path: Path) -> list[Topic]:
     return topics
 
 
+def _load_translated_topics(path: Path, original_ids: Sequence[str]) -> list[Topic]:
+    """Read a translation's topics: every original topic once, shown in the original order."""
+    translated = {topic.id: topic for topic in _load_topics(path)}
+    unknown = sorted(set(translated) - set(original_ids))
+    if unknown:
+        raise ContentError(
+            f"{path}: topic(s) {', '.join(unknown)} not in the original {TOPICS_FILE}"
+        )
+    missing = [topic_id for topic_id in original_ids if topic_id not in translated]
+    if missing:
+        raise ContentError(f"{path}: topic(s) {', '.join(missing)} not translated")
+    return [translated[topic_id] for topic_id in original_ids]
+
+
 @dataclass(frozen=True, slots=True)
 class _Meta:
     id: str
@@ -259,18 +414,27 @@ class _Meta:
     keywords: tuple[str, ...]
     applies_to: tuple[str, ...]
     sources: tuple[str, ...]
-    reviewed_on: date
     version: str
+    updated_on: date
+    reviewed_on: date | None
+    reviewed_by: str | None
+    translated_from_version: str | None
     related: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class _Draft:
     path: Path
+    locale: str
     meta: _Meta
     body: str
 
-    def finish(self, titles: Mapping[str, str], medication_footer: str) -> Article:
+    def finish(
+        self,
+        titles: Mapping[str, str],
+        wording: ArticleWording,
+        contacts: Mapping[str, str] | None,
+    ) -> Article:
         meta = self.meta
         for other in meta.related:
             if other not in titles:
@@ -278,15 +442,18 @@ class _Draft:
             if other == meta.id:
                 raise ContentError(f"{self.path}: related: an article cannot relate to itself")
         try:
-            pages = render_pages(self.body, titles)
-            if meta.kind == "medication" and medication_footer.strip():
-                pages[-1] = f"{pages[-1]}\n\n{medication_footer.strip()}"
+            pages = render_pages(self.body, titles, see_also=wording.see_also)
+            footer = wording.medication_footer.strip()
+            if meta.kind == "medication" and footer:
+                pages[-1] = f"{pages[-1]}\n\n{footer}"
             for number, page in enumerate(pages, start=1):
-                check_telegram_html(page, where=f"page {number}")
+                shown = page if contacts is None else fill_contacts(page, contacts)
+                check_telegram_html(shown, where=f"page {number}")
         except ValueError as error:
             raise ContentError(f"{self.path}: {error}") from error
         return Article(
             id=meta.id,
+            locale=self.locale,
             title=meta.title,
             topic=meta.topic,
             kind=meta.kind,
@@ -294,11 +461,15 @@ class _Draft:
             keywords=meta.keywords,
             applies_to=meta.applies_to,
             sources=meta.sources,
-            reviewed_on=meta.reviewed_on,
             version=meta.version,
+            updated_on=meta.updated_on,
+            reviewed_on=meta.reviewed_on,
+            reviewed_by=meta.reviewed_by,
+            translated_from_version=meta.translated_from_version,
             related=meta.related,
             pages=tuple(pages),
             path=self.path,
+            search_body=plain_body(self.body),
         )
 
 
@@ -327,7 +498,10 @@ def _text(data: Mapping[str, object], key: str, where: Path) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value.strip():
         raise ContentError(f"{where}: {key}: a non-empty string is required")
-    return " ".join(value.split())
+    text = " ".join(value.split())
+    if "{{" in text or "}}" in text:
+        raise ContentError(f"{where}: {key}: placeholders are allowed in the body only")
+    return text
 
 
 def _strings(data: Mapping[str, object], key: str, where: Path) -> tuple[str, ...]:
@@ -339,14 +513,22 @@ def _strings(data: Mapping[str, object], key: str, where: Path) -> tuple[str, ..
     return tuple(" ".join(v.split()) for v in value)
 
 
-def _parse_article(path: Path, topic_ids: set[str], lexicon: Lexicon) -> _Draft:
+def _parse_folder(folder: Path, locale: str, topic_ids: set[str], lexicon: Lexicon) -> list[_Draft]:
+    return [
+        _parse_article(path, locale, topic_ids, lexicon) for path in sorted(folder.glob("*.md"))
+    ]
+
+
+def _parse_article(path: Path, locale: str, topic_ids: set[str], lexicon: Lexicon) -> _Draft:
     data, body = _split_front_matter(path)
     if not isinstance(data, dict):
         raise ContentError(f"{path}: front matter: must be a YAML mapping")
-    missing = [key for key in _REQUIRED_FIELDS if key not in data]
+    translation = locale != SOURCE_LOCALE
+    required = _REQUIRED_FIELDS + ((_TRANSLATION_FIELD,) if translation else ())
+    missing = [key for key in required if key not in data]
     if missing:
         raise ContentError(f"{path}: missing field(s): {', '.join(missing)}")
-    unknown = sorted(str(k) for k in data if k not in _REQUIRED_FIELDS + _OPTIONAL_FIELDS)
+    unknown = sorted(str(k) for k in data if k not in required + _OPTIONAL_FIELDS)
     if unknown:
         raise ContentError(f"{path}: unknown field(s): {', '.join(unknown)}")
 
@@ -376,8 +558,7 @@ def _parse_article(path: Path, topic_ids: set[str], lexicon: Lexicon) -> _Draft:
                 f"{LEXICON_FILE}"
             )
 
-    reviewed_on = _review_date(data["reviewed_on"], path)
-    version_text = _version(data["version"], path)
+    reviewed_on, reviewed_by = _review(data, path)
     related = _strings(data, "related", path)
     if not body.strip():
         raise ContentError(f"{path}: the article has no body text")
@@ -392,34 +573,98 @@ def _parse_article(path: Path, topic_ids: set[str], lexicon: Lexicon) -> _Draft:
         keywords=_strings(data, "keywords", path),
         applies_to=applies_to,
         sources=sources,
+        version=_version(data["version"], "version", path),
+        updated_on=_date(data["updated_on"], "updated_on", path),
         reviewed_on=reviewed_on,
-        version=version_text,
+        reviewed_by=reviewed_by,
+        translated_from_version=(
+            _version(data[_TRANSLATION_FIELD], _TRANSLATION_FIELD, path) if translation else None
+        ),
         related=related,
     )
-    return _Draft(path=path, meta=meta, body=body)
+    return _Draft(path=path, locale=locale, meta=meta, body=_canonical_contacts(body, path))
 
 
-def _review_date(value: object, path: Path) -> date:
+def _review(data: Mapping[str, object], path: Path) -> tuple[date | None, str | None]:
+    """Read who reviewed the article and when: both, or neither (nobody has reviewed it)."""
+    has_date, has_reviewer = "reviewed_on" in data, "reviewed_by" in data
+    if has_date and not has_reviewer:
+        raise ContentError(
+            f"{path}: reviewed_on needs reviewed_by (the clinician who reviewed it); "
+            "an article no clinician has reviewed has neither, and updated_on for its last change"
+        )
+    if has_reviewer and not has_date:
+        raise ContentError(f"{path}: reviewed_by needs reviewed_on (when they reviewed it)")
+    if not has_date:
+        return None, None
+    return _date(data["reviewed_on"], "reviewed_on", path), _text(data, "reviewed_by", path)
+
+
+def _check_translation(draft: _Draft, original: _Draft | None) -> None:
+    """Check a translation against its original: same id, topic, kind, sources and links."""
+    if original is None:
+        raise ContentError(
+            f"{draft.path}: no original with the id {draft.meta.id!r} in "
+            f"{SOURCE_LOCALE}/; a translation keeps the original's file name"
+        )
+    for field in _SHARED_FIELDS:
+        mine, theirs = getattr(draft.meta, field), getattr(original.meta, field)
+        if mine != theirs:
+            raise ContentError(
+                f"{draft.path}: {field}: must be as in the original {original.path.name} "
+                f"({_shown(theirs)}), not {_shown(mine)}"
+            )
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return repr(value)
+
+
+def _canonical_contacts(body: str, path: Path) -> str:
+    """Check every {{ placeholder }} of a body and write it as {{name}}; refuse stray braces."""
+
+    def canonical(match: re.Match[str]) -> str:
+        name = match.group(1).strip()
+        if name not in CONTACT_PLACEHOLDERS:
+            known = ", ".join(CONTACT_PLACEHOLDERS)
+            raise ContentError(
+                f"{path}: unknown placeholder {{{{ {name[:40]} }}}}; the known ones are {known}"
+            )
+        return f"{{{{{name}}}}}"
+
+    result = _CONTACT.sub(canonical, body)
+    stray = _CONTACT_RENDERED.sub("", result)
+    if "{{" in stray or "}}" in stray:
+        raise ContentError(
+            f"{path}: a '{{{{' or '}}}}' that is not a placeholder; "
+            f"write placeholders on one line, like {{{{ {CONTACT_PLACEHOLDERS[0]} }}}}"
+        )
+    return result
+
+
+def _date(value: object, key: str, path: Path) -> date:
     if isinstance(value, str):
         try:
             value = date.fromisoformat(value.strip())
         except ValueError:
-            raise ContentError(f"{path}: reviewed_on: {value!r} is not a date") from None
+            raise ContentError(f"{path}: {key}: {value!r} is not a date") from None
     if not isinstance(value, date) or isinstance(value, datetime):
-        raise ContentError(f"{path}: reviewed_on: a date (YYYY-MM-DD) is required")
+        raise ContentError(f"{path}: {key}: a date (YYYY-MM-DD) is required")
     return value
 
 
-def _version(value: object, path: Path) -> str:
+def _version(value: object, key: str, path: Path) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ContentError(f"{path}: version: a version number or string is required")
+        raise ContentError(f"{path}: {key}: a version number or string is required")
     text = str(value).strip()
     if not text:
-        raise ContentError(f"{path}: version: must not be empty")
+        raise ContentError(f"{path}: {key}: must not be empty")
     return text
 
 
-def render_pages(body: str, titles: Mapping[str, str]) -> list[str]:
+def render_pages(body: str, titles: Mapping[str, str], *, see_also: str = "see") -> list[str]:
     """Render the Markdown subset of an article body to Telegram HTML, one string per page.
 
     titles maps article ids to titles for `article:` links; raise ValueError on a fault.
@@ -430,13 +675,13 @@ def render_pages(body: str, titles: Mapping[str, str]) -> list[str]:
         if not chunk.strip():
             raise ValueError(f"page {number}: the page is empty")
         try:
-            pages.append(_render_page(chunk, titles))
+            pages.append(_render_page(chunk, titles, see_also))
         except ValueError as error:
             raise ValueError(f"page {number}: {error}") from error
     return pages
 
 
-def _render_page(text: str, titles: Mapping[str, str]) -> str:
+def _render_page(text: str, titles: Mapping[str, str], see_also: str) -> str:
     blocks: list[str] = []
     for block in re.split(r"\n[ \t]*\n", text.strip()):
         lines: list[str] = []
@@ -444,22 +689,22 @@ def _render_page(text: str, titles: Mapping[str, str]) -> str:
 
         def flush(paragraph: list[str] = paragraph, lines: list[str] = lines) -> None:
             if paragraph:
-                lines.append(render_inline(" ".join(paragraph), titles))
+                lines.append(render_inline(" ".join(paragraph), titles, see_also=see_also))
                 paragraph.clear()
 
         for raw in block.splitlines():
             line = raw.strip()
             if line.startswith("## "):
                 flush()
-                lines.append(f"<b>{render_inline(line[3:].strip(), titles)}</b>")
+                lines.append(f"<b>{render_inline(line[3:].strip(), titles, see_also=see_also)}</b>")
             elif line.startswith("#"):
                 raise ValueError(f"only '## ' subheadings are supported: {line[:40]!r}")
             elif line.startswith(("- ", "* ")):
                 flush()
-                lines.append(f"• {render_inline(line[2:].strip(), titles)}")
+                lines.append(f"• {render_inline(line[2:].strip(), titles, see_also=see_also)}")
             elif raw[:1].isspace() and lines and lines[-1].startswith("• ") and not paragraph:
                 # An indented line continues the bullet above it.
-                lines[-1] = f"{lines[-1]} {render_inline(line, titles)}"
+                lines[-1] = f"{lines[-1]} {render_inline(line, titles, see_also=see_also)}"
             else:
                 paragraph.append(line)
         flush()
@@ -467,7 +712,7 @@ def _render_page(text: str, titles: Mapping[str, str]) -> str:
     return "\n\n".join(blocks)
 
 
-def render_inline(text: str, titles: Mapping[str, str]) -> str:
+def render_inline(text: str, titles: Mapping[str, str], *, see_also: str = "see") -> str:
     """Render bold, italic and links in one line of escaped text to Telegram HTML."""
     escaped = html.escape(text, quote=False)
     links: list[str] = []
@@ -479,7 +724,8 @@ def render_inline(text: str, titles: Mapping[str, str]) -> str:
             other = target.removeprefix("article:")
             if other not in titles:
                 raise ValueError(f"link to article:{other}: no article with that id")
-            links.append(f"{label} (see “{html.escape(titles[other], quote=False)}”)")
+            title = html.escape(titles[other], quote=False)
+            links.append(f"{label} ({html.escape(see_also, quote=False)} “{title}”)")
         elif target.startswith(_LINK_SCHEMES) and len(target) > len("https://"):
             links.append(f'<a href="{target.replace(chr(34), "&quot;")}">{label}</a>')
         else:
@@ -570,19 +816,21 @@ def _check_text(segment: str, where: str) -> str:
 
 
 def plain_body(body: str) -> str:
-    """Return the words of a Markdown body: link texts kept, targets and markup dropped."""
+    """Return the words of a Markdown body: link texts kept, targets and markup dropped.
+
+    A placeholder such as {{emergency_number}} is left as its words ("emergency number"): the
+    index holds what the article is about, not one clinic's numbers.
+    """
     without_links = _LINK.sub(lambda m: m.group(1), body.replace(PAGE_BREAK, "\n"))
-    return re.sub(r"[*_#]+", " ", without_links)
+    return re.sub(r"[*_#{}]+", " ", without_links)
 
 
-def _search_fields(article: Article, body: str | None) -> dict[str, str]:
+def _search_fields(article: Article) -> dict[str, str]:
     # Indexing the Markdown source rather than the pages keeps the medication footer (the
     # same on every medication article) and the titles of linked articles out of the index.
-    if body is None:
-        body = html.unescape(_TAG.sub("", "\n".join(article.pages)))
     return {
         "title": article.title,
         "keywords": "\n".join((*article.keywords, *article.applies_to)),
         "summary": article.summary,
-        "body": body,
+        "body": article.search_body,
     }

@@ -390,11 +390,18 @@ class SearchIndex:
         lexicon: Lexicon,
         *,
         min_score_share: float = MIN_SCORE_SHARE,
+        groups: Mapping[str, str] | None = None,
     ) -> None:
-        """Index documents given as {doc_id: {field: text}} with fields from FIELDS."""
+        """Index documents given as {doc_id: {field: text}} with fields from FIELDS.
+
+        groups maps a document to its group (the language versions of one article), by
+        default its own id: a group counts once in document frequencies, so a word is as
+        telling with a translation as without, and a search returns each group once.
+        """
         self._lexicon = lexicon
         self._doc_ids = list(documents)
-        total = len(self._doc_ids)
+        self._groups = [groups.get(d, d) if groups else d for d in self._doc_ids]
+        total = len(set(self._groups))
         field_terms: dict[str, list[Counter[str]]] = {name: [] for name in FIELDS}
         document_frequency: Counter[str] = Counter()
         vocabulary: Counter[str] = Counter()
@@ -412,10 +419,13 @@ class SearchIndex:
         weighted: dict[str, dict[int, float]] = {}
         for name, field in FIELDS.items():
             per_field = field_terms[name]
-            field_frequency: Counter[str] = Counter()
-            for counts in per_field:
-                field_frequency.update(counts.keys())
-            average = max(1.0, sum(c.total() for c in per_field) / max(total, 1))
+            in_groups = {
+                (term, self._groups[index])
+                for index, counts in enumerate(per_field)
+                for term in counts
+            }
+            field_frequency = Counter(term for term, _ in in_groups)
+            average = max(1.0, sum(c.total() for c in per_field) / max(len(per_field), 1))
             damping = field.length_damping
             for index, counts in enumerate(per_field):
                 norm = 1.0 - damping + damping * counts.total() / average
@@ -471,7 +481,10 @@ class SearchIndex:
         return list(dict.fromkeys(self._terms(query, self._correct)))
 
     def search(self, query: str, limit: int = 3) -> list[ScoredDocument]:
-        """Return up to limit documents scoring at least the minimum, best first."""
+        """Return up to limit documents scoring at least the minimum, best first.
+
+        A group is returned once, by its best-scoring document.
+        """
         scores: dict[int, float] = {}
         for term in self.query_terms(query):
             for index, value in self._postings.get(term, ()):
@@ -480,4 +493,11 @@ class SearchIndex:
             (item for item in scores.items() if item[1] >= self._min_score),
             key=lambda item: (-item[1], self._doc_ids[item[0]]),
         )
-        return [ScoredDocument(self._doc_ids[i], round(score, 4)) for i, score in ranked[:limit]]
+        found: dict[str, ScoredDocument] = {}
+        for index, score in ranked:
+            if len(found) == limit:
+                break
+            found.setdefault(
+                self._groups[index], ScoredDocument(self._doc_ids[index], round(score, 4))
+            )
+        return list(found.values())

@@ -44,3 +44,31 @@ async def test_browse_a_topic_to_the_last_page_and_back_and_ask_three_questions(
     steps = await pat.wait_for_message(contains="one spray in one nostril", timeout=15)
     assert "prescriber" not in steps.text
     assert steps.button_texts[0].startswith("Naloxone"), steps.button_texts
+
+
+async def test_a_spanish_speaking_patient_finds_the_spanish_naloxone_article_by_a_question(
+    bot: BotProcess, emu: AsyncEmulatorClient
+) -> None:
+    """A patient whose Telegram is in Spanish asks in Spanish and reads the Spanish article."""
+    code = bot.invite("P-701")
+    await bot.launch(emu)
+    lupe = await emu.create_user(701, "Lupe", language_code="es")
+    await lupe.send(f"/start {code}")
+    await lupe.wait_for_message(contains="no tienen cifrado de extremo a extremo", timeout=15)
+    await lupe.press("Estoy de acuerdo")
+    await lupe.wait_for_message(contains="Todo listo", timeout=15)
+
+    await lupe.send("¿necesito receta para el narcan?")
+    found = await lupe.wait_for_message(contains="Esto es lo que encontré", timeout=15)
+    title = "La naloxona (Narcan) y qué hacer ante una sobredosis"
+    assert found.button_texts[0] == title
+    await lupe.press(title, message_id=found.message_id)
+    page = await lupe.wait_for_edit(found.message_id, contains="(1/2)", timeout=15)
+    assert "Señales de una sobredosis de opioides" in page.text
+    assert "Llame al 911." in page.text, "the clinic's emergency number, not a placeholder"
+    await lupe.press("Siguiente ▶", message_id=found.message_id)
+    last = await lupe.wait_for_edit(found.message_id, contains="(2/2)", timeout=15)
+    await lupe.press("📚 Fuentes", message_id=found.message_id)
+    sources = await lupe.wait_for_edit(found.message_id, contains="Fuentes:", timeout=15)
+    assert "Todavía no lo ha revisado un profesional clínico" in sources.text
+    assert "Después de la naloxona" in last.text

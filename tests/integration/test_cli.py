@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,7 @@ def test_every_command_has_help(tmp_path: Path) -> None:
         ["audit", "verify"],
         ["audit", "show"],
         ["rotate-key"],
+        ["content", "status"],
     ):
         result = run_cli(tmp_path, *command, "--help")
         assert result.returncode == 0, command
@@ -192,6 +194,74 @@ def test_a_broken_article_stops_start_up_naming_the_file(tmp_path: Path) -> None
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "methadone.md" in lines[0]
+
+
+def test_content_status_lists_every_article_version_and_exits_3_when_reviews_are_due(
+    tmp_path: Path,
+) -> None:
+    """The shipped articles, both languages, are listed as never reviewed; exit code 3."""
+    result = run_cli(tmp_path, "content", "status")
+    assert result.returncode == 3, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert "a review stays current for 12 months (CONTENT_REVIEW_MONTHS)" in lines[0]
+    assert lines[1].split() == ["ARTICLE", "LANG", "VERSION", "CHANGED", "REVIEWED", "DUE"]
+    rows = [line.split() for line in lines[2:-1]]
+    assert ["naloxone-overdose", "es"] in [row[:2] for row in rows]
+    assert all(row[4] == "never" for row in rows)
+    assert all("never reviewed by a clinician" in line for line in lines[2:-1])
+    assert lines[-1].startswith(f"{len(rows)} of {len(rows)} article versions need a clinician")
+    as_json = run_cli(tmp_path, "content", "status", "--json")
+    assert as_json.returncode == 3
+    records = json.loads(as_json.stdout)
+    assert len(records) == len(rows)
+    assert {r["language"] for r in records} == {"en", "es"}
+    assert all(r["reviewed_by"] is None and r["due"] == ["never_reviewed"] for r in records)
+
+
+def test_content_status_says_what_is_due_and_exits_0_when_nothing_is(tmp_path: Path) -> None:
+    """Reviewed articles are current; a change, an old review or a stale translation is due."""
+    own = tmp_path / "clinic-content"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "content", own)
+    today = date.today().isoformat()
+    for article in sorted((own / "articles").glob("*/*.md")):
+        text = article.read_text(encoding="utf-8")
+        reviewed = f"reviewed_by: Dr. Ana Rivera, MD\nreviewed_on: {today}\nupdated_on:"
+        article.write_text(text.replace("updated_on:", reviewed, 1), encoding="utf-8")
+    current = run_cli(tmp_path, "content", "status", CONTENT_DIR=str(own))
+    assert current.returncode == 0, current.stdout + current.stderr
+    assert current.stdout.strip().splitlines()[-1].startswith("all ")
+    assert f"{today} by Dr. Ana Rivera, MD" in current.stdout
+
+    methadone = own / "articles" / "en" / "methadone.md"
+    text = methadone.read_text(encoding="utf-8")
+    methadone.write_text(text.replace("\nversion: 2\n", "\nversion: 3\n", 1), encoding="utf-8")
+    naloxone = own / "articles" / "es" / "naloxone-overdose.md"
+    naloxone.write_text(
+        naloxone.read_text(encoding="utf-8").replace(
+            f"reviewed_on: {today}", "reviewed_on: 2020-01-01"
+        ),
+        encoding="utf-8",
+    )
+    due = run_cli(tmp_path, "content", "status", CONTENT_DIR=str(own), CONTENT_REVIEW_MONTHS="24")
+    assert due.returncode == 3
+    lines = {tuple(line.split()[:2]): line for line in due.stdout.splitlines()[2:-1]}
+    assert "translates original v2; the original is now v3" in lines[("methadone", "es")]
+    assert "review older than 24 months" in lines[("naloxone-overdose", "es")]
+    assert "next review by" in lines[("methadone", "en")]
+    assert "2 of " in due.stdout.splitlines()[-1]
+
+
+def test_content_status_names_a_broken_translation_in_one_line(tmp_path: Path) -> None:
+    """A Spanish article with an unknown placeholder stops the command with one line, exit 1."""
+    own = tmp_path / "clinic-content"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "content", own)
+    article = own / "articles" / "es" / "methadone.md"
+    article.write_text(article.read_text().replace("{{ emergency_number }}", "{{ policia }}", 1))
+    result = run_cli(tmp_path, "content", "status", CONTENT_DIR=str(own))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "es/methadone.md: unknown placeholder {{ policia }}" in lines[0]
 
 
 def test_content_dir_must_be_a_copy_of_content(tmp_path: Path) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 from telegram.ext import Application
 
-from bot.app import Services
+from bot.app import Services, build_services
+from bot.config import Settings
+from bot.texts import content_root
 from tests.support.botapi import LocalBotApi
 from tests.support.updates import callback_update, text_update
 
@@ -21,16 +25,17 @@ def svc(app: App) -> Services:
     return services
 
 
-async def enrol(app: App) -> None:
+async def enrol(app: App, language: str = "en") -> None:
     s = svc(app)
     await s.careteam.add_clinician(DR, "Dr. Kim")
     issued = await s.enrollment.create_invite("P-300", clinician_telegram_id=DR, days=7)
-    await app.process_update(text_update(app.bot, PAT, f"/start {issued.code}"))
-    await app.process_update(callback_update(app.bot, PAT, "c:yes"))
+    start = text_update(app.bot, PAT, f"/start {issued.code}", language_code=language)
+    await app.process_update(start)
+    await app.process_update(callback_update(app.bot, PAT, "c:yes", language_code=language))
 
 
-async def press(app: App, data: str) -> None:
-    await app.process_update(callback_update(app.bot, PAT, data))
+async def press(app: App, data: str, language: str = "en") -> None:
+    await app.process_update(callback_update(app.bot, PAT, data, language_code=language))
 
 
 def last_view(api: LocalBotApi) -> dict[str, Any]:
@@ -75,16 +80,18 @@ async def test_browse_an_article_to_its_last_page_and_back(app: App, api: LocalB
 
 
 async def test_every_page_of_every_article_fits_a_message(app: App) -> None:
-    """Each page view (header, page, buttons) stays within Telegram's limits."""
+    """Each page view (header, page, buttons) in each language stays within Telegram's limits."""
     learn = svc(app).learn
-    for article in learn.library.all():
-        for page in range(len(article.pages)):
-            view = learn.page_view(article.id, page, "en")
-            assert view is not None
-            assert len(view.text) <= 4096
-            for row in view.buttons:
-                for _, data in row:
-                    assert 1 <= len(data.encode()) <= 64, data
+    for locale in ("en", "es"):
+        for article in learn.library.all(locale):
+            for page in range(len(article.pages)):
+                view = learn.page_view(article.id, page, locale)
+                assert view is not None
+                assert len(view.text) <= 4096
+                assert "{{" not in view.text, "every placeholder is filled in"
+                for row in view.buttons:
+                    for _, data in row:
+                        assert 1 <= len(data.encode()) <= 64, data
 
 
 async def test_a_question_finds_the_right_article(app: App, api: LocalBotApi) -> None:
@@ -249,3 +256,123 @@ async def test_unknown_command_points_to_help(app: App, api: LocalBotApi) -> Non
     await enrol(app)
     await app.process_update(text_update(app.bot, PAT, "/frobnicate"))
     assert "/help" in api.last_text(PAT)
+
+
+async def test_a_spanish_patient_browses_the_library_in_spanish(app: App, api: LocalBotApi) -> None:
+    """Topics, article lists and pages are Spanish; an untranslated article says so in Spanish."""
+    await enrol(app, language="es")
+    await app.process_update(text_update(app.bot, PAT, "/learn", language_code="es"))
+    menu = api.sent(PAT)[-1]
+    assert "Aprenda sobre su tratamiento" in menu["text"]
+    assert ("Cómo evitar una sobredosis", "l:t:overdose-safety") in api.buttons(menu)
+    await press(app, "l:t:overdose-safety", "es")
+    titles = [label for label, _ in api.buttons(last_view(api))]
+    assert "La naloxona (Narcan) y qué hacer ante una sobredosis" in titles
+    await press(app, "l:p:naloxone-overdose:0", "es")
+    page = last_view(api)["text"]
+    assert "Señales de una sobredosis de opioides" in page
+    assert "Llame al 911." in page
+    assert "solo en inglés" not in page
+    await press(app, "l:t:alcohol-medicines", "es")
+    titles = [label for label, _ in api.buttons(last_view(api))]
+    assert "Dejar de beber sin peligro" in titles
+    assert "Disulfiram (Antabuse) (en inglés)" in titles
+    await press(app, "l:p:disulfiram:0", "es")
+    assert "Este artículo todavía está solo en inglés." in last_view(api)["text"]
+    await press(app, "l:p:disulfiram:1", "es")
+    assert "solo en inglés" not in last_view(api)["text"], "said once, on the first page"
+
+
+async def test_a_spanish_question_finds_the_spanish_article(app: App, api: LocalBotApi) -> None:
+    """A Spanish question, without accents, lists the Spanish article and its summary."""
+    await enrol(app, language="es")
+    await app.process_update(
+        text_update(app.bot, PAT, "que es la metadona y como funciona", language_code="es")
+    )
+    message = api.sent(PAT)[-1]
+    assert message["text"].startswith("Esto es lo que encontré")
+    labels = [label for label, _ in api.buttons(message)]
+    assert labels[0] == "Metadona"
+
+
+async def test_a_spanish_naloxone_question_gets_the_steps_and_the_spanish_article(
+    app: App, api: LocalBotApi
+) -> None:
+    """How to use naloxone is answered with the steps first, then the Spanish article."""
+    await enrol(app, language="es")
+    await app.process_update(
+        text_update(app.bot, PAT, "como se usa la naloxona", language_code="es")
+    )
+    message = api.sent(PAT)[-1]
+    assert "llame al 911" in message["text"]
+    labels = [label for label, _ in api.buttons(message)]
+    assert labels[0] == "La naloxona (Narcan) y qué hacer ante una sobredosis"
+
+
+async def test_the_last_page_offers_sources_with_an_honest_review_state(
+    app: App, api: LocalBotApi
+) -> None:
+    """Sources list the article's sources, version and that no clinician has reviewed it yet."""
+    await enrol(app)
+    learn = svc(app).learn
+    article = learn.library.get("naloxone-overdose")
+    assert article is not None
+    last = learn.page_view("naloxone-overdose", len(article.pages) - 1, "en")
+    assert last is not None
+    assert ("📚 Sources", "l:s:naloxone-overdose") in [b for row in last.buttons for b in row]
+    first = learn.page_view("naloxone-overdose", 0, "en")
+    assert first is not None
+    assert "l:s:naloxone-overdose" not in [data for row in first.buttons for _, data in row]
+    await press(app, "l:s:naloxone-overdose")
+    view = last_view(api)
+    assert "SAMHSA Overdose Prevention and Response Toolkit (2023)" in view["text"]
+    assert "Not yet reviewed by a clinician" in view["text"]
+    assert f"Version {article.version}, last changed {article.updated_on}" in view["text"]
+    back = dict(api.buttons(view))["◀ Back"]
+    assert back == f"l:p:naloxone-overdose:{len(article.pages) - 1}"
+    spanish_view = learn.sources_view("naloxone-overdose", "es")
+    assert spanish_view is not None
+    spanish = spanish_view.text
+    assert "Todavía no lo ha revisado un profesional clínico" in spanish
+    assert "Traducido del original en inglés, versión" in spanish
+    await press(app, "l:s:no-such-article")
+    assert api.of("answerCallbackQuery")[-1]["text"] == "This button is no longer active."
+
+
+def test_a_reviewed_article_names_its_reviewer(settings: Settings, tmp_path: Path) -> None:
+    """With reviewed_by and reviewed_on in the front matter, sources say who and when."""
+    own = tmp_path / "content"
+    shutil.copytree(content_root(), own)
+    methadone = own / "articles" / "en" / "methadone.md"
+    methadone.write_text(
+        methadone.read_text().replace(
+            "updated_on:",
+            "reviewed_by: Dr. Ana Rivera, MD\nreviewed_on: 2026-12-01\nupdated_on:",
+            1,
+        )
+    )
+    learn = build_services(settings.model_copy(update={"content_dir": own})).learn
+    view = learn.sources_view("methadone", "en")
+    assert view is not None
+    assert "Reviewed by Dr. Ana Rivera, MD on 2026-12-01." in view.text
+    assert "Not yet reviewed" not in view.text
+
+
+def test_articles_read_the_clinics_own_numbers(settings: Settings) -> None:
+    """With EMERGENCY_NUMBER 112 an article says "llame al 112"; an unset on-call line reads ok."""
+    elsewhere = settings.model_copy(update={"emergency_number": "112", "clinic_oncall_phone": ""})
+    learn = build_services(elsewhere).learn
+    spanish = learn.page_view("naloxone-overdose", 0, "es")
+    assert spanish is not None
+    assert "Llame al 112." in spanish.text
+    assert "911" not in spanish.text
+    english = learn.page_view("methadone", 0, "en")
+    assert english is not None
+    assert "call 112 and give naloxone" in english.text
+    assert "out of hours, call your clinic's on-call number." in english.text
+    metadona = learn.page_view("methadone", 0, "es")
+    assert metadona is not None
+    assert "llame al número de guardia de su clínica." in metadona.text
+    us = build_services(settings).learn.page_view("methadone", 0, "en")
+    assert us is not None
+    assert "out of hours, call 555-0100." in us.text

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from bot.services.library import (
+    ArticleWording,
     ContentError,
     Library,
     check_telegram_html,
@@ -38,7 +39,7 @@ def front_matter(article_id: str, **changes: Any) -> dict[str, Any]:
         "keywords": [article_id],
         "applies_to": [],
         "sources": ["SAMHSA Overdose Prevention Toolkit"],
-        "reviewed_on": date(2026, 11, 26),
+        "updated_on": date(2026, 11, 26),
         "version": 1,
     }
     meta.update(changes)
@@ -55,10 +56,12 @@ def write_article(directory: Path, article_id: str, body: str, **changes: Any) -
 
 @pytest.fixture
 def articles_dir(tmp_path: Path) -> Path:
-    """Return a directory holding a small valid library."""
-    (tmp_path / "topics.yaml").write_text(yaml.safe_dump(TOPICS), encoding="utf-8")
+    """Return the English folder (en/) of a small valid library."""
+    english = tmp_path / "articles" / "en"
+    english.mkdir(parents=True)
+    (english / "topics.yaml").write_text(yaml.safe_dump(TOPICS), encoding="utf-8")
     write_article(
-        tmp_path,
+        english,
         "buprenorphine",
         "## How it works\nBuprenorphine is a **partial** opioid agonist.\n\n"
         "- It eases withdrawal\n- See [naloxone](article:naloxone-overdose)\n"
@@ -70,14 +73,14 @@ def articles_dir(tmp_path: Path) -> Path:
         related=["naloxone-overdose"],
     )
     write_article(
-        tmp_path,
+        english,
         "naloxone-overdose",
         "Naloxone reverses an opioid overdose. Call 911 first.",
         title="Naloxone and overdose",
         applies_to=["naloxone"],
     )
     write_article(
-        tmp_path,
+        english,
         "dtms-basics",
         "Deep TMS uses an H-coil in a helmet.",
         title="What is deep TMS?",
@@ -85,12 +88,15 @@ def articles_dir(tmp_path: Path) -> Path:
         kind="dtms",
         applies_to=["dtms"],
     )
-    return tmp_path
+    return english
 
 
-def load(directory: Path) -> Library:
-    """Load the library in directory with the test footer."""
-    return load_library(directory, medication_footer=FOOTER)
+WORDING = {"en": ArticleWording(medication_footer=FOOTER, see_also="see")}
+
+
+def load(english: Path, **options: Any) -> Library:
+    """Load the library whose English folder is english, with the test footer."""
+    return load_library(english.parent, wording=options.pop("wording", WORDING), **options)
 
 
 def test_valid_library_loads_topics_in_order_and_articles_by_topic(articles_dir: Path) -> None:
@@ -102,8 +108,10 @@ def test_valid_library_loads_topics_in_order_and_articles_by_topic(articles_dir:
     assert library.articles_in("no-such-topic") == []
     article = library.get("buprenorphine")
     assert article is not None
-    assert article.reviewed_on == date(2026, 11, 26)
+    assert article.updated_on == date(2026, 11, 26)
+    assert (article.reviewed_on, article.reviewed_by) == (None, None)
     assert article.version == "1"
+    assert article.locale == "en"
     assert article.related == ("naloxone-overdose",)
     assert article.path == articles_dir / "buprenorphine.md"
     assert library.get("missing") is None
@@ -193,7 +201,50 @@ INVALID: list[tuple[str, Mutation, str, str]] = [
     ("bad-id", _set("Methadone", id="Methadone"), "Methadone", "id: 'Methadone' must be"),
     ("unknown-topic", _set("methadone", topic="nope"), "methadone", "topic: 'nope' is not"),
     ("bad-kind", _set("methadone", kind="drug"), "methadone", "kind: 'drug' must be one of"),
-    ("bad-date", _set("methadone", reviewed_on="soon"), "methadone", "reviewed_on: 'soon'"),
+    ("bad-date", _set("methadone", updated_on="soon"), "methadone", "updated_on: 'soon'"),
+    (
+        "review-date-alone",
+        _set("methadone", reviewed_on=date(2026, 11, 26)),
+        "methadone",
+        "reviewed_on needs reviewed_by",
+    ),
+    (
+        "reviewer-alone",
+        _set("methadone", reviewed_by="Dr. Ana Rivera"),
+        "methadone",
+        "reviewed_by needs reviewed_on",
+    ),
+    (
+        "empty-reviewer",
+        _set("methadone", reviewed_by=" ", reviewed_on=date(2026, 11, 26)),
+        "methadone",
+        "reviewed_by: a non-empty string",
+    ),
+    ("no-update-date", _set("methadone", updated_on=None), "methadone", "field(s): updated_on"),
+    (
+        "unknown-placeholder",
+        _set("methadone", "Call {{ police_number }} now."),
+        "methadone",
+        "unknown placeholder {{ police_number }}",
+    ),
+    (
+        "stray-braces",
+        _set("methadone", "Call {{ emergency_number now."),
+        "methadone",
+        "a '{{' or '}}' that is not a placeholder",
+    ),
+    (
+        "placeholder-in-title",
+        _set("methadone", title="Call {{ emergency_number }}"),
+        "methadone",
+        "title: placeholders are allowed in the body only",
+    ),
+    (
+        "translation-field-in-original",
+        _set("methadone", translated_from_version=1),
+        "methadone",
+        "unknown field(s): translated_from_version",
+    ),
     ("missing-version", _set("methadone", version=None), "methadone", "missing field(s): version"),
     ("empty-title", _set("methadone", title=" "), "methadone", "title: a non-empty string"),
     ("keywords-not-list", _set("methadone", keywords="x"), "methadone", "keywords: a list"),
@@ -305,14 +356,15 @@ def test_footer_that_pushes_the_last_page_over_the_limit_is_rejected(articles_di
 def test_footer_with_unsupported_html_is_rejected(articles_dir: Path) -> None:
     """A footer using a tag Telegram does not accept fails on the first medication article."""
     with pytest.raises(ContentError, match=r"buprenorphine\.md: page 2: tag <br> is not supported"):
-        load_library(articles_dir, medication_footer="Ask first.<br>")
+        load(articles_dir, wording={"en": ArticleWording("Ask first.<br>", "see")})
 
 
 def test_missing_topics_file_is_named(tmp_path: Path) -> None:
     """Without topics.yaml loading fails naming that file."""
-    write_article(tmp_path, "a", "Text.")
+    (tmp_path / "en").mkdir()
+    write_article(tmp_path / "en", "a", "Text.")
     with pytest.raises(ContentError, match=r"topics\.yaml: cannot read"):
-        load(tmp_path)
+        load(tmp_path / "en")
 
 
 def test_duplicate_topic_id_is_rejected(articles_dir: Path) -> None:

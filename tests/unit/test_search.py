@@ -11,8 +11,16 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.services.library import Library, load_library
-from bot.services.search import FuzzyMatcher, Lexicon, LexiconError, edit_distance, fold, stem
+from bot.services.library import ArticleWording, Library, load_library
+from bot.services.search import (
+    FuzzyMatcher,
+    Lexicon,
+    LexiconError,
+    SearchIndex,
+    edit_distance,
+    fold,
+    stem,
+)
 
 ARTICLES: dict[str, tuple[str, str, list[str], str]] = {
     # Each article id maps to its title, summary, keywords and body.
@@ -62,8 +70,13 @@ ARTICLES: dict[str, tuple[str, str, list[str], str]] = {
 TOPICS = [{"id": "all", "title": "Everything", "description": "All articles."}]
 
 
+WORDING = {"en": ArticleWording(medication_footer="<i>Ask your prescriber.</i>", see_also="see")}
+
+
 def write_library(directory: Path, articles: dict[str, tuple[str, str, list[str], str]]) -> None:
-    """Write topics.yaml and one article file per entry into directory."""
+    """Write en/topics.yaml and one English article file per entry under directory."""
+    directory = directory / "en"
+    directory.mkdir()
     (directory / "topics.yaml").write_text(yaml.safe_dump(TOPICS), encoding="utf-8")
     for article_id, (title, summary, keywords, body) in articles.items():
         meta = {
@@ -75,7 +88,7 @@ def write_library(directory: Path, articles: dict[str, tuple[str, str, list[str]
             "keywords": keywords,
             "applies_to": [],
             "sources": ["A source"],
-            "reviewed_on": date(2026, 11, 26),
+            "updated_on": date(2026, 11, 26),
             "version": 1,
         }
         text = f"---\n{yaml.safe_dump(meta)}---\n{body}\n"
@@ -87,7 +100,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
     """Return a small library loaded once for all search tests."""
     directory = tmp_path_factory.mktemp("articles")
     write_library(directory, ARTICLES)
-    return load_library(directory, medication_footer="<i>Ask your prescriber.</i>")
+    return load_library(directory, wording=WORDING)
 
 
 def top(library: Library, query: str) -> str | None:
@@ -184,7 +197,7 @@ def test_queries_are_fast_with_forty_articles(tmp_path: Path) -> None:
         for article_id, (title, summary, keywords, body) in ARTICLES.items()
     }
     write_library(tmp_path, many)
-    library = load_library(tmp_path, medication_footer="<i>x</i>")
+    library = load_library(tmp_path, wording=WORDING)
     queries = ["suboxen first dose", "can I drink on antabuse", "what is deep tms", "hello"] * 50
     library.search(queries[0])
     started = time.perf_counter()
@@ -255,3 +268,25 @@ def test_lexicon_matches_the_longest_phrase_first() -> None:
         ("deep tms", "dtms"),
         ("safe", None),
     ]
+
+
+def test_a_group_counts_once_in_document_frequency_and_is_found_once() -> None:
+    """Two language versions of one article weigh a shared word as one article would."""
+    lexicon = Lexicon.from_data({})
+    others = {
+        "en:cravings": {"title": "Cravings", "body": "Cravings come in waves."},
+        "en:sleep": {"title": "Sleep", "body": "Sleep gets better."},
+    }
+    english = {"title": "Narcan", "body": "Narcan reverses an overdose."}
+    spanish = {"title": "Narcan", "body": "Narcan revierte una sobredosis."}
+    alone = SearchIndex({"en:narcan": english, **others}, lexicon)
+    versions = {"en:narcan": english, "es:narcan": spanish, **others}
+    ungrouped = SearchIndex(versions, lexicon)
+    grouped = SearchIndex(versions, lexicon, groups={"en:narcan": "narcan", "es:narcan": "narcan"})
+    assert grouped.min_score == alone.min_score
+    [best] = alone.search("narcan")
+    [found] = grouped.search("narcan", limit=3)
+    assert found.score == pytest.approx(best.score, rel=0.01), "weighed as without a translation"
+    assert found.score > 1.2 * ungrouped.search("narcan")[0].score
+    assert len(ungrouped.search("narcan", limit=3)) == 2
+    assert grouped.search("narcan revierte")[0].doc_id == "es:narcan", "by its best version"
