@@ -289,9 +289,32 @@ def _add_schedule_commands(sub: Any) -> None:
     plan.add_argument("--json", action="store_true", help="print JSON")
 
 
+# Options whose value may itself start with "-": a Fernet key is URL-safe base64, so about one
+# key in 64 does, and argparse would read "--new-key -Ab..." as a missing value.
+_DASHED_VALUES = ("--new-key",)
+
+
+def _join_dashed_values(argv: Sequence[str]) -> list[str]:
+    """Return argv with ``--new-key -Ab...`` written as ``--new-key=-Ab...``."""
+    joined: list[str] = []
+    pending: str | None = None
+    for arg in argv:
+        if pending is not None:
+            joined.append(f"{pending}={arg}")
+            pending = None
+        elif arg in _DASHED_VALUES:
+            pending = arg
+        else:
+            joined.append(arg)
+    if pending is not None:
+        joined.append(pending)
+    return joined
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one CLI command and return the exit code."""
-    args = build_parser().parse_args(argv)
+    raw = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(_join_dashed_values(raw))
     configure_libraries()
     try:
         settings = load_settings()

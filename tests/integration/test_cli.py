@@ -468,3 +468,15 @@ def test_rotate_key_reencrypts_notes_and_says_to_switch_the_setting(tmp_path: Pa
     ]
     again = run_cli(tmp_path, "rotate-key", "--new-key", new_key, DATA_ENCRYPTION_KEY=old_key)
     assert "notes re-encrypted: 0; already under the new key: 2" in again.stdout
+
+
+def test_rotate_key_takes_a_key_that_starts_with_a_dash(tmp_path: Path) -> None:
+    """A Fernet key may start with "-" (about one in 64); it is still the key, not an option."""
+    from bot.services.crypto import generate_key  # noqa: PLC0415 - test only
+
+    old_key = generate_key()
+    new_key = next(k for k in iter(generate_key, None) if k.startswith("-"))
+    assert run_cli(tmp_path, "invite", "--label", "P-951").returncode == 0
+    result = run_cli(tmp_path, "rotate-key", "--new-key", new_key, DATA_ENCRYPTION_KEY=old_key)
+    assert result.returncode == 0, result.stderr
+    assert "notes re-encrypted: 0; already under the new key: 0" in result.stdout
