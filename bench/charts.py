@@ -22,8 +22,8 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
 
-from bot.app import load_content
 from bot.config import Settings
+from bot.container import load_content
 from bot.models import CohortPoint, DayTrend, PatientTrend
 from bot.services.charts import (
     CHART_LABEL_KEYS,

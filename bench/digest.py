@@ -26,9 +26,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.app import Services, build_application, build_services
+from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings, configure_libraries
+from bot.container import Services, build_services
 from bot.models import Clinician, Delivery, DeliveryStatus
 from bot.services.digest import WeeklyDigest
 from tests.support.botapi import LocalBotApi

@@ -24,9 +24,9 @@ from typing import Any
 from telegram import Bot
 from telegram.ext import ExtBot
 
-from bot.app import build_services
 from bot.clock import SystemClock
 from bot.config import Settings, configure_libraries
+from bot.container import build_services
 from bot.ratelimit import TelegramRateLimiter
 from scheduler.dispatch import Dispatcher
 from tests.support.botapi import LocalBotApi

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
 from telegram.error import InvalidToken
 
-from bot.app import build_services
 from bot.clock import SystemClock
 from bot.config import Settings, SettingsError, configure_libraries, load_settings
+from bot.container import build_services
 from bot.services.audit import AuditService, UnknownLabelError
 from bot.services.careteam import CareTeamService
 from bot.services.crypto import CryptoError, NoteCipher
@@ -464,7 +464,7 @@ async def _backup(settings: Settings, db: Database, args: argparse.Namespace) ->
 
 
 async def _export(settings: Settings, db: Database, args: argparse.Namespace) -> None:
-    from bot.app import build_services  # noqa: PLC0415 - content loads only for these commands
+    from bot.container import build_services  # noqa: PLC0415 - content loads only for these commands
 
     # The file is claimed before the export is taken, so a refusal leaves no audit row behind.
     handle = _new_private_file(args.output) if args.output is not None else None
@@ -509,7 +509,7 @@ def _new_private_file(path: Path) -> BinaryIO:
 
 
 def _schedule_service(settings: Settings, db: Database) -> ScheduleService:
-    from bot.app import build_services  # noqa: PLC0415 - content loads only for these commands
+    from bot.container import build_services  # noqa: PLC0415 - content loads only for these commands
 
     return build_services(settings, db=db).schedules
 
@@ -743,7 +743,7 @@ DUE_TEXT = {
 
 def _content_status(settings: Settings, args: argparse.Namespace) -> int:
     """Print every article version's clinical review state; exit 3 when any review is due."""
-    from bot.app import load_content  # noqa: PLC0415 - only this command needs the content
+    from bot.container import load_content  # noqa: PLC0415 - only this command needs the content
     from bot.services.reviews import review_statuses  # noqa: PLC0415
     from bot.texts import content_root  # noqa: PLC0415
 
@@ -893,7 +893,7 @@ async def _start_up(
     is unreachable. Telegram is then retried with backoff, one warning line per try, as during
     a polling outage: a service manager should see a bot that waits, not one that crashes.
     """
-    from bot.app import SERVICES_KEY, Services  # noqa: PLC0415
+    from bot.container import SERVICES_KEY, Services  # noqa: PLC0415
 
     services = application.bot_data[SERVICES_KEY]
     assert isinstance(services, Services)

@@ -18,9 +18,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.app import Services, build_services
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.container import Services, build_services
 from bot.models import Patient
 from bot.services.reports import ChartPool, DigestFiles, write_files
 from bot.storage.checkins import CheckinRepository

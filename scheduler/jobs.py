@@ -12,7 +12,7 @@ from typing import Any
 
 from telegram.ext import Application, ContextTypes
 
-from bot.app import Services, get_services
+from bot.container import Services, get_services
 from scheduler.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from telegram.ext import Application
 
-from bot.app import Services, build_application, build_services
+from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings, configure_libraries
+from bot.container import Services, build_services
 from tests.support.botapi import LocalBotApi
 
 configure_libraries()

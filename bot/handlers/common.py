@@ -14,12 +14,12 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.app import Services, get_services
 from bot.callbacks import ALERT_ACK as CB_ALERT_ACK
 from bot.callbacks import CONSENT_AGREE as CB_CONSENT_AGREE
 from bot.callbacks import CONSENT_DECLINE as CB_CONSENT_DECLINE
 from bot.callbacks import SOS_ALERT as CB_SOS_ALERT
 from bot.callbacks import SOS_NOT_NOW as CB_SOS_NOT_NOW
+from bot.container import Services, get_services
 from bot.models import Clinician, Patient
 from bot.texts import normalise_locale
 

@@ -23,7 +23,7 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
 from bot import callbacks
-from bot.app import Services
+from bot.container import Services
 from bot.handlers import settings as settings_handlers
 from bot.handlers.common import (
     Context,

@@ -12,7 +12,7 @@ from telegram import CallbackQuery, InputFile, Update
 from telegram.error import BadRequest
 
 from bot import callbacks
-from bot.app import Services
+from bot.container import Services
 from bot.handlers.common import Context, keyboard, reply, services_of, user_locale
 from bot.services.privacy import EraseOutcome, SubjectKind
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardMarkup, Update
 
 from bot import callbacks
-from bot.app import Services
+from bot.container import Services
 from bot.handlers.careteam import notify_care_team
 from bot.handlers.common import Context, edit_in_place, keyboard, reply, services_of, user_locale
 from bot.models import Patient

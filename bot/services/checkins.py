@@ -23,9 +23,10 @@ the weekly digest and, where the clinic keeps ``ALERT_ON_USE`` on, as an alert t
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot import callbacks
@@ -38,12 +39,32 @@ from bot.services.learn import PAGE
 from bot.storage.checkins import Checkin, CheckinRepository
 from bot.storage.db import Database, Transaction
 from bot.storage.deliveries import DeliveryRepository
+from bot.storage.flows import FlowState, FlowValue
 from bot.storage.repositories import PatientRepository
 from bot.texts import Texts
 
-if TYPE_CHECKING:
-    # Only the type: the flows service imports the reminders service, which imports this module.
-    from bot.services.flows import FlowService
+
+class NoteFlows(Protocol):
+    """What the check-in needs of the flow service for its note step.
+
+    A protocol rather than an import: the flow service depends on the reminders, which render
+    this module's prompt, and the layers stay a line, not a circle.
+    """
+
+    async def start(
+        self, user_id: int, name: str, step: str, data: Mapping[str, FlowValue] | None = None
+    ) -> FlowState:
+        """Start a flow for a user."""
+        ...
+
+    async def get(self, user_id: int) -> FlowState | None:
+        """Return the user's open flow, if any."""
+        ...
+
+    async def finish(self, user_id: int) -> FlowState | None:
+        """End the user's flow."""
+        ...
+
 
 __all__ = [
     "CHECKIN_FLOW",
@@ -201,7 +222,7 @@ class CheckinService:
         db: Database,
         clock: Clock,
         texts: Texts,
-        flows: FlowService,
+        flows: NoteFlows,
         cipher: NoteCipher | None,
         careteam: CareTeamService,
         *,

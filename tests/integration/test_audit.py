@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from telegram.ext import Application
 
-from bot.app import Services
+from bot.container import Services
 from bot.services.audit import AuditService
 from bot.storage.db import from_db_time
 from tests.support.botapi import LocalBotApi

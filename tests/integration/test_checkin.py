@@ -12,9 +12,10 @@ import pytest
 from pydantic import SecretStr
 from telegram.ext import Application
 
-from bot.app import Services, build_application
+from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.container import Services
 from bot.models import PatientStatus
 from bot.services.crypto import NoteCipher, generate_key
 from scheduler.dispatch import Dispatcher

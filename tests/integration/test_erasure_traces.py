@@ -7,7 +7,7 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.app import Services
+from bot.container import Services
 from bot.services.privacy import EraseOutcome
 from tests.integration.test_cli import run_cli
 from tests.support.updates import callback_update, text_update

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from telegram.ext import Application
 
-from bot.app import Services, build_application
+from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.container import Services
 from tests.support.botapi import LocalBotApi
 from tests.support.updates import callback_update, text_update
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from telegram.ext import Application
 
-from bot.app import Services
+from bot.container import Services
 from bot.services.enrollment import EnrollmentError
 from tests.support.botapi import LocalBotApi
 from tests.support.updates import callback_update, text_update

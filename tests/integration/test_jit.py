@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from telegram.ext import Application
 
-from bot.app import Services, build_services
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.container import Services, build_services
 from bot.models import PatientStatus
 from bot.services.learn import OPEN
 from scheduler.dispatch import Dispatcher

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.app import Services
+from bot.container import Services
 from bot.services.crypto import CryptoError, NoteCipher, generate_key
 from bot.services.keys import KeyRotation
 from bot.storage.db import to_db_time

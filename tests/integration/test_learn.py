@@ -8,8 +8,8 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.app import Services, build_services
 from bot.config import Settings
+from bot.container import Services, build_services
 from bot.texts import content_root
 from tests.support.botapi import LocalBotApi
 from tests.support.updates import callback_update, text_update

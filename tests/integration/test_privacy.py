@@ -14,8 +14,8 @@ from pydantic import SecretStr
 from telegram.ext import Application
 from telegram.request import RequestData
 
-from bot.app import Services, build_services
 from bot.config import Settings
+from bot.container import Services, build_services
 from bot.services.crypto import NoteCipher, generate_key
 from bot.services.privacy import PrivacyService
 from tests.support.botapi import LocalBotApi

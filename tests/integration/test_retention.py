@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.app import Services, build_application, build_services
+from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings, SettingsError, load_settings
+from bot.container import Services, build_services
 from bot.storage.db import to_db_time
 from tests.support.botapi import LocalBotApi
 

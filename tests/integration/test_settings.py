@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from telegram.ext import Application
 
-from bot.app import Services, build_application
+from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.container import Services
 from bot.models import Patient
 from tests.support.botapi import LocalBotApi
 from tests.support.updates import callback_update, text_update

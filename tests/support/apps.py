@@ -6,7 +6,7 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.app import Services
+from bot.container import Services
 
 App = Application[Any, Any, Any, Any, Any, Any]
 

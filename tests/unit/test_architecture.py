@@ -69,3 +69,97 @@ def test_sql_lives_in_storage() -> None:
         if any(f'"{keyword}' in path.read_text() for keyword in keywords)
     ]
     assert offenders == []
+
+
+def _module_names() -> dict[str, Path]:
+    names: dict[str, Path] = {}
+    for folder in ("bot", "scheduler"):
+        for path in sources(folder):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            names[name] = path
+    return names
+
+
+def _project_imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """Return the project modules a file imports, type-only imports included.
+
+    ``from bot.handlers import settings`` imports the module ``bot.handlers.settings``.
+    """
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.add(submodule if submodule in modules else node.module)
+    return {name for name in found if name in modules}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Return every strongly connected group of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+def test_no_circle_of_imports_type_only_ones_included() -> None:
+    """The modules form layers: no module reaches, even for a type, back to one above it."""
+    modules = _module_names()
+    graph = {name: _project_imports(path, modules) - {name} for name, path in modules.items()}
+    assert _cycles(graph) == []
+
+
+@pytest.mark.parametrize(
+    ("folder", "forbidden"),
+    [
+        ("bot/services", ("bot.app", "bot.handlers", "bot.container", "scheduler")),
+        ("bot/storage", ("bot.app", "bot.handlers", "bot.container", "bot.services", "scheduler")),
+        ("bot/handlers", ("bot.app",)),
+        ("scheduler", ("bot.app", "bot.handlers")),
+    ],
+)
+def test_a_lower_layer_never_imports_a_higher_one(folder: str, forbidden: tuple[str, ...]) -> None:
+    """Services and storage know nothing of the wiring; handlers and jobs get the container."""
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sources(folder)
+        for module in sorted(imported_modules(path))
+        if any(module == f or module.startswith(f + ".") for f in forbidden)
+    ]
+    assert offenders == []
+
+
+def test_the_container_is_below_the_handlers_and_the_scheduler() -> None:
+    """``bot.container`` builds the services; only ``bot.app`` puts handlers and jobs together."""
+    container = imported_modules(ROOT / "bot" / "container.py")
+    assert not [m for m in container if m.startswith(("bot.handlers", "scheduler", "bot.app"))]

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.app import Services, build_services
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.container import Services, build_services
 from bot.services.flows import RUN_KEY, check_text, match_zone, parse_one_time
 from bot.services.schedules import ScheduleError
 from bot.storage.flows import decode_data, encode_data

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.app import Services, build_services
 from bot.config import Settings, SettingsError, load_settings
+from bot.container import Services, build_services
 from bot.models import Medication, Patient, PatientStatus
 from bot.services.jit import (
     DISULFIRAM,
