@@ -1,4 +1,8 @@
-"""Crisis frames: ways of telling a crisis kept as data in ``content/safety/crisis_frames.yaml``.
+"""The crisis detector's data: phrase lists and frames kept in ``content/safety/``.
+
+``crisis_phrases.yaml`` holds the phrase lists (per category and language), the shared pieces
+they are written with, and the chat-word maps; :func:`load_lexicon` reads and checks it.
+``crisis_frames.yaml`` holds the frames, ways of telling a crisis kept as data:
 
 Each frame is a regular expression over the normalised text with a category, a tier and the
 language of its answer. The file may name shared pieces of the detector's lexicon as
@@ -13,17 +17,26 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import yaml
 
 from bot.models import CrisisCategory
 
-__all__ = ["BUNDLED_FRAMES", "Frame", "FrameError", "load_frames"]
+__all__ = [
+    "BUNDLED_FRAMES",
+    "BUNDLED_PHRASES",
+    "Frame",
+    "FrameError",
+    "expand_all",
+    "expand_pieces",
+    "load_frames",
+    "load_lexicon",
+]
 
-BUNDLED_FRAMES: Final = (
-    Path(__file__).resolve().parents[2] / "content" / "safety" / "crisis_frames.yaml"
-)
+_SAFETY_CONTENT: Final = Path(__file__).resolve().parents[2] / "content" / "safety"
+BUNDLED_FRAMES: Final = _SAFETY_CONTENT / "crisis_frames.yaml"
+BUNDLED_PHRASES: Final = _SAFETY_CONTENT / "crisis_phrases.yaml"
 _TIERS: Final = frozenset({"clear", "possible"})
 _LOCALES: Final = frozenset({"en", "es"})
 _PIECE: Final = re.compile(r"<([a-z_]+)>")
@@ -95,3 +108,59 @@ def _expand(pattern: str, where: str, pieces: Mapping[str, str]) -> str:
         return pieces[name]
 
     return _PIECE.sub(piece, pattern)
+
+
+def load_lexicon(path: Path) -> dict[str, Any]:
+    """Read the phrase lists, checking their shape; every pattern is compiled by the caller."""
+    try:
+        data = yaml.safe_load(path.read_text("utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise FrameError(f"{path}: {error}") from error
+    if not isinstance(data, dict):
+        raise FrameError(f"{path}: expected a mapping")
+    for key in ("pieces", "word_map", "run_together"):
+        table = data.get(key)
+        if not isinstance(table, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+        ):
+            raise FrameError(f"{path}: {key!r} must map words to words")
+    clear = data.get("clear")
+    if not isinstance(clear, dict):
+        raise FrameError(f"{path}: expected a 'clear:' mapping of categories")
+    for category, by_locale in clear.items():
+        try:
+            CrisisCategory(category)
+        except ValueError:
+            raise FrameError(f"{path}: unknown category {category!r}") from None
+        _check_lists(by_locale, f"{path}: clear.{category}")
+    _check_lists(data.get("possible"), f"{path}: possible")
+    return data
+
+
+def _check_lists(by_locale: object, where: str) -> None:
+    if not isinstance(by_locale, dict) or set(by_locale) != _LOCALES:
+        raise FrameError(f"{where}: expected an 'en:' and an 'es:' list")
+    for locale, patterns in by_locale.items():
+        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+            raise FrameError(f"{where}.{locale}: expected a list of patterns")
+
+
+def expand_pieces(pieces: Mapping[str, str]) -> dict[str, str]:
+    """Expand each piece in order: a piece may use the pieces written above it."""
+    expanded: dict[str, str] = {}
+    for name, text in pieces.items():
+        expanded[name] = _expand(text, f"piece <{name}>", expanded)
+    return expanded
+
+
+def expand_all(patterns: list[str], pieces: Mapping[str, str]) -> tuple[str, ...]:
+    """Expand the pieces in a list of patterns and check that each one compiles."""
+    out = []
+    for pattern in patterns:
+        text = _expand(pattern, "phrase", pieces)
+        try:
+            re.compile(text)
+        except re.error as error:
+            raise FrameError(f"phrase {pattern!r}: {error}") from None
+        out.append(text)
+    return tuple(out)

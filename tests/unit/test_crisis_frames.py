@@ -155,3 +155,46 @@ def test_a_person_holding_someone_is_still_danger() -> None:
     signal = assess("he is holding me in the room and wont let me leave").signal
     assert signal is not None
     assert signal.category is C.ABUSE_OR_DANGER
+
+
+def test_the_phrase_lists_load_from_content() -> None:
+    """The phrase lists, pieces and chat-word maps are data, read and checked at start-up."""
+    from bot.services.crisis_frames import BUNDLED_PHRASES, expand_pieces, load_lexicon  # noqa: PLC0415
+
+    data = load_lexicon(BUNDLED_PHRASES)
+    assert set(data["clear"]) <= set(CrisisCategory)
+    pieces = expand_pieces(data["pieces"])
+    assert "<" not in pieces["aggressor"], "a piece may use the pieces above it"
+    assert data["word_map"]["kms"] == "kill myself"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[]", "expected a mapping"),
+        ("pieces: {}\nword_map: {}\nrun_together: {}\nclear: []", "'clear:'"),
+        ("pieces: []\nword_map: {}\nrun_together: {}", "'pieces' must map"),
+        (
+            "pieces: {}\nword_map: {}\nrun_together: {}\nclear: {nope: {en: [], es: []}}",
+            "unknown category",
+        ),
+        (
+            "pieces: {}\nword_map: {}\nrun_together: {}\nclear: {}\npossible: {en: []}",
+            "possible: expected an 'en:' and an 'es:' list",
+        ),
+    ],
+)
+def test_a_broken_phrases_file_is_named_at_load(tmp_path: Path, text: str, problem: str) -> None:
+    from bot.services.crisis_frames import load_lexicon  # noqa: PLC0415
+
+    with pytest.raises(FrameError, match=problem.replace("(", r"\(")):
+        load_lexicon(_write(tmp_path, text))
+
+
+def test_a_phrase_that_does_not_compile_is_named() -> None:
+    from bot.services.crisis_frames import expand_all  # noqa: PLC0415
+
+    with pytest.raises(FrameError, match=r"unterminated|missing"):
+        expand_all(["(?:kill <people>"], {"people": "(?:my ex)"})
+    with pytest.raises(FrameError, match="<nobody>"):
+        expand_all(["hurt <nobody>"], {})
