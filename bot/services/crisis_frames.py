@@ -26,17 +26,22 @@ from bot.models import CrisisCategory
 __all__ = [
     "BUNDLED_FRAMES",
     "BUNDLED_PHRASES",
+    "BUNDLED_SLOTS",
     "Frame",
     "FrameError",
+    "MeaningRule",
+    "SlotData",
     "expand_all",
     "expand_pieces",
     "load_frames",
     "load_lexicon",
+    "load_slots",
 ]
 
 _SAFETY_CONTENT: Final = Path(__file__).resolve().parents[2] / "content" / "safety"
 BUNDLED_FRAMES: Final = _SAFETY_CONTENT / "crisis_frames.yaml"
 BUNDLED_PHRASES: Final = _SAFETY_CONTENT / "crisis_phrases.yaml"
+BUNDLED_SLOTS: Final = _SAFETY_CONTENT / "crisis_slots.yaml"
 _TIERS: Final = frozenset({"clear", "possible"})
 _LOCALES: Final = frozenset({"en", "es"})
 _PIECE: Final = re.compile(r"<([a-z_]+)>")
@@ -164,3 +169,81 @@ def expand_all(patterns: list[str], pieces: Mapping[str, str]) -> tuple[str, ...
             raise FrameError(f"phrase {pattern!r}: {error}") from None
         out.append(text)
     return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class MeaningRule:
+    """One meaning rule: its name (shown as ``rule:<name>``), what it raises, its pattern."""
+
+    name: str
+    category: CrisisCategory
+    tier: str
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
+class SlotData:
+    """The meaning slots, rules and markers, with every piece expanded."""
+
+    pieces: dict[str, str]
+    slots: dict[str, str]
+    rules: tuple[MeaningRule, ...]
+    markers: dict[str, str]
+
+
+def load_slots(path: Path, pieces: Mapping[str, str]) -> SlotData:
+    """Read the slots file; its patterns may use ``pieces`` and its own pieces."""
+    try:
+        data = yaml.safe_load(path.read_text("utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise FrameError(f"{path}: {error}") from error
+    if not isinstance(data, dict):
+        raise FrameError(f"{path}: expected a mapping")
+    for key in ("pieces", "slots", "markers"):
+        table = data.get(key)
+        if not isinstance(table, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+        ):
+            raise FrameError(f"{path}: {key!r} must map names to patterns")
+    expanded = dict(pieces)
+    for name, text in data["pieces"].items():
+        expanded[name] = _expand(text, f"{path}: piece <{name}>", expanded)
+    slots = {
+        name: _compiled(_expand(text, f"{path}: slot {name}", expanded), f"{path}: slot {name}")
+        for name, text in data["slots"].items()
+    }
+    markers = {
+        name: _compiled(_expand(text, f"{path}: {name}", expanded), f"{path}: {name}")
+        for name, text in data["markers"].items()
+    }
+    rules = data.get("rules")
+    if not isinstance(rules, list):
+        raise FrameError(f"{path}: expected a 'rules:' list")
+    return SlotData(
+        pieces=expanded,
+        slots=slots,
+        rules=tuple(_rule(rule, path, expanded) for rule in rules),
+        markers=markers,
+    )
+
+
+def _rule(entry: object, path: Path, pieces: Mapping[str, str]) -> MeaningRule:
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        raise FrameError(f"{path}: every rule needs a name")
+    where = f"{path}: rule {entry['name']}"
+    try:
+        category = CrisisCategory(str(entry.get("category")))
+    except ValueError:
+        raise FrameError(f"{where}: unknown category {entry.get('category')!r}") from None
+    if entry.get("tier") not in _TIERS:
+        raise FrameError(f"{where}: tier must be clear or possible")
+    pattern = _compiled(_expand(str(entry.get("pattern", "")), where, pieces), where)
+    return MeaningRule(entry["name"], category, str(entry["tier"]), pattern)
+
+
+def _compiled(pattern: str, where: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise FrameError(f"{where}: {error}") from None
+    return pattern

@@ -198,3 +198,32 @@ def test_a_phrase_that_does_not_compile_is_named() -> None:
         expand_all(["(?:kill <people>"], {"people": "(?:my ex)"})
     with pytest.raises(FrameError, match="<nobody>"):
         expand_all(["hurt <nobody>"], {})
+
+
+def test_the_meaning_slots_and_rules_load_from_content() -> None:
+    from bot.services.crisis_frames import BUNDLED_SLOTS, load_slots  # noqa: PLC0415
+
+    data = load_slots(BUNDLED_SLOTS, safety._PIECES)
+    assert {"first_person", "other", "unresponsive", "question"} <= set(data.slots)
+    assert all("<" not in source or "(?<" in source for source in data.slots.values())
+    assert {rule.name for rule in data.rules} >= {"self_harm_now", "violence_against_me"}
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[]", "expected a mapping"),
+        ("pieces: {}\nslots: {a: '(x'}\nmarkers: {}\nrules: []", "slot a"),
+        ("pieces: {}\nslots: {}\nmarkers: {}\nrules: [{name: r, category: x}]", "unknown category"),
+        (
+            "pieces: {}\nslots: {}\nmarkers: {}\nrules: [{name: r, category: suicide, tier: z}]",
+            "tier must",
+        ),
+        ("pieces: {}\nslots: {}\nmarkers: {}", "'rules:'"),
+    ],
+)
+def test_a_broken_slots_file_is_named_at_load(tmp_path: Path, text: str, problem: str) -> None:
+    from bot.services.crisis_frames import load_slots  # noqa: PLC0415
+
+    with pytest.raises(FrameError, match=problem):
+        load_slots(_write(tmp_path, text), {})
