@@ -153,6 +153,28 @@ async def test_a_clinician_sees_their_team_and_an_admin_sees_everyone(clocked_ap
     assert await labels(LEAD) == ["P-211", "P-212"]
 
 
+async def test_patients_lists_the_team_and_for_an_admin_everyone_audited(
+    clocked_app: App, api: LocalBotApi
+) -> None:
+    """/patients: Dr. Lee her patient, the admin both (as in the digest); each read audited."""
+    s = svc(clocked_app)
+    team = await clinicians(clocked_app)
+    await enrol(clocked_app, "P-215", 1, DR)
+    await enrol(clocked_app, "P-216", 2, COLLEAGUE)
+    api.clear()
+    await clocked_app.process_update(text_update(clocked_app.bot, DR, "/patients"))
+    assert "P-215" in api.last_text(DR)
+    assert "P-216" not in api.last_text(DR)
+    await clocked_app.process_update(text_update(clocked_app.bot, LEAD, "/patients"))
+    assert "P-215" in api.last_text(LEAD)
+    assert "P-216" in api.last_text(LEAD)
+    audit = await s.db.fetchall(
+        "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'patients.list' AND actor_id = ?",
+        (team[LEAD].id,),
+    )
+    assert audit[0]["n"] == 2
+
+
 async def test_an_erased_patient_is_gone_from_the_next_digest(clocked_app: App) -> None:
     """After /delete's erasure the patient is not in any digest, and the digest still builds."""
     s = svc(clocked_app)
