@@ -251,6 +251,24 @@ async def test_an_empty_clinic_gets_a_sensible_digest(clocked_app: App) -> None:
     assert "No enrolled patients yet" in files.report.decode()
 
 
+@pytest.mark.parametrize("locale", ["en", "es"])
+async def test_a_patient_who_paused_reminders_is_shown_as_paused(
+    clocked_app: App, api: LocalBotApi, locale: str
+) -> None:
+    """/pause: the digest and /patient say "paused" instead of failing on the status."""
+    s = svc(clocked_app)
+    team = await clinicians(clocked_app)
+    await enrol(clocked_app, "P-245", 1)
+    await clocked_app.process_update(text_update(clocked_app.bot, FIRST_PATIENT + 1, "/pause"))
+    digest = await s.digests.build_weekly_digest(team[DR], date(2026, 11, 29))
+    files = await s.renderer.render(digest, locale, s.charts)
+    assert "paused" in files.messages[0]
+    assert "paused" in files.csv.decode("utf-8-sig")
+    api.clear()
+    await clocked_app.process_update(text_update(clocked_app.bot, DR, "/patient P-245"))
+    assert "paused" in api.last_text(DR)
+
+
 async def test_a_spanish_clinician_gets_the_digest_in_spanish(clocked_app: App) -> None:
     """The clinician's language picks the templates: message, report and CSV headers."""
     s = svc(clocked_app)
