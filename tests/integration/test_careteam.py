@@ -410,6 +410,19 @@ async def test_unknown_label_and_another_teams_patient_get_the_same_answer(
     assert await s.db.fetchall("SELECT * FROM audit_log WHERE action = 'patient.trend'") == []
 
 
+@pytest.mark.parametrize(
+    "command", ["/schedule", "/pause", "/resume", "/learn", "/checkin", "/settings"]
+)
+async def test_a_clinician_who_sends_a_patients_command_is_answered(
+    clocked_app: App, api: LocalBotApi, command: str
+) -> None:
+    """A patient's command from a clinician gets "this is for patients", never silence."""
+    await clinicians(clocked_app)
+    api.clear()
+    await clocked_app.process_update(text_update(clocked_app.bot, DR, command))
+    assert "for patients of Harbor Clinic" in api.last_text(DR)
+
+
 @pytest.mark.parametrize("command", ["/digest", "/patient P-291", "/patients", "/invite P-299"])
 async def test_patients_and_strangers_learn_nothing_from_clinician_commands(
     clocked_app: App, api: LocalBotApi, command: str
