@@ -31,6 +31,8 @@ async def learn(update: Update, context: Context) -> None:
         return
     patient = await services.enrollment.patient_for_user(user.id)
     if patient is None:
+        # Only a clinician gets here (the consent gate answers everyone else): not silence.
+        await reply(update, services.texts.render("not_enrolled", user_locale(update)))
         return
     view = await services.learn.topics_view(patient)
     await reply(update, view.text, keyboard(view.buttons))

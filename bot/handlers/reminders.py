@@ -54,6 +54,8 @@ async def schedule(update: Update, context: Context) -> None:
         return
     patient = await services.enrollment.patient_for_user(user.id)
     if patient is None:
+        # Only a clinician gets here (the consent gate answers everyone else): not silence.
+        await reply(update, services.texts.render("not_enrolled", user_locale(update)))
         return
     plan = await services.schedules.schedule_of(patient)
     zone = ZoneInfo(patient.timezone)
@@ -104,6 +106,7 @@ async def _set_paused(update: Update, context: Context, *, paused: bool) -> None
         return
     patient = await services.enrollment.patient_for_user(user.id)
     if patient is None:
+        await reply(update, services.texts.render("not_enrolled", user_locale(update)))
         return
     await services.reminders.set_paused(patient, paused=paused)
     log.info("reminders paused=%s update_id=%s patient_id=%s", paused, update.update_id, patient.id)

@@ -107,8 +107,14 @@ class CareTeamService:
         return clinician
 
     async def my_patients(self, clinician: Clinician) -> list[PatientOverview]:
-        """Return a clinician's patients with their open alerts; the read is audited."""
-        patients = await self._patients.for_clinician(clinician.id)
+        """Return a clinician's patients (an admin's: every patient) with their open alerts.
+
+        The read is audited, one row per patient shown.
+        """
+        if clinician.is_admin:
+            patients = await self._patients.every_patient()
+        else:
+            patients = await self._patients.for_clinician(clinician.id)
         overview = [PatientOverview(p, len(await self._alerts.open_for(p.id))) for p in patients]
         now = self._clock.now()
         async with self._db.transaction() as tx:

@@ -158,6 +158,7 @@ class FuzzyMatcher:
     def __init__(self, vocabulary: Mapping[str, int]) -> None:
         """Index every word of vocabulary; the value breaks ties (higher is preferred)."""
         self._weights = dict(vocabulary)
+        self._longest = max((len(word) for word in self._weights), default=0)
         self._deletes: dict[str, list[str]] = {}
         for word in self._weights:
             depth = 2 if len(word) >= 6 else 1
@@ -179,6 +180,10 @@ class FuzzyMatcher:
             return None
         if word in self._weights:
             return word
+        if len(word) - max_distance > self._longest:
+            # No known word is that close; listing this word's deletions would cost the square
+            # of its length in strings (a 5,000-letter message, gigabytes).
+            return None
         candidates: set[str] = set()
         for variant in _deletions(word, max_distance):
             candidates.update(self._deletes.get(variant, ()))

@@ -307,6 +307,11 @@ class PatientRepository:
         )
         return [_patient(row) for row in rows]
 
+    async def every_patient(self) -> list[Patient]:
+        """Return every patient, by label (what an admin clinician may see)."""
+        rows = await self._db.fetchall("SELECT * FROM patients ORDER BY label COLLATE NOCASE")
+        return [_patient(row) for row in rows]
+
 
 class InviteRepository:
     """One-time enrollment codes, stored only as hashes."""

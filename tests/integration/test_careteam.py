@@ -153,6 +153,28 @@ async def test_a_clinician_sees_their_team_and_an_admin_sees_everyone(clocked_ap
     assert await labels(LEAD) == ["P-211", "P-212"]
 
 
+async def test_patients_lists_the_team_and_for_an_admin_everyone_audited(
+    clocked_app: App, api: LocalBotApi
+) -> None:
+    """/patients: Dr. Lee her patient, the admin both (as in the digest); each read audited."""
+    s = svc(clocked_app)
+    team = await clinicians(clocked_app)
+    await enrol(clocked_app, "P-215", 1, DR)
+    await enrol(clocked_app, "P-216", 2, COLLEAGUE)
+    api.clear()
+    await clocked_app.process_update(text_update(clocked_app.bot, DR, "/patients"))
+    assert "P-215" in api.last_text(DR)
+    assert "P-216" not in api.last_text(DR)
+    await clocked_app.process_update(text_update(clocked_app.bot, LEAD, "/patients"))
+    assert "P-215" in api.last_text(LEAD)
+    assert "P-216" in api.last_text(LEAD)
+    audit = await s.db.fetchall(
+        "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'patients.list' AND actor_id = ?",
+        (team[LEAD].id,),
+    )
+    assert audit[0]["n"] == 2
+
+
 async def test_an_erased_patient_is_gone_from_the_next_digest(clocked_app: App) -> None:
     """After /delete's erasure the patient is not in any digest, and the digest still builds."""
     s = svc(clocked_app)
@@ -227,6 +249,24 @@ async def test_an_empty_clinic_gets_a_sensible_digest(clocked_app: App) -> None:
     assert "no enrolled patients yet" in files.messages[0]
     assert files.photos == ()
     assert "No enrolled patients yet" in files.report.decode()
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+async def test_a_patient_who_paused_reminders_is_shown_as_paused(
+    clocked_app: App, api: LocalBotApi, locale: str
+) -> None:
+    """/pause: the digest and /patient say "paused" instead of failing on the status."""
+    s = svc(clocked_app)
+    team = await clinicians(clocked_app)
+    await enrol(clocked_app, "P-245", 1)
+    await clocked_app.process_update(text_update(clocked_app.bot, FIRST_PATIENT + 1, "/pause"))
+    digest = await s.digests.build_weekly_digest(team[DR], date(2026, 11, 29))
+    files = await s.renderer.render(digest, locale, s.charts)
+    assert "paused" in files.messages[0]
+    assert "paused" in files.csv.decode("utf-8-sig")
+    api.clear()
+    await clocked_app.process_update(text_update(clocked_app.bot, DR, "/patient P-245"))
+    assert "paused" in api.last_text(DR)
 
 
 async def test_a_spanish_clinician_gets_the_digest_in_spanish(clocked_app: App) -> None:
@@ -368,6 +408,19 @@ async def test_unknown_label_and_another_teams_patient_get_the_same_answer(
     unknown = api.last_text(DR).replace("P-999", "LABEL")
     assert not_mine == unknown
     assert await s.db.fetchall("SELECT * FROM audit_log WHERE action = 'patient.trend'") == []
+
+
+@pytest.mark.parametrize(
+    "command", ["/schedule", "/pause", "/resume", "/learn", "/checkin", "/settings"]
+)
+async def test_a_clinician_who_sends_a_patients_command_is_answered(
+    clocked_app: App, api: LocalBotApi, command: str
+) -> None:
+    """A patient's command from a clinician gets "this is for patients", never silence."""
+    await clinicians(clocked_app)
+    api.clear()
+    await clocked_app.process_update(text_update(clocked_app.bot, DR, command))
+    assert "for patients of Harbor Clinic" in api.last_text(DR)
 
 
 @pytest.mark.parametrize("command", ["/digest", "/patient P-291", "/patients", "/invite P-299"])

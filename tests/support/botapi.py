@@ -25,6 +25,17 @@ class Call:
 
     method: str
     params: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)  # uploads by part name
+
+
+def _uploads(request_data: RequestData | None) -> dict[str, bytes]:
+    """Return the bytes of every file uploaded with a call (documents, photos)."""
+    if request_data is None:
+        return {}
+    files: dict[str, bytes] = {}
+    for part, (_, content, _) in request_data.multipart_data.items():
+        files[part] = content if isinstance(content, bytes) else content.read()
+    return files
 
 
 @dataclass
@@ -60,7 +71,7 @@ class LocalBotApi(BaseRequest):
         """Record the call and answer as Telegram would."""
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data is not None else {}
-        self.calls.append(Call(name, params))
+        self.calls.append(Call(name, params, _uploads(request_data)))
         if self.raise_on.get(name):
             raise self.raise_on[name].pop(0)
         if name in self.fail_with:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import tracemalloc
 from datetime import date
 from pathlib import Path
 
@@ -249,6 +250,24 @@ def test_fuzzy_matcher_prefers_the_closest_then_the_most_common_word() -> None:
     assert matcher.closest("naloxne", 1) == "naloxone"
     assert matcher.closest("clinicx", 1) == "clinics"
     assert matcher.closest("zzzzzz", 2) is None
+
+
+def test_a_long_run_of_letters_costs_no_more_than_a_word(library: Library) -> None:
+    """One word of hundreds of letters ("dailydaily...") is matched without listing its typos.
+
+    Its deletions within two edits grow with the square of its length (and their text with the
+    cube): a patient's 5,000-letter message once took the bot's memory with it.
+    """
+    matcher = FuzzyMatcher({"naloxone": 5, "daily": 3})
+    word = "daily" * 80
+    tracemalloc.start()
+    try:
+        assert matcher.closest(word, 2) is None
+        assert library.search("dose" * 100) == []
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000
 
 
 def test_lexicon_rejects_unknown_groups_and_bad_aliases() -> None:
