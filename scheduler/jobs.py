@@ -111,10 +111,14 @@ async def stop_jobs(application: Application[Any, Any, Any, Any, Any, Any]) -> N
         await dispatcher.drain(within_seconds=10)
 
 
-async def _plan(context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = get_services(context)
+async def plan_tick(services: Services) -> None:
+    """Run one planner tick: reminders and safety messages, then the weekly digests."""
     await services.reminders.plan()
     await services.weekly.plan()
+
+
+async def _plan(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await plan_tick(get_services(context))
 
 
 async def _watch(context: ContextTypes.DEFAULT_TYPE) -> None:
