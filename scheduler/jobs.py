@@ -32,7 +32,11 @@ def get_dispatcher(application: Application[Any, Any, Any, Any, Any, Any]) -> Di
 async def start_jobs(
     application: Application[Any, Any, Any, Any, Any, Any], services: Services
 ) -> Dispatcher:
-    """Recover interrupted sends, then schedule the planner, dispatcher and clean-up ticks."""
+    """Recover interrupted sends, then schedule the planner, dispatcher and clean-up ticks.
+
+    The planner's first tick (every patient, so a change of settings or an interrupted tick is
+    made good) runs at once as a job rather than here: updates are answered meanwhile.
+    """
     settings = services.settings
     dispatcher = Dispatcher(
         bot=application.bot,
@@ -45,8 +49,6 @@ async def start_jobs(
     )
     application.bot_data[DISPATCHER_KEY] = dispatcher
     await dispatcher.recover()
-    await services.reminders.plan()
-    await services.weekly.plan()
     queue = application.job_queue
     if queue is None:
         msg = "the job-queue extra of python-telegram-bot is not installed"
@@ -54,7 +56,7 @@ async def start_jobs(
     queue.run_repeating(
         _plan,
         interval=settings.planner_interval_seconds,
-        first=settings.planner_interval_seconds,
+        first=0,
         name="PLAN upcoming reminders",
         job_kwargs=JOB_KWARGS,
     )
