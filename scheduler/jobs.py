@@ -6,6 +6,7 @@ cron triggers skip or double slots around DST changes (see DESIGN.md).
 
 from __future__ import annotations
 
+import gc
 import logging
 from datetime import timedelta
 from typing import Any
@@ -49,6 +50,7 @@ async def start_jobs(
     )
     application.bot_data[DISPATCHER_KEY] = dispatcher
     await dispatcher.recover()
+    freeze_startup_objects()
     queue = application.job_queue
     if queue is None:
         msg = "the job-queue extra of python-telegram-bot is not installed"
@@ -104,6 +106,17 @@ async def start_jobs(
         job_kwargs=JOB_KWARGS,
     )
     return dispatcher
+
+
+def freeze_startup_objects() -> None:
+    """Keep what start-up loaded out of the garbage collector's full passes.
+
+    Content, the crisis model and the libraries live as long as the process: some 190,000
+    objects, which every full collection walked, holding the event loop for 50 to 80 ms each
+    time. Frozen, they are skipped (what start-up leaves as garbage is collected first).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def stop_jobs(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -69,10 +69,12 @@ SKIP_REASONS = ("side_effects", "forgot", "ran_out", "stopped", "other")
 STOPPED = "stopped"  # "I have stopped taking it": for naltrexone, the loss-of-tolerance message
 
 # Planning in steps (see ReminderService.plan): patients read, computed and written together;
-# how long computing may hold the event loop before it yields; a plan reaches past the horizon
-# by up to this part of it; how long before a session its first reminder can come.
+# how long computing may hold the event loop, and how long it then steps aside; a plan reaches
+# past the horizon by up to this part of it; how long before a session its first reminder can
+# come.
 PLAN_BATCH = 100
 SLICE_SECONDS = 0.01
+PAUSE_SECONDS = 0.0005
 REACH_PARTS = 4
 APPOINTMENT_LOOKAHEAD = timedelta(days=2)
 
@@ -219,7 +221,7 @@ class ReminderService:
             patients += written[0]
             rows += written[1]
             if first + PLAN_BATCH < len(ids):
-                await asyncio.sleep(0)
+                await _pause()
         self._full_pass_done = True
         if patients or full:
             log.log(
@@ -315,7 +317,7 @@ class ReminderService:
                 # else; the patient stays due, so the next tick tries again.
                 log.warning("patient not planned patient_id=%s", pid)
             if time.perf_counter() - slice_started > SLICE_SECONDS:
-                await asyncio.sleep(0)
+                await _pause()
                 slice_started = time.perf_counter()
         subjects = [s for s in subjects if s.patient.id in rows]
         if self._safety is not None and subjects:
@@ -987,6 +989,15 @@ class ReminderService:
 
 def _number(value: float) -> str:
     return f"{value:g}"
+
+
+async def _pause() -> None:
+    """Step aside so that whatever waited while the planner computed runs first.
+
+    Not ``sleep(0)``: that puts the planner back at the head of the loop's next round, ahead
+    of timers and replies that came due meanwhile, which would then wait for another slice.
+    """
+    await asyncio.sleep(PAUSE_SECONDS)
 
 
 def _spread(patient_id: int) -> float:
