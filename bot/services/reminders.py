@@ -87,6 +87,7 @@ class _Mode(enum.Enum):
     START = "start"  # the first tick after a start: everything, up to the reach already planned
     TICK = "tick"  # a later tick: the new slice only, or everything if the plan changed
     FRESH = "fresh"  # a re-plan after a change: everything, from a new reach
+    RESUMED = "resumed"  # back after a pause or a block: from now on, from a new reach
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,8 +262,13 @@ class ReminderService:
                 rows.extend(plan.rows)
         return rows
 
-    async def replan_patient(self, patient_id: int) -> None:
-        """Re-plan one patient after a schedule, zone or pause change."""
+    async def replan_patient(self, patient_id: int, *, resumed: bool = False) -> None:
+        """Re-plan one patient after a schedule, zone or pause change.
+
+        ``resumed``: their reminders were stopped until now (a pause, a block), so nothing
+        due before now is planned: a slot of those days was never planned, and planning it
+        now would send, late, a reminder that was due while they were away.
+        """
         now = self._clock.now()
         # Read before cancelling: the plan is made from this version of the patient's state.
         subjects = await self._state.subjects([patient_id])
@@ -273,7 +279,8 @@ class ReminderService:
             return
         # Not strict: what was just cancelled must come back even if another change raced
         # this one (that change re-plans again, or leaves the patient due for the next tick).
-        await self.write_plans(await self._compute(plannable, now, _Mode.FRESH), now, strict=False)
+        mode = _Mode.RESUMED if resumed else _Mode.FRESH
+        await self.write_plans(await self._compute(plannable, now, mode), now, strict=False)
 
     async def compute_plans(
         self, patient_ids: Sequence[int], now: datetime, *, first: bool = False
@@ -350,6 +357,8 @@ class ReminderService:
             return max(start, planned), need + self._step
         if mode is _Mode.START and planned is not None and planned >= need:
             return start, planned
+        if mode is _Mode.RESUMED:
+            start = now
         return start, need + self._step * _spread(subject.patient.id)
 
     async def write_plans(
@@ -970,7 +979,7 @@ class ReminderService:
             return
         async with self._db.transaction() as tx:
             await self._patients.set_status(tx, patient.id, PatientStatus.ACTIVE)
-        await self.replan_patient(patient.id)
+        await self.replan_patient(patient.id, resumed=True)
 
     async def stop_all(self, patient_id: int) -> None:
         """Cancel every planned reminder and prompt of a patient who left, and their repeats."""
@@ -984,7 +993,7 @@ class ReminderService:
             await self._patients.set_paused(tx, patient.id, paused=paused)
             if paused:
                 await self.deliveries.stop_repeats(tx, patient_id=patient.id)
-        await self.replan_patient(patient.id)
+        await self.replan_patient(patient.id, resumed=not paused)
 
 
 def _number(value: float) -> str:
