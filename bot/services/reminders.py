@@ -4,6 +4,10 @@ The database is the only source of truth for what is due. The planner turns sche
 delivery rows (idempotent by dedupe key) over a rolling window; the dispatcher (in
 ``scheduler/``) sends what is due and reports back here. Occurrences are computed with
 ``zoneinfo`` in the patient's zone, never with cron triggers.
+
+Planning is incremental (``ReminderService.plan``): a tick plans only the patients whose plan
+changed, as the database's triggers record (``bot/storage/planner.py``), or no longer reaches
+the horizon, so its cost follows what changed rather than how many patients there are.
 """
 
 from __future__ import annotations
