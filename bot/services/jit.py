@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -334,21 +334,23 @@ class SafetyMessages:
         self,
         patients: Mapping[int, Patient],
         now: datetime,
-        until: datetime,
+        until: datetime | Mapping[int, datetime],
         *,
-        patient_id: int | None = None,
+        patient_ids: Collection[int] | None = None,
     ) -> list[PlannedDelivery]:
         """Compute the safety messages of these patients due by ``until`` (nothing is written).
 
-        ``patient_id`` narrows the reads to one patient (a re-plan, a "stopped" answer).
+        ``until`` is one instant for all, or one per patient id (each patient's plan reaches
+        its own instant). ``patient_ids`` narrows the reads to those patients (a batch of a
+        planner tick, a re-plan, a "stopped" answer); None reads every patient's.
         """
         plannable = {pid: p for pid, p in patients.items() if p.consented_at is not None}
         if not self.enabled or not plannable:
             return []
-        spans = await self._repo.medications(now - LOOKBACK, patient_id)
+        spans = await self._repo.medications(now - LOOKBACK, patient_ids)
         stops: list[StopReport] = []
         if NALTREXONE in self.enabled:
-            stops = await self._repo.stop_reports(now - timedelta(days=STOP_DAYS), patient_id)
+            stops = await self._repo.stop_reports(now - timedelta(days=STOP_DAYS), patient_ids)
         by_patient: defaultdict[int, list[MedicationSpan]] = defaultdict(list)
         drug_of: dict[int, str] = {}
         for span in spans:
@@ -370,9 +372,10 @@ class SafetyMessages:
             for span in course.spans
         ]
         reminded = await self._repo.reminded(ended)
-        plan = Plan(now, until, self.window, self.enabled)
         rows: list[PlannedDelivery] = []
         for pid, patient_courses in courses.items():
+            reach = until if isinstance(until, datetime) else until[pid]
+            plan = Plan(now, reach, self.window, self.enabled)
             for course in patient_courses:
                 try:
                     rows.extend(

@@ -42,18 +42,27 @@ class JustInTimeRepository:
         self._db = db
 
     async def medications(
-        self, removed_since: datetime, patient_id: int | None = None
+        self, removed_since: datetime, patient_ids: Collection[int] | None = None
     ) -> list[MedicationSpan]:
         """Return the active medications and those removed since ``removed_since``.
 
-        A medication is only ever changed by its removal, so ``updated_at`` of an inactive
-        one is when it was removed.
+        ``patient_ids`` narrows the read to those patients (None: every patient). A medication
+        is only ever changed by its removal, so ``updated_at`` of an inactive one is when it
+        was removed.
         """
-        rows = await self._db.fetchall(
-            "SELECT * FROM medications WHERE (active = 1 OR updated_at >= ?) "
-            "AND (? IS NULL OR patient_id = ?) ORDER BY patient_id, start_date, id",
-            (to_db_time(removed_since), patient_id, patient_id),
-        )
+        if patient_ids is None:
+            rows = await self._db.fetchall(
+                "SELECT * FROM medications WHERE active = 1 OR updated_at >= ? "
+                "ORDER BY patient_id, start_date, id",
+                (to_db_time(removed_since),),
+            )
+        else:
+            # Written so the look-up goes by patient (an OR across columns would scan them all).
+            rows = await self._db.fetchall(
+                "SELECT * FROM medications WHERE patient_id IN (SELECT value FROM json_each(?)) "
+                "AND (active = 1 OR updated_at >= ?) ORDER BY patient_id, start_date, id",
+                (json.dumps(sorted(patient_ids)), to_db_time(removed_since)),
+            )
         return [
             MedicationSpan(
                 medication=_medication(row),
@@ -63,15 +72,18 @@ class JustInTimeRepository:
         ]
 
     async def stop_reports(
-        self, since: datetime, patient_id: int | None = None
+        self, since: datetime, patient_ids: Collection[int] | None = None
     ) -> list[StopReport]:
         """Return the doses skipped as "stopped" since ``since``, oldest first."""
+        only = None if patient_ids is None else json.dumps(sorted(patient_ids))
+        # Named: left to itself, SQLite would walk every dose row by the index on kind.
         rows = await self._db.fetchall(
-            "SELECT patient_id, ref_id, answered_at FROM deliveries "
+            "SELECT patient_id, ref_id, answered_at FROM deliveries INDEXED BY deliveries_stopped "
             "WHERE response_detail = 'stopped' AND answered_at >= ? AND kind = 'dose' "
-            "AND response = 'skipped' AND (? IS NULL OR patient_id = ?) "
+            "AND response = 'skipped' "
+            "AND (? IS NULL OR patient_id IN (SELECT value FROM json_each(?))) "
             "ORDER BY answered_at, id",
-            (to_db_time(since), patient_id, patient_id),
+            (to_db_time(since), only, only),
         )
         return [
             StopReport(row["patient_id"], row["ref_id"], from_db_time(row["answered_at"]))
@@ -83,9 +95,11 @@ class JustInTimeRepository:
         """Return which of these medications ever had a dose reminder go out."""
         if not medication_ids:
             return set()
+        # Named: left to itself, SQLite would walk every dose row by the index on kind.
         rows = await self._db.fetchall(
-            "SELECT DISTINCT ref_id FROM deliveries WHERE kind = 'dose' "
-            "AND ref_id IN (SELECT value FROM json_each(?)) AND sent_at IS NOT NULL",
+            "SELECT DISTINCT ref_id FROM deliveries INDEXED BY deliveries_dose_sent "
+            "WHERE kind = 'dose' AND ref_id IN (SELECT value FROM json_each(?)) "
+            "AND sent_at IS NOT NULL",
             (json.dumps(sorted(medication_ids)),),
         )
         return {int(row["ref_id"]) for row in rows}

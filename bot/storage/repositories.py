@@ -249,14 +249,6 @@ class PatientRepository:
             (timezone, locale, checkin_time, patient_id),
         )
 
-    async def plannable(self) -> list[Patient]:
-        """Return the patients whose reminders run: consented, reachable, not paused."""
-        rows = await self._db.fetchall(
-            "SELECT * FROM patients WHERE status = 'active' AND reminders_paused = 0 "
-            "AND chat_id IS NOT NULL"
-        )
-        return [_patient(row) for row in rows]
-
     async def plannable_ids_tx(self, tx: Transaction, patient_ids: set[int]) -> set[int]:
         """Return which of these patients are plannable now, inside a write transaction."""
         rows = await tx.fetchall(

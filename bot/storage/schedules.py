@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Collection
 from datetime import date, datetime
 
 from bot.models import Appointment, Medication, TmsCourse
@@ -133,9 +135,15 @@ class ScheduleRepository:
         )
         return [_medication(row) for row in rows]
 
-    async def all_active_medications(self) -> list[Medication]:
-        """Return every active medication of every patient."""
-        rows = await self._db.fetchall("SELECT * FROM medications WHERE active = 1")
+    async def active_medications_of(self, patient_ids: Collection[int]) -> list[Medication]:
+        """Return the active medications of these patients, in one query."""
+        if not patient_ids:
+            return []
+        rows = await self._db.fetchall(
+            "SELECT * FROM medications WHERE patient_id IN (SELECT value FROM json_each(?)) "
+            "AND active = 1 ORDER BY patient_id, id",
+            (json.dumps(sorted(patient_ids)),),
+        )
         return [_medication(row) for row in rows]
 
     # dTMS courses and appointments ---------------------------------------------------------
@@ -259,11 +267,16 @@ class ScheduleRepository:
         )
         return [_appointment(row) for row in rows]
 
-    async def upcoming_appointments(self, since: datetime, until: datetime) -> list[Appointment]:
-        """Return every live appointment of every patient starting in a window."""
+    async def live_appointments_of(
+        self, patient_ids: Collection[int], since: datetime, until: datetime
+    ) -> list[Appointment]:
+        """Return the live appointments of these patients starting in a window, in one query."""
+        if not patient_ids:
+            return []
         rows = await self._db.fetchall(
-            "SELECT * FROM appointments WHERE starts_at >= ? AND starts_at < ? "
-            "AND status IN ('scheduled', 'confirmed') ORDER BY starts_at, id",
-            (to_db_time(since), to_db_time(until)),
+            "SELECT * FROM appointments WHERE patient_id IN (SELECT value FROM json_each(?)) "
+            "AND starts_at >= ? AND starts_at < ? AND status IN ('scheduled', 'confirmed') "
+            "ORDER BY starts_at, id",
+            (json.dumps(sorted(patient_ids)), to_db_time(since), to_db_time(until)),
         )
         return [_appointment(row) for row in rows]

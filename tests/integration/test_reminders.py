@@ -378,6 +378,34 @@ async def test_pause_stops_reminders_and_resume_brings_only_future_ones(
     assert pending, "tomorrow's dose is planned again"
 
 
+@pytest.mark.parametrize("stop", ["paused", "blocked"])
+async def test_back_after_days_away_nothing_due_while_away_is_sent(
+    clocked_app: App, api: LocalBotApi, clock: ManualClock, stop: str
+) -> None:
+    """A pause (or a block) longer than the plan's reach: resuming sends no dose of the gap."""
+    patient_id = await enrolled_patient(clocked_app)
+    s = svc(clocked_app)
+    await s.schedules.add_medication("P-100", name="Buprenorphine", dose="8 mg", times="08:00")
+    await s.reminders.plan()
+    if stop == "paused":
+        await clocked_app.process_update(text_update(clocked_app.bot, ALICE, "/pause"))
+    else:
+        await s.reminders.mark_unreachable(patient_id)
+    clock.set(datetime(2026, 11, 30, 14, 0, tzinfo=UTC))  # Monday 09:00: the 08:00 dose is past
+    await s.reminders.plan()
+    if stop == "paused":
+        await clocked_app.process_update(text_update(clocked_app.bot, ALICE, "/resume"))
+    else:
+        await clocked_app.process_update(text_update(clocked_app.bot, ALICE, "/schedule"))
+    await s.reminders.plan()
+    await run_dispatch(dispatcher(clocked_app))
+    sent = [r for r in await deliveries(clocked_app) if r["sent_at"] is not None]
+    assert sent == [], "Monday's 08:00 dose was due while away"
+    pending = [r for r in await deliveries(clocked_app) if r["status"] == "pending"]
+    assert pending, "Tuesday's dose is planned"
+    assert min(r["due_at"] for r in pending) == "2026-12-01T13:00:00+00:00"
+
+
 async def test_appointment_reminders_and_reschedule_alert_the_care_team(
     clocked_app: App, api: LocalBotApi, clock: ManualClock
 ) -> None:
