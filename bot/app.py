@@ -15,6 +15,7 @@ from telegram.request import BaseRequest
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.ordering import ChatOrderedUpdateProcessor
 from bot.ratelimit import TelegramRateLimiter
 from bot.services.careteam import CareTeamService
 from bot.services.checkins import CheckinService
@@ -203,7 +204,9 @@ def build_application(
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
-        .concurrent_updates(False)
+        # Different chats are handled concurrently; one chat's (and one person's) updates
+        # stay strictly in order, so flows and check-ins read their answers in sequence.
+        .concurrent_updates(ChatOrderedUpdateProcessor(settings.concurrent_updates))
         .rate_limiter(
             TelegramRateLimiter(
                 overall_per_second=settings.rate_limit_per_second,
