@@ -14,6 +14,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.container import SERVICES_KEY, Services, build_services
 from bot.handlers import register_handlers
+from bot.ordering import ChatOrderedUpdateProcessor
 from bot.ratelimit import TelegramRateLimiter
 from bot.texts import LOCALES
 from scheduler.jobs import start_jobs, stop_jobs
@@ -63,7 +64,9 @@ def build_application(
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
-        .concurrent_updates(False)
+        # Different chats are handled concurrently; one chat's (and one person's) updates
+        # stay strictly in order, so flows and check-ins read their answers in sequence.
+        .concurrent_updates(ChatOrderedUpdateProcessor(settings.concurrent_updates))
         .rate_limiter(
             TelegramRateLimiter(
                 overall_per_second=settings.rate_limit_per_second,

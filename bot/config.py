@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # one-second window at Telegram's end ever sees more than 30 (measured in bench/).
     rate_limit_per_second: Annotated[int, Field(ge=1, le=30)] = 29
     rate_limit_per_chat_seconds: Annotated[float, Field(ge=0, le=60)] = 1.0
+    # Updates of different chats handled at the same time (each chat's stay in order): a
+    # patient's reply never waits behind another chat's slow send. 1 handles one at a time.
+    concurrent_updates: Annotated[int, Field(ge=1, le=256)] = 16
 
     # Daily check-in. Grace: how late the daily prompt may still be sent after downtime; past
     # it the prompt is recorded as missed (a missing check-in is never filled in). Answer days:

@@ -15,6 +15,16 @@ each send a slot ahead of time instead of sleeping in lock-step:
 * ``RetryAfter`` is flood control for the whole bot: every send waits until it has passed
   (plus a small margin), then the failed send is tried again, up to ``max_retries`` times.
 
+Sends come in two lanes. A reply to a person (any call without ``rate_limit_args``, or with
+a number of retries) is *interactive*: it takes its slot at once, as described above. A send
+that may wait (the dispatcher's reminders, digests and alerts pass ``Queued(priority)``) is
+*queued*: it gets a slot only when that slot is at most ``queue_horizon`` ahead, so a
+fan-out of a thousand reminders never holds more than a fifth of a second of future slots,
+and a reply to a patient goes out within that much of its arrival. Queued sends are granted
+slots in priority order (lower first), oldest first within a priority, skipping chats that
+may not receive yet; in one chat they keep that order too, so an urgent alert overtakes the
+remaining parts of the same clinician's digest.
+
 Only requests that address a chat (their data has a ``chat_id``) are limited; ``getMe``,
 ``answerCallbackQuery`` and the like go straight through. Reserving a slot never awaits, so
 concurrent senders on one event loop need no lock.
@@ -24,12 +34,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import math
 import time
 import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeAlias
 
@@ -37,7 +49,7 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
-__all__ = ["TelegramRateLimiter"]
+__all__ = ["Queued", "TelegramRateLimiter"]
 
 ApiResult: TypeAlias = bool | dict[str, Any] | list[dict[str, Any]]
 ChatKey: TypeAlias = int | str
@@ -52,11 +64,40 @@ _SWEEP_EVERY_SECONDS = 60.0  # and a quiet bot still forgets old chats within a 
 _WINDOW_TOLERANCE = 1e-6
 
 
-class TelegramRateLimiter(BaseRateLimiter[int]):
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """``rate_limit_args`` of a send that may wait behind replies to people.
+
+    Lower ``priority`` goes first (the dispatcher passes a delivery's: alerts 0, reminders 5,
+    digests 8); ``max_retries``, when given, replaces the limiter's for this call.
+    """
+
+    priority: int = 5
+    max_retries: int | None = None
+
+
+@dataclass(eq=False)
+class _Ticket:
+    """A queued send waiting to be granted a slot."""
+
+    priority: int
+    order: int
+    chat: ChatKey
+    is_group: bool
+    granted: asyncio.Future[float] = field(repr=False)
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """Return the place in the queue: priority, then arrival."""
+        return (self.priority, self.order)
+
+
+class TelegramRateLimiter(BaseRateLimiter[int | Queued]):
     """Keep outgoing sends within Telegram's overall, per-chat and per-group limits.
 
-    ``rate_limit_args``, when given to a bot method, replaces ``max_retries`` for that call.
-    ``monotonic`` and ``sleep`` are the clock; tests pass a virtual one.
+    ``rate_limit_args``, when given to a bot method, is either a number that replaces
+    ``max_retries`` for that call, or ``Queued(priority)`` for a send that may wait behind
+    replies to people. ``monotonic`` and ``sleep`` are the clock; tests pass a virtual one.
     """
 
     def __init__(
@@ -67,20 +108,25 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
         group_per_minute: int = 20,
         max_retries: int = 3,
         retry_margin: float = 0.1,
+        queue_horizon: float = 0.2,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if overall_per_second < 1 or group_per_minute < 1:
             msg = "overall_per_second and group_per_minute must be at least 1"
             raise ValueError(msg)
-        if per_chat_interval < 0 or max_retries < 0 or retry_margin < 0:
-            msg = "per_chat_interval, max_retries and retry_margin must not be negative"
+        if per_chat_interval < 0 or max_retries < 0 or retry_margin < 0 or queue_horizon < 0:
+            msg = (
+                "per_chat_interval, max_retries, retry_margin and queue_horizon "
+                "must not be negative"
+            )
             raise ValueError(msg)
         self._slots_per_second = overall_per_second
         self._per_chat_interval = per_chat_interval
         self._group_per_minute = group_per_minute
         self._max_retries = max_retries
         self._retry_margin = retry_margin
+        self._queue_horizon = queue_horizon
         self._monotonic = monotonic
         self._sleep = sleep
         # Slot index -> a later index to look at next; an index absent from the map is free.
@@ -94,17 +140,32 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
         self._prune_slots_at = _PRUNE_AT_LEAST
         self._prune_chats_at = _PRUNE_AT_LEAST
         self._next_sweep = -math.inf
+        # Queued sends not yet granted a slot, by rank; the pump grants them as slots come near.
+        self._tickets: list[_Ticket] = []
+        self._arrivals = itertools.count()
+        self._pump: asyncio.Task[None] | None = None
 
     @property
     def tracked_chats(self) -> int:
         """Return how many chats the limiter still remembers (stale ones are swept)."""
         return len(self._chat_ready_at.keys() | self._group_recent.keys())
 
+    @property
+    def queued(self) -> int:
+        """Return how many queued sends wait for a slot."""
+        return len(self._tickets)
+
     async def initialize(self) -> None:
         """Do nothing: the limiter holds no resources."""
 
     async def shutdown(self) -> None:
-        """Forget all reservations and pauses."""
+        """Forget all reservations and pauses; queued sends still waiting are cancelled."""
+        if self._pump is not None:
+            self._pump.cancel()
+            self._pump = None
+        for ticket in self._tickets:
+            ticket.granted.cancel()
+        self._tickets.clear()
         self._taken_slots.clear()
         self._chat_ready_at.clear()
         self._group_recent.clear()
@@ -118,17 +179,26 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
-        rate_limit_args: int | None,
+        rate_limit_args: int | Queued | None,
     ) -> ApiResult:
         """Send the request in its turn, waiting out and retrying flood control as told."""
         chat = _chat_key(data.get("chat_id"))
         if chat is None:
             return await callback(*args, **kwargs)
-        max_retries = self._max_retries if rate_limit_args is None else rate_limit_args
+        queued = rate_limit_args if isinstance(rate_limit_args, Queued) else None
+        max_retries = self._max_retries
+        if isinstance(rate_limit_args, int):
+            max_retries = rate_limit_args
+        elif queued is not None and queued.max_retries is not None:
+            max_retries = queued.max_retries
         is_group = isinstance(chat, str) or chat < 0
+        order = next(self._arrivals)  # a retry keeps its place among the queued sends
         retries = 0
         while True:
-            await self._wait_for_turn(chat, is_group=is_group)
+            if queued is None:
+                await self._wait_for_turn(chat, is_group=is_group)
+            else:
+                await self._wait_in_queue(chat, is_group=is_group, rank=(queued.priority, order))
             await self._respect_overall_window()
             try:
                 return await callback(*args, **kwargs)
@@ -178,10 +248,83 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
             # Flood control began while this send waited: its slot fell inside the pause, and
             # letting every such send go at the pause's end would be a burst. Queue again.
 
+    async def _wait_in_queue(self, chat: ChatKey, *, is_group: bool, rank: tuple[int, int]) -> None:
+        """Wait until the pump grants ``chat`` a slot, then sleep until it comes."""
+        while True:
+            granted: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+            ticket = _Ticket(rank[0], rank[1], chat, is_group, granted)
+            self._enqueue(ticket)
+            try:
+                slot_time = await granted
+            finally:
+                if not granted.done() or granted.cancelled():
+                    self._discard(ticket)
+            delay = slot_time - self._monotonic()
+            if delay > 0:
+                await self._sleep(delay)
+            if self._monotonic() >= self._paused_until:
+                return
+            # Flood control began after the grant: queue again, in the same place.
+
+    def _enqueue(self, ticket: _Ticket) -> None:
+        """Add a ticket in rank order, grant what can be granted now, and keep the pump going."""
+        index = len(self._tickets)
+        while index and self._tickets[index - 1].rank > ticket.rank:
+            index -= 1
+        self._tickets.insert(index, ticket)
+        self._grant(self._monotonic())
+        if self._tickets and (self._pump is None or self._pump.done()):
+            self._pump = asyncio.get_running_loop().create_task(self._run_pump())
+
+    def _discard(self, ticket: _Ticket) -> None:
+        with contextlib.suppress(ValueError):
+            self._tickets.remove(ticket)
+
+    async def _run_pump(self) -> None:
+        """Grant queued sends their slots as the slots come within the horizon."""
+        step = 1.0 / self._slots_per_second
+        while self._tickets:
+            await self._sleep(step)
+            self._grant(self._monotonic())
+
+    def _grant(self, now: float) -> None:
+        """Give slots within the horizon to waiting tickets, best rank first.
+
+        A chat's first ticket blocks its later ones (a chat's order is its tickets' rank
+        order); a chat that may not receive yet is skipped, so it holds up no other chat.
+        """
+        if not self._tickets:
+            return
+        self._prune(now)
+        horizon = now + self._queue_horizon
+        seen: set[ChatKey] = set()
+        for ticket in list(self._tickets):
+            if ticket.chat in seen:
+                continue
+            seen.add(ticket.chat)
+            if ticket.granted.done():  # cancelled while waiting
+                self._discard(ticket)
+                continue
+            earliest = self._earliest(ticket.chat, now, is_group=ticket.is_group)
+            if earliest > horizon:
+                continue
+            index = self._first_slot_at(earliest)
+            if index / self._slots_per_second > horizon:
+                if earliest <= now:
+                    return  # every slot up to the horizon is taken
+                continue
+            self._discard(ticket)
+            ticket.granted.set_result(self._take(index, ticket.chat, is_group=ticket.is_group))
+
     def _reserve(self, chat: ChatKey, *, is_group: bool) -> float:
         """Claim the first allowed slot for a send to ``chat`` and return its monotonic time."""
         now = self._monotonic()
         self._prune(now)
+        earliest = self._earliest(chat, now, is_group=is_group)
+        return self._take(self._first_slot_at(earliest), chat, is_group=is_group)
+
+    def _earliest(self, chat: ChatKey, now: float, *, is_group: bool) -> float:
+        """Return the first moment ``chat`` may receive, by its own and the bot's limits."""
         earliest = max(now, self._paused_until, self._chat_ready_at.get(chat, -math.inf))
         recent = self._group_recent.get(chat) if is_group else None
         if recent:
@@ -189,13 +332,22 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
             earliest = max(earliest, recent[-1])
             if len(recent) == self._group_per_minute:
                 earliest = max(earliest, recent[0] + _GROUP_WINDOW_SECONDS)
+        return earliest
+
+    def _first_slot_at(self, earliest: float) -> int:
+        """Return the index of the first free slot at or after ``earliest``."""
         index = self._first_free_slot(math.ceil(earliest * self._slots_per_second))
         while index / self._slots_per_second < earliest:  # float rounding in the ceil above
             index = self._first_free_slot(index + 1)
+        return index
+
+    def _take(self, index: int, chat: ChatKey, *, is_group: bool) -> float:
+        """Mark slot ``index`` taken by a send to ``chat``; return the slot's time."""
         self._taken_slots[index] = index + 1
         slot_time = index / self._slots_per_second
         self._chat_ready_at[chat] = slot_time + self._per_chat_interval
         if is_group:
+            recent = self._group_recent.get(chat)
             if recent is None:
                 recent = deque(maxlen=self._group_per_minute)
                 self._group_recent[chat] = recent

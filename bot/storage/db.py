@@ -155,16 +155,22 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        """Run a block as one write transaction started with BEGIN IMMEDIATE."""
+        """Run a block as one write transaction started with BEGIN IMMEDIATE.
+
+        Whatever ends the block early (an error, a failed COMMIT, a cancelled task, even while
+        BEGIN is still under way), the transaction is rolled back before the lock is released:
+        the connection is shared, and a transaction left open would take in the next
+        coroutine's statements.
+        """
         async with self._lock:
             conn = self.conn
-            await conn.execute("BEGIN IMMEDIATE")
             try:
+                await conn.execute("BEGIN IMMEDIATE")
                 yield Transaction(conn)
+                await conn.execute("COMMIT")
             except BaseException:
-                await conn.execute("ROLLBACK")
+                await _roll_back(conn)
                 raise
-            await conn.execute("COMMIT")
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """Read one row."""
@@ -231,6 +237,21 @@ class Database:
             return 0
         latest = await self.fetchone("SELECT MAX(version) AS v FROM schema_migrations")
         return int(latest["v"] or 0) if latest is not None else 0
+
+
+async def _roll_back(conn: aiosqlite.Connection) -> None:
+    """Roll back the open transaction; nothing to do if none is open.
+
+    The connection runs statements one after another in the order they were queued, so the
+    ROLLBACK comes after a BEGIN or COMMIT still under way and before anything queued later.
+    """
+    try:
+        await conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        # BEGIN never ran or failed, a cancelled COMMIT went through, or SQLite ended the
+        # transaction itself after an error: in each case no transaction is left open.
+        if "no transaction is active" not in str(exc):
+            raise
 
 
 async def _worker_stopped(pending: aiosqlite.Connection) -> None:

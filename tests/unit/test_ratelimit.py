@@ -18,7 +18,7 @@ from telegram.error import Forbidden, RetryAfter
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
 
-from bot.ratelimit import TelegramRateLimiter
+from bot.ratelimit import Queued, TelegramRateLimiter
 
 START = 1000.0  # a monotonic clock does not start at zero
 EPSILON = 1e-9  # slot times are multiples of 1/30 s, which floats round
@@ -91,7 +91,7 @@ async def _send(
     chat_id: object,
     *,
     endpoint: str = "sendMessage",
-    rate_limit_args: int | None = None,
+    rate_limit_args: int | Queued | None = None,
 ) -> Result:
     """Send one message to ``chat_id`` through the limiter."""
     return await limiter.process_request(
@@ -354,26 +354,31 @@ chat_ids = st.sampled_from([1, 2, 3, 4, -100, -200, "@clinic_news"])
 @settings(max_examples=40, deadline=None)
 @given(
     sends=st.lists(
-        st.tuples(chat_ids, st.floats(min_value=0, max_value=5, allow_nan=False)),
+        st.tuples(
+            chat_ids,
+            st.floats(min_value=0, max_value=5, allow_nan=False),
+            st.sampled_from([None, 0, 5, 8]),  # interactive, or queued with a priority
+        ),
         min_size=1,
         max_size=60,
     )
 )
 def test_any_mix_of_concurrent_sends_respects_every_limit(
-    sends: list[tuple[int | str, float]],
+    sends: list[tuple[int | str, float, int | None]],
 ) -> None:
-    """Whatever the chats and arrival times, every send goes out once and within every limit."""
+    """Whatever the chats, arrival times and lanes, every send goes out once within every limit."""
     clock = VirtualClock()
     limiter = _limiter(clock)
     log: list[tuple[float, object]] = []
     send = _recorder(clock, log)
 
-    async def arrive(chat: int | str, offset: float) -> Result:
+    async def arrive(chat: int | str, offset: float, priority: int | None) -> Result:
         await clock.sleep(offset)
-        return await _send(limiter, send, chat)
+        lane = None if priority is None else Queued(priority)
+        return await _send(limiter, send, chat, rate_limit_args=lane)
 
     async def scenario() -> None:
-        await clock.run(asyncio.gather(*(arrive(chat, offset) for chat, offset in sends)))
+        await clock.run(asyncio.gather(*(arrive(*one) for one in sends)))
 
     asyncio.run(scenario())
     assert len(log) == len(sends)
@@ -482,3 +487,170 @@ async def test_late_wake_ups_never_put_more_than_the_limit_into_one_second() -> 
     times = sorted(moment for moment, _ in log)
     busiest = max(sum(1 for t in times if start <= t < start + 1.0 - EPSILON) for start in times)
     assert busiest <= 30
+
+
+# The queued lane: reminders, digests and alerts wait behind replies to people -----------------
+
+
+async def _queued_backlog(
+    clock: VirtualClock, limiter: TelegramRateLimiter, log: list[tuple[float, object]], count: int
+) -> asyncio.Future[list[Result]]:
+    """Queue ``count`` reminders to different chats, as the dispatcher's fan-out does."""
+    send = _recorder(clock, log)
+    return asyncio.gather(
+        *(_send(limiter, send, 100_000 + n, rate_limit_args=Queued(5)) for n in range(count))
+    )
+
+
+async def test_a_reply_goes_out_at_once_while_a_thousand_reminders_wait() -> None:
+    """An interactive send waits at most the queue horizon behind a fan-out of 1,000."""
+    clock = VirtualClock()
+    limiter = _limiter(clock, queue_horizon=0.2)
+    log: list[tuple[float, object]] = []
+    arrivals: list[float] = []
+
+    async def scenario() -> None:
+        backlog = await _queued_backlog(clock, limiter, log, 1000)
+        for pause in (5.0, 7.3, 11.1):
+            await clock.sleep(pause)
+            arrivals.append(clock.now)
+            await _send(limiter, _recorder(clock, log), 42)
+        await backlog
+
+    await clock.run(scenario())
+    replies = [moment for moment, chat in log if chat == 42]
+    assert [reply - arrived for reply, arrived in zip(replies, arrivals, strict=True)] == [
+        pytest.approx(0.2, abs=2 / 30)
+    ] * 3
+    assert limiter.queued == 0
+
+
+async def test_queued_sends_still_go_out_at_the_full_rate() -> None:
+    """1,000 queued reminders take 1000/30 s like interactive ones, within every limit."""
+    clock = VirtualClock()
+    limiter = _limiter(clock)
+    log: list[tuple[float, object]] = []
+
+    async def scenario() -> None:
+        await (await _queued_backlog(clock, limiter, log, 1000))
+
+    await clock.run(scenario())
+    times = sorted(moment for moment, _ in log)
+    assert len(times) == 1000
+    assert times[-1] - START <= 1000 / 30 + 0.1
+    _assert_at_most_per_window(times, 30, 1.0)
+
+
+async def test_an_alert_queued_after_a_fan_out_goes_before_it() -> None:
+    """A priority-0 send queued behind 300 reminders is granted the next slot that comes near."""
+    clock = VirtualClock()
+    limiter = _limiter(clock)
+    log: list[tuple[float, object]] = []
+
+    async def scenario() -> float:
+        backlog = await _queued_backlog(clock, limiter, log, 300)
+        await clock.sleep(2.0)
+        raised = clock.now
+        await _send(limiter, _recorder(clock, log), 7, rate_limit_args=Queued(0))
+        await backlog
+        return raised
+
+    raised = await clock.run(scenario())
+    [alert_at] = [moment for moment, chat in log if chat == 7]
+    assert alert_at - raised <= 0.2 + 2 / 30
+    assert sum(1 for moment, chat in log if chat != 7 and moment > alert_at) > 200
+
+
+async def test_an_urgent_send_overtakes_the_rest_of_a_digest_in_the_same_chat() -> None:
+    """A clinician's alert goes out at the chat's next turn, before the digest's next part."""
+    clock = VirtualClock()
+    limiter = _limiter(clock)
+    log: list[tuple[float, object]] = []
+    record = _recorder(clock, log)
+    order: list[str] = []
+
+    async def digest() -> None:
+        for part in range(6):
+            await _send(limiter, record, 900, rate_limit_args=Queued(8))
+            order.append(f"part {part}")
+
+    async def alert() -> None:
+        await clock.sleep(2.5)
+        await _send(limiter, record, 900, rate_limit_args=Queued(0))
+        order.append("alert")
+
+    await clock.run(asyncio.gather(digest(), alert()))
+    assert order.index("alert") == 3, order
+    times = [moment for moment, _ in log]
+    assert all(b - a >= 1.0 - EPSILON for a, b in itertools.pairwise(times))
+
+
+async def test_a_chat_that_may_not_receive_yet_holds_up_no_queued_send() -> None:
+    """The best-ranked queued send, waiting for its chat's turn, does not block the others."""
+    clock = VirtualClock()
+    limiter = _limiter(clock)
+    log: list[tuple[float, object]] = []
+    record = _recorder(clock, log)
+
+    async def scenario() -> None:
+        await _send(limiter, record, 1)  # chat 1 may receive again a second later
+        await asyncio.gather(
+            _send(limiter, record, 1, rate_limit_args=Queued(0)),
+            *(_send(limiter, record, 10 + n, rate_limit_args=Queued(5)) for n in range(5)),
+        )
+
+    await clock.run(scenario())
+    by_chat = _by_chat(log)
+    assert all(by_chat[10 + n][0] - START <= 0.3 for n in range(5))
+    assert by_chat[1][1] - by_chat[1][0] >= 1.0 - EPSILON
+
+
+async def test_a_queued_send_waits_out_flood_control() -> None:
+    """A 429 pauses queued sends too; they then go out paced, and none is lost."""
+    clock = VirtualClock()
+    limiter = _limiter(clock)
+    log: list[tuple[float, object]] = []
+    record = _recorder(clock, log)
+    flooded = False
+
+    async def flooded_once(**kwargs: Any) -> Result:
+        nonlocal flooded
+        if not flooded:
+            flooded = True
+            raise RetryAfter(timedelta(seconds=3))
+        return await record(**kwargs)
+
+    await clock.run(
+        asyncio.gather(
+            _send(limiter, flooded_once, 1, rate_limit_args=Queued(5)),
+            *(_send(limiter, record, 10 + n, rate_limit_args=Queued(5)) for n in range(40)),
+        )
+    )
+    assert len(log) == 41
+    late = [moment for moment, _ in log if moment > START + 1]
+    assert all(moment >= START + 3.1 - EPSILON for moment in late)
+    _assert_at_most_per_window([moment for moment, _ in log], 30, 1.0)
+
+
+async def test_a_cancelled_queued_send_gives_up_its_place() -> None:
+    """A queued send cancelled while it waits is dropped, and the queue moves on."""
+    clock = VirtualClock()
+    limiter = _limiter(clock)
+    log: list[tuple[float, object]] = []
+    record = _recorder(clock, log)
+
+    async def scenario() -> None:
+        waiting = asyncio.ensure_future(
+            asyncio.gather(
+                *(_send(limiter, record, 10 + n, rate_limit_args=Queued(5)) for n in range(60))
+            )
+        )
+        doomed = asyncio.ensure_future(_send(limiter, record, 5, rate_limit_args=Queued(5)))
+        await clock.sleep(0.5)
+        doomed.cancel()
+        await waiting
+        assert doomed.cancelled()
+
+    await clock.run(scenario())
+    assert len(log) == 60
+    assert limiter.queued == 0
