@@ -25,7 +25,6 @@ each probe reaches real rows, and nobody else gets anything.
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 import sqlite3
 from collections import Counter
@@ -39,7 +38,7 @@ import aiosqlite
 import pytest
 from pydantic import SecretStr
 from telegram import Update
-from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.app import build_application
 from bot.clock import ManualClock
@@ -49,7 +48,15 @@ from bot.services.flows import RUN_KEY
 from tests.conftest import TEST_TOKEN
 from tests.support.apps import svc
 from tests.support.botapi import LocalBotApi
-from tests.support.harness import call_strings, chat_of, install_dispatcher, settle, watching
+from tests.support.harness import (
+    call_strings,
+    chat_of,
+    feature_for,
+    handler_keys,
+    install_dispatcher,
+    settle,
+    watching,
+)
 from tests.support.telegram_rules import problems
 from tests.support.updates import callback_update, media_update, text_update
 
@@ -290,7 +297,8 @@ async def group_probe(stage: Stage) -> None:
         "entities": [{"type": "bot_command", "offset": 0, "length": 9}],
     }
     stage.typed.append("/schedule")
-    await stage.send(Update.de_json({"update_id": 880_000 + stage.user, "message": message}, None))
+    update = {"update_id": 880_000 + stage.user, "message": message}
+    await stage.send(Update.de_json(update, stage.app.bot))
 
 
 async def blocked_probe(stage: Stage) -> None:
@@ -305,7 +313,7 @@ async def blocked_probe(stage: Stage) -> None:
         "new_chat_member": {"status": "kicked", "user": bot, "until_date": 0},
     }
     await stage.send(
-        Update.de_json({"update_id": 890_000 + stage.user, "my_chat_member": change}, None)
+        Update.de_json({"update_id": 890_000 + stage.user, "my_chat_member": change}, stage.app.bot)
     )
 
 
@@ -414,20 +422,6 @@ CASES: dict[str, Case] = {
     "ChatMemberHandler membership.membership_changed": Case(blocked_probe, writes=ONLY_OWNER),
     "button (any data)": Case(pressed(lambda w: "zz:forged", lambda w: "ci", lambda w: "al:ack:x")),
 }
-
-
-def handler_keys(handler: BaseHandler[Any, Any, Any]) -> list[str]:
-    """Name a registered handler as CASES does: its commands, its pattern, or its callback."""
-    if isinstance(handler, CommandHandler):
-        return [f"/{command}" for command in sorted(handler.commands)]
-    if isinstance(handler, CallbackQueryHandler):
-        pattern = handler.pattern
-        if pattern is None:
-            return ["button (any data)"]
-        return [f"button {pattern.pattern if isinstance(pattern, re.Pattern) else pattern}"]
-    callback = handler.callback
-    module = callback.__module__.removeprefix("bot.handlers.")
-    return [f"{type(handler).__name__} {module}.{callback.__qualname__}"]
 
 
 def registered(app: App) -> list[str]:
@@ -713,10 +707,7 @@ def kind_of(chat: int, data: str) -> tuple[int, str]:
 
 def handler_for(app: App, update: Update) -> str:
     """Return the key of the feature handler that takes a button press."""
-    for handler in app.handlers[0]:
-        if handler.check_update(update):
-            return handler_keys(handler)[0]
-    return "(none)"
+    return feature_for(app, update) or "(none)"
 
 
 async def test_every_button_the_bot_shows_reaches_a_handler_with_its_own_case(

@@ -90,6 +90,8 @@ class LocalBotApi(BaseRequest):
                 "can_read_all_group_messages": False,
                 "supports_inline_queries": False,
             }
+        if name.startswith("edit") and "inline_message_id" in params:
+            return True  # an edit of a message sent in inline mode returns True, not a Message
         if name in {
             "sendMessage",
             "sendPhoto",

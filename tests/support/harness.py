@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram.ext import ContextTypes
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.handlers.common import BACKGROUND_KEY
 from bot.storage.db import to_db_time
@@ -140,3 +142,28 @@ def chat_of(call: Call) -> int | None:
     """Return the chat a call is addressed to (None for calls without one)."""
     chat = call.params.get("chat_id")
     return int(chat) if chat is not None else None
+
+
+def handler_keys(handler: BaseHandler[Any, Any, Any]) -> list[str]:
+    """Name a registered handler: its commands, its callback pattern, or its callback."""
+    if isinstance(handler, CommandHandler):
+        return [f"/{command}" for command in sorted(handler.commands)]
+    if isinstance(handler, CallbackQueryHandler):
+        pattern = handler.pattern
+        if pattern is None:
+            return ["button (any data)"]
+        return [f"button {pattern.pattern if isinstance(pattern, re.Pattern) else pattern}"]
+    callback = handler.callback
+    module = callback.__module__.removeprefix("bot.handlers.")
+    return [f"{type(handler).__name__} {module}.{callback.__qualname__}"]
+
+
+FEATURES_GROUP = 0
+
+
+def feature_for(app: App, update: Update) -> str | None:
+    """Return the key of the feature handler (group 0) that takes an update, if any."""
+    for handler in app.handlers.get(FEATURES_GROUP, []):
+        if handler.check_update(update):
+            return handler_keys(handler)[0]
+    return None
