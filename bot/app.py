@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,9 @@ def build_services(
     db = db or Database(settings.database_path)
     root = settings.content_dir or content_root()
     texts, library = load_content(root, tuple(sorted(settings.crisis_context().items())))
-    careteam = CareTeamService(db, clock)
+    careteam = CareTeamService(
+        db, clock, alert_grace=timedelta(minutes=settings.grace_minutes_alert)
+    )
     reminders = ReminderService(db, clock, texts, settings, careteam)
     flows = FlowService(db, clock, reminders)
     digests = DigestService(db, clock, Rules.from_settings(settings))
