@@ -15,7 +15,7 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
@@ -376,7 +376,9 @@ async def _migrate(settings: Settings, db: Database, args: argparse.Namespace) -
 
 
 async def _clinician(settings: Settings, db: Database, args: argparse.Namespace) -> None:
-    careteam = CareTeamService(db, SystemClock())
+    careteam = CareTeamService(
+        db, SystemClock(), alert_grace=timedelta(minutes=settings.grace_minutes_alert)
+    )
     if args.action == "add":
         role = "admin" if args.admin else "clinician"
         await careteam.add_clinician(args.telegram_id, args.name, role=role, locale=args.language)

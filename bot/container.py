@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from telegram.ext import ContextTypes
@@ -81,7 +82,9 @@ def build_services(
     db = db or Database(settings.database_path)
     root = settings.content_dir or content_root()
     texts, library = load_content(root, tuple(sorted(settings.crisis_context().items())))
-    careteam = CareTeamService(db, clock)
+    careteam = CareTeamService(
+        db, clock, alert_grace=timedelta(minutes=settings.grace_minutes_alert)
+    )
     safety_messages = SafetyMessages(db, texts, settings, library)
     safety_messages.check()
     reminders = ReminderService(db, clock, texts, settings, careteam, safety_messages)

@@ -9,7 +9,8 @@ each send a slot ahead of time instead of sleeping in lock-step:
   at most one send, so no one-second window ever holds more than ``overall_per_second``
   sends. A send takes the first free slot at or after the moment its chat may receive again,
   so a busy chat never holds up the others: their sends fill the earlier slots.
-* Each chat remembers when it may next receive (``per_chat_interval`` after its last slot);
+* Each chat remembers when it may next receive (``per_chat_interval`` after its last slot,
+  or after Telegram answered its last send if that was later);
   a group additionally keeps its last ``group_per_minute`` slots to stay within a minute's
   budget. Entries of chats that could receive right now carry no information and are pruned.
 * ``RetryAfter`` is flood control for the whole bot: every send waits until it has passed
@@ -220,6 +221,20 @@ class TelegramRateLimiter(BaseRateLimiter[int | Queued]):
                     retries,
                     max_retries,
                 )
+            finally:
+                self._answered(chat)
+
+    def _answered(self, chat: ChatKey) -> None:
+        """Space the chat's next send from the moment Telegram answered this one.
+
+        Slots are one interval apart, but a request reaches Telegram some milliseconds after
+        it starts, more or fewer each time: two sends to a chat exactly one slot interval apart
+        may arrive a little closer and be refused with a 429, which pauses every chat. Telegram
+        had this one by the time it answered, so counting from the answer is always safe.
+        """
+        ready = self._monotonic() + self._per_chat_interval
+        if ready > self._chat_ready_at.get(chat, -math.inf):
+            self._chat_ready_at[chat] = ready
 
     async def _respect_overall_window(self) -> None:
         """Never start more sends in any one second than the overall limit.

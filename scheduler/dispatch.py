@@ -9,6 +9,12 @@ Telegram errors have meaning here:
   retried once and counted as an unknown outcome; a second unknown outcome is taken as sent.
 - ``NetworkError`` (5xx, connection refused): nothing arrived; the row stays pending with backoff.
 - ``BadRequest``: Telegram will never accept it; the row is recorded as failed.
+
+Everything the dispatcher sends takes the rate limiter's queued lane with the delivery's
+priority: a reply to a person always goes first, then alerts, then reminders, then digests.
+Urgent rows (alerts, crisis replies, follow-ups) are claimed apart from the rest: beyond the
+cap on sends in flight, and even while the same chat has a less urgent send under way, so an
+alert never waits for a fan-out to drain or for its clinician's digest to finish.
 """
 
 from __future__ import annotations
@@ -33,7 +39,9 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.clock import Clock
 from bot.models import Delivery
-from bot.services.reminders import ALERT, SAFETY_TIMEOUT_KINDS, Outgoing, ReminderService
+from bot.ratelimit import Queued, TelegramRateLimiter
+from bot.services.careteam import ALERT, ALERT_PRIORITY
+from bot.services.reminders import SAFETY_TIMEOUT_KINDS, Outgoing, ReminderService
 from bot.services.reports import DigestFiles
 from bot.services.safetynet import SafetyNetService
 from bot.services.weekly import DIGEST, DigestDeliveries
@@ -43,6 +51,7 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=5)
 REPEAT_LEASE = timedelta(minutes=5)
+_URGENT = "urgent delivery"  # the name of the task sending an urgent row
 
 
 @dataclass
@@ -75,9 +84,13 @@ class Dispatcher:
     _in_flight: set[asyncio.Task[None]] = field(default_factory=set)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _outcomes: GroupCommit = field(init=False)
+    _queued_lane: bool = field(init=False)
+    _waker: asyncio.Task[None] | None = None
+    _wanted: bool = False
 
     def __post_init__(self) -> None:
         self._outcomes = GroupCommit(self.reminders.deliveries)
+        self._queued_lane = isinstance(getattr(self.bot, "rate_limiter", None), TelegramRateLimiter)
 
     @property
     def in_flight(self) -> int:
@@ -95,32 +108,66 @@ class Dispatcher:
         if self._lock.locked():
             return
         async with self._lock:
-            now = self.clock.now()
-            for missed in await self.reminders.deliveries.expire_overdue(now):
-                self.stats.missed += 1
-                log.warning(
-                    "delivery missed (not sent in its grace window) delivery_id=%s kind=%s",
-                    missed.id,
-                    missed.kind,
-                )
-            room = self.max_in_flight - len(self._in_flight)
-            for delivery in await self.reminders.deliveries.claim_due(now, room):
-                self._start(self._send_first(delivery))
-            room = self.max_in_flight - len(self._in_flight)
-            for delivery in await self.reminders.deliveries.claim_repeats(
-                now, room, now + REPEAT_LEASE
-            ):
-                self._start(self._send_repeat(delivery))
+            await self._claim_and_start()
+
+    def wake(self) -> None:
+        """Run a tick now, or right after the one under way, without waiting for it.
+
+        A handler that has just written an alert calls this instead of awaiting a tick, so
+        the update it handles goes on at once.
+        """
+        self._wanted = True
+        if self._waker is None or self._waker.done():
+            self._waker = asyncio.ensure_future(self._tick_while_wanted())
+
+    async def _tick_while_wanted(self) -> None:
+        while self._wanted:
+            self._wanted = False
+            try:
+                async with self._lock:
+                    await self._claim_and_start()
+            except Exception:
+                log.exception("dispatcher tick on request failed")
+
+    async def _claim_and_start(self) -> None:
+        now = self.clock.now()
+        deliveries = self.reminders.deliveries
+        for missed in await deliveries.expire_overdue(now):
+            self.stats.missed += 1
+            log.warning(
+                "delivery missed (not sent in its grace window) delivery_id=%s kind=%s",
+                missed.id,
+                missed.kind,
+            )
+        # Urgent rows first, each with room of its own: a full fan-out never holds them back.
+        urgent = [task for task in self._in_flight if task.get_name() == _URGENT]
+        room = self.max_in_flight - len(urgent)
+        for delivery in await deliveries.claim_due(now, room, up_to_priority=ALERT_PRIORITY):
+            self._start(self._send_first(delivery), urgent=True)
+        room = self.max_in_flight - (len(self._in_flight) - len(urgent))
+        for delivery in await deliveries.claim_due(now, room):
+            self._start(self._send_first(delivery), urgent=delivery.priority <= ALERT_PRIORITY)
+        room = self.max_in_flight - (len(self._in_flight) - len(urgent))
+        for delivery in await deliveries.claim_repeats(now, room, now + REPEAT_LEASE):
+            self._start(self._send_repeat(delivery))
 
     async def drain(self, within_seconds: float | None = None) -> None:
         """Wait for the sends under way (used at shutdown and in tests)."""
+        if self._waker is not None and not self._waker.done():
+            await asyncio.wait({self._waker}, timeout=within_seconds)
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=within_seconds)
 
-    def _start(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
+    def _start(self, coro: Coroutine[Any, Any, None], *, urgent: bool = False) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=_URGENT if urgent else None)
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
+
+    def _lane(self, delivery: Delivery) -> dict[str, Any]:
+        """Return the keyword that puts a send in the limiter's queued lane, by priority."""
+        if not self._queued_lane:
+            return {}
+        return {"rate_limit_args": Queued(priority=delivery.priority)}
 
     async def _send_first(self, delivery: Delivery) -> None:
         if delivery.kind == DIGEST:
@@ -134,7 +181,7 @@ class Dispatcher:
             if outgoing is None:
                 await self.reminders.deliveries.record_failed(delivery.id, "nothing_to_send")
                 return
-            message_id = await self._send(outgoing)
+            message_id = await self._send(outgoing, self._lane(delivery))
         except Forbidden:
             await self._forbidden(delivery)
         except TimedOut:
@@ -173,7 +220,7 @@ class Dispatcher:
                 await self.reminders.deliveries.record_failed(delivery.id, "nothing_to_send")
                 return
             _, files = built
-            parts = _digest_parts(self.bot, delivery.chat_id, files)
+            parts = _digest_parts(self.bot, delivery.chat_id, files, self._lane(delivery))
             for index in range(delivery.progress, len(parts)):
                 message_id = await parts[index]()
                 await self.digests.record_progress(delivery.id, index + 1)
@@ -222,7 +269,7 @@ class Dispatcher:
             if outgoing is None:
                 await self.reminders.deliveries.record_missed(delivery.id, "schedule_removed")
                 return
-            message_id = await self._send(outgoing)
+            message_id = await self._send(outgoing, self._lane(delivery))
         except Forbidden:
             await self._forbidden(delivery)
             return
@@ -238,7 +285,7 @@ class Dispatcher:
             )
         )
 
-    async def _send(self, outgoing: Outgoing) -> int:
+    async def _send(self, outgoing: Outgoing, lane: dict[str, Any]) -> int:
         markup = (
             InlineKeyboardMarkup(
                 [
@@ -255,6 +302,7 @@ class Dispatcher:
             parse_mode=ParseMode.HTML,
             reply_markup=markup,
             disable_web_page_preview=True,
+            **lane,
         )
         return message.message_id
 
@@ -335,7 +383,9 @@ class GroupCommit:
 SendPart = Callable[[], Coroutine[Any, Any, int]]
 
 
-def _digest_parts(bot: Bot, chat_id: int, files: DigestFiles) -> list[SendPart]:
+def _digest_parts(
+    bot: Bot, chat_id: int, files: DigestFiles, lane: dict[str, Any]
+) -> list[SendPart]:
     """Return the digest's sends in order: the message parts, the charts, then the files.
 
     Everything is sent with ``protect_content``: a clinician cannot forward or save it from
@@ -351,6 +401,7 @@ def _digest_parts(bot: Bot, chat_id: int, files: DigestFiles) -> list[SendPart]:
                 parse_mode=ParseMode.HTML,
                 disable_web_page_preview=True,
                 protect_content=True,
+                **lane,
             )
             return message.message_id
 
@@ -365,6 +416,7 @@ def _digest_parts(bot: Bot, chat_id: int, files: DigestFiles) -> list[SendPart]:
                 caption=photo.caption,
                 parse_mode=ParseMode.HTML,
                 protect_content=True,
+                **lane,
             )
             return message.message_id
 
@@ -383,6 +435,7 @@ def _digest_parts(bot: Bot, chat_id: int, files: DigestFiles) -> list[SendPart]:
                     for p in files.photos
                 ],
                 protect_content=True,
+                **lane,
             )
             return messages[-1].message_id
 
@@ -401,6 +454,7 @@ def _digest_parts(bot: Bot, chat_id: int, files: DigestFiles) -> list[SendPart]:
                 ),
             ],
             protect_content=True,
+            **lane,
         )
         return messages[-1].message_id
 

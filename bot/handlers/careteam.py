@@ -35,21 +35,23 @@ log = logging.getLogger(__name__)
 
 
 async def notify_care_team(context: Context, notice: AlertNotice) -> None:
-    """Queue the alert for each clinician on the care team and send it now."""
-    services = services_of(context)
-    queued = await services.reminders.enqueue_alert(notice)
-    if not queued:
+    """Send a recorded alert to the care team now, without waiting for the sends.
+
+    The alert's deliveries were written with it; a hold kept for the patient's answer ends
+    here, and the dispatcher is woken rather than left for its next tick. The sends go
+    through the delivery rows, so a failure is retried like any other delivery.
+    """
+    if not notice.recipients:
         log.error("alert has no clinician to notify alert_id=%s", notice.alert.id)
         return
-    # Do not wait for the next tick: an urgent alert goes out now, still through the
-    # delivery rows, so a failure is retried like any other delivery.
-    await _dispatch_now(context)
+    await services_of(context).careteam.release(notice)
+    _dispatch_now(context)
 
 
-async def _dispatch_now(context: Context) -> None:
+def _dispatch_now(context: Context) -> None:
     dispatcher = context.bot_data.get(DISPATCHER_KEY)
     if isinstance(dispatcher, Dispatcher):
-        await dispatcher.tick()
+        dispatcher.wake()
 
 
 async def acknowledge_alert(update: Update, context: Context) -> None:
@@ -187,7 +189,7 @@ async def digest(update: Update, context: Context) -> None:
     await services.weekly.request_now(clinician, update.update_id)
     log.info("digest requested update_id=%s clinician_id=%s", update.update_id, clinician.id)
     await reply(update, services.texts.render("digest.building", clinician.locale))
-    await _dispatch_now(context)
+    _dispatch_now(context)
 
 
 async def patient(update: Update, context: Context) -> None:

@@ -34,6 +34,7 @@ from bot.handlers.common import (
 )
 from bot.models import Patient
 from bot.services.safety import CrisisSignal, Tier, assess
+from bot.services.safetynet import REPLY_HOLD
 
 log = logging.getLogger(__name__)
 
@@ -78,27 +79,27 @@ async def scan_for_crisis(update: Update, context: Context) -> None:
         assert patient is not None
         await _ask_if_safe(update, context, patient, category)
         raise ApplicationHandlerStop
-    # Resources go out before anything else; if Telegram refuses them now, the alert below must
-    # still be raised, and the resources are queued to be retried like any delivery.
+    notice = None
+    if is_patient:
+        assert patient is not None
+        # Written first, in one transaction with its deliveries and the follow-up, so that
+        # nothing after this line can lose it; its sends wait until the patient is answered.
+        notice = await services.safety_net.raise_crisis(patient, category, hold=REPLY_HOLD)
+    # Resources go out before anything reaches the team; if Telegram refuses them now, they
+    # are queued to be retried like any delivery.
     replied = await _reply_safely(update, texts.render("crisis.reply", locale, category=category))
     if not replied and patient is not None:
         await services.reminders.enqueue_crisis_reply(patient, category)
-    if is_patient:
-        assert patient is not None
-        notice = await services.careteam.raise_alert(
-            patient, kind="crisis", severity="urgent", category=category
-        )
+    if notice is not None:
         log.warning(
             "crisis signal update_id=%s patient_id=%s alert_id=%s new=%s category=%s tier=%s",
             update.update_id,
-            patient.id,
+            notice.patient.id,
             notice.alert.id,
             notice.is_new,
             category,
             signal.tier,
         )
-        # The follow-up is planned before the (slower) sends to the team.
-        await services.safety_net.plan_followup(patient, category)
         if notice.is_new:
             await notify_care_team(context, notice)
         await _reply_safely(update, texts.render("crisis.team_told", locale))
@@ -119,11 +120,15 @@ async def _answer_in_group(
     services = services_of(context)
     category = signal.category.value
     locale = patient.locale if patient is not None else user_locale(update)
+    notice = None
+    if patient is not None and patient.chat_id is not None and signal.tier is not Tier.POSSIBLE:
+        # As in a private chat: written first, sent to the team once the group is answered.
+        notice = await services.safety_net.raise_crisis(patient, category, hold=REPLY_HOLD)
     await _reply_safely(update, services.texts.render("crisis.group", locale, category=category))
     if patient is None or patient.chat_id is None:
         log.warning("crisis signal in a group update_id=%s patient_id=None", update.update_id)
         return
-    if signal.tier is Tier.POSSIBLE:
+    if notice is None:
         check_id = await services.safety_net.open_check(patient, category)
         minutes = round(services.settings.safety_check_timeout_minutes)
         try:
@@ -140,9 +145,6 @@ async def _answer_in_group(
             "possible crisis in a group update_id=%s patient_id=%s", update.update_id, patient.id
         )
         return
-    notice = await services.careteam.raise_alert(
-        patient, kind="crisis", severity="urgent", category=category
-    )
     log.warning(
         "crisis signal in a group update_id=%s patient_id=%s alert_id=%s new=%s",
         update.update_id,
@@ -150,7 +152,6 @@ async def _answer_in_group(
         notice.alert.id,
         notice.is_new,
     )
-    await services.safety_net.plan_followup(patient, category)
     if notice.is_new:
         await notify_care_team(context, notice)
 
@@ -237,18 +238,40 @@ async def answer_safety(update: Update, context: Context) -> None:
         await query.answer(texts.render("error.stale_button", user_locale(update)))
         return
     _, action, delivery_id, _ = parsed
+    # An alert this raises is stored at once and sent to the team once the patient is answered.
     if action in {callbacks.FOLLOWUP_SAFE, callbacks.FOLLOWUP_UNSAFE}:
-        answer = await services.safety_net.answer_followup(user.id, delivery_id, action)
+        answer = await services.safety_net.answer_followup(
+            user.id, delivery_id, action, hold=REPLY_HOLD
+        )
     else:
-        answer = await services.safety_net.answer_check(user.id, delivery_id, action)
+        answer = await services.safety_net.answer_check(
+            user.id, delivery_id, action, hold=REPLY_HOLD
+        )
     if answer is None:
         await query.answer(texts.render("error.stale_button", user_locale(update)))
         return
+    try:
+        await _answer_safety_press(update, context, action, answer.patient.locale, delivery_id)
+    finally:
+        # Even if the patient's screen could not be changed, the team is told now.
+        if answer.notice is not None and answer.notice.is_new:
+            await notify_care_team(context, answer.notice)
+    log.info(
+        "safety answer update_id=%s patient_id=%s answer=%s",
+        update.update_id,
+        answer.patient.id,
+        answer.answer,
+    )
+
+
+async def _answer_safety_press(
+    update: Update, context: Context, action: str, locale: str, delivery_id: int
+) -> None:
+    """Answer the press and change the question's message to say what happens now."""
+    query = update.callback_query
+    assert query is not None
+    texts = services_of(context).texts
     await query.answer()
-    # The team is told before anything else can fail on the patient's side.
-    if answer.notice is not None and answer.notice.is_new:
-        await notify_care_team(context, answer.notice)
-    locale = answer.patient.locale
     if action == callbacks.SAFETY_SAFE:
         # One "I'm safe" never closes the way to help: that button stays.
         markup = keyboard(
@@ -281,12 +304,6 @@ async def answer_safety(update: Update, context: Context) -> None:
             callbacks.FOLLOWUP_UNSAFE: "crisis.followup_unsafe",
         }[action]
         await edit_in_place(update, texts.render(template, locale))
-    log.info(
-        "safety answer update_id=%s patient_id=%s answer=%s",
-        update.update_id,
-        answer.patient.id,
-        answer.answer,
-    )
 
 
 async def answer_media(update: Update, context: Context) -> None:
@@ -359,8 +376,8 @@ async def answer_sos(update: Update, context: Context) -> None:
             keyboard([[(texts.button("sos_alert", locale), CB_SOS_ALERT)]]),
         )
         return
-    notice = await services.careteam.raise_alert(
-        patient, kind="sos", severity="urgent", category=None
+    notice = await services.safety_net.raise_crisis(
+        patient, None, kind="sos", followup=False, hold=REPLY_HOLD
     )
     log.warning(
         "sos alert update_id=%s patient_id=%s alert_id=%s new=%s",
@@ -369,8 +386,10 @@ async def answer_sos(update: Update, context: Context) -> None:
         notice.alert.id,
         notice.is_new,
     )
-    # The team is told before anything else can fail on the patient's side.
-    if notice.is_new:
-        await notify_care_team(context, notice)
     template = "sos.alert_sent" if notice.is_new else "sos.alert_already"
-    await edit_in_place(update, texts.render(template, locale))
+    try:
+        await edit_in_place(update, texts.render(template, locale))
+    finally:
+        # Even if the patient's screen could not be changed, the team is told now.
+        if notice.is_new:
+            await notify_care_team(context, notice)

@@ -1,13 +1,21 @@
-"""The care team: clinicians, their patients, alerts to them, and the audit of their reads."""
+"""The care team: clinicians, their patients, alerts to them, and the audit of their reads.
+
+An alert is written together with its deliveries, one per clinician to tell, in one
+transaction: once an alert exists, the dispatcher will send it, whatever happens to the
+process afterwards. The deliveries may be held back for a few seconds, so that the patient's
+own answer goes out first; ``release`` then hands them to the dispatcher at once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.models import Alert, Clinician, Patient, more_severe
-from bot.storage.db import Database
+from bot.storage.db import Database, Transaction
+from bot.storage.deliveries import DeliveryRepository, PlannedDelivery
 from bot.storage.repositories import (
     AlertRepository,
     AuditRepository,
@@ -15,6 +23,11 @@ from bot.storage.repositories import (
     PatientRepository,
 )
 from bot.texts import LOCALES
+
+ALERT = "alert"  # the delivery kind of an alert to one clinician
+ALERT_PRIORITY = 0  # deliveries go in priority order: alerts before everything else
+ESCALATED = "escalated"  # an alert delivery's slot when it is the escalated copy
+DEFAULT_ALERT_GRACE = timedelta(minutes=1440)
 
 # A second crisis signal from the same patient within this window joins the open alert instead
 # of paging the team again, unless it is more severe than the open alert (worse news pages
@@ -34,6 +47,43 @@ class AlertNotice:
     patient: Patient
     recipients: tuple[Clinician, ...]
     is_new: bool
+    # When the alert's deliveries were written held back, the moment the hold ends.
+    held_until: datetime | None = None
+
+
+def alert_key(alert_id: int, clinician_id: int, *, escalated: bool = False) -> str:
+    """Return the dedupe key of an alert's delivery to one clinician."""
+    return f"alert:{alert_id}:{clinician_id}{':escalated' if escalated else ''}"
+
+
+def alert_deliveries(
+    notice: AlertNotice,
+    now: datetime,
+    *,
+    grace: timedelta,
+    escalated: bool = False,
+    due_at: datetime | None = None,
+) -> list[PlannedDelivery]:
+    """Return the delivery of an alert to each recipient, due at once (or at ``due_at``).
+
+    An escalated alert is a second, marked copy to every recipient (the team included).
+    """
+    due = due_at or now
+    return [
+        PlannedDelivery(
+            dedupe_key=alert_key(notice.alert.id, clinician.id, escalated=escalated),
+            kind=ALERT,
+            chat_id=clinician.telegram_id,
+            clinician_id=clinician.id,
+            patient_id=notice.patient.id,
+            ref_id=notice.alert.id,
+            slot=ESCALATED if escalated else None,
+            due_at=due,
+            expires_at=due + grace,
+            priority=ALERT_PRIORITY,
+        )
+        for clinician in notice.recipients
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +97,17 @@ class PatientOverview:
 class CareTeamService:
     """Clinician accounts, assignments, alerts and audited reads."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, *, alert_grace: timedelta = DEFAULT_ALERT_GRACE
+    ) -> None:
         self._db = db
         self._clock = clock
+        self._alert_grace = alert_grace
         self._clinicians = ClinicianRepository(db)
         self._patients = PatientRepository(db)
         self._alerts = AlertRepository(db)
         self._audit = AuditRepository(db)
+        self._deliveries = DeliveryRepository(db)
 
     async def add_clinician(
         self, telegram_id: int, name: str, *, role: str = "clinician", locale: str = "en"
@@ -138,40 +192,91 @@ class CareTeamService:
         return None
 
     async def raise_alert(
-        self, patient: Patient, *, kind: str, severity: str, category: str | None
+        self,
+        patient: Patient,
+        *,
+        kind: str,
+        severity: str,
+        category: str | None,
+        hold: timedelta = timedelta(0),
     ) -> AlertNotice:
-        """Record an alert for a patient's care team (all clinicians if none is assigned)."""
-        now = self._clock.now()
+        """Record an alert for a patient's care team (all clinicians if none is assigned).
+
+        A new alert is written with its deliveries (held back for ``hold``, if given); a
+        signal that joins an open alert writes nothing more.
+        """
         async with self._db.transaction() as tx:
-            recent = await self._alerts.recent_open(
-                tx, patient.id, kind, since=now - ALERT_COALESCE_WINDOW
+            return await self.raise_alert_in(
+                tx, patient, kind=kind, severity=severity, category=category, hold=hold
             )
-            worse = recent is not None and more_severe(
-                category, await self._alerts.category_of(tx, recent)
-            )
-            if recent is not None and not worse:
-                alert_id, is_new = recent, False
-            else:
-                alert_id = await self._alerts.add(tx, patient.id, kind, severity, category, now)
-                is_new = True
-        alert = await self._alerts.by_id(alert_id)
-        assert alert is not None
-        return AlertNotice(alert, patient, await self._recipients(patient.id), is_new)
+
+    async def raise_alert_in(
+        self,
+        tx: Transaction,
+        patient: Patient,
+        *,
+        kind: str,
+        severity: str,
+        category: str | None,
+        hold: timedelta = timedelta(0),
+    ) -> AlertNotice:
+        """Record an alert and its deliveries inside a caller's transaction."""
+        now = self._clock.now()
+        recent = await self._alerts.recent_open(
+            tx, patient.id, kind, since=now - ALERT_COALESCE_WINDOW
+        )
+        worse = recent is not None and more_severe(
+            category, await self._alerts.category_of(tx, recent)
+        )
+        if recent is not None and not worse:
+            alert_id, is_new = recent, False
+        else:
+            alert_id = await self._alerts.add(tx, patient.id, kind, severity, category, now)
+            is_new = True
+        return await self._notice_in(tx, alert_id, patient, is_new=is_new, now=now, hold=hold)
 
     async def raise_keyed_alert(
         self, patient_id: int, *, kind: str, key: str, detail: str
     ) -> AlertNotice | None:
-        """Raise a routine alert from the data once per key; None if already raised."""
+        """Raise a routine alert from the data once per key, with its deliveries; None if
+        already raised."""
         now = self._clock.now()
         async with self._db.transaction() as tx:
             alert_id = await self._alerts.add_keyed(tx, patient_id, kind, key, detail, now)
-        if alert_id is None:
-            return None
-        alert = await self._alerts.by_id(alert_id)
-        patient = await self._patients.by_id(patient_id)
+            if alert_id is None:
+                return None
+            patient = await self._patients.by_id_tx(tx, patient_id)
+            assert patient is not None
+            return await self._notice_in(tx, alert_id, patient, is_new=True, now=now)
+
+    async def _notice_in(
+        self,
+        tx: Transaction,
+        alert_id: int,
+        patient: Patient,
+        *,
+        is_new: bool,
+        now: datetime,
+        hold: timedelta = timedelta(0),
+    ) -> AlertNotice:
+        """Read the alert and its recipients; for a new alert, write its deliveries."""
+        alert = await self._alerts.by_id_tx(tx, alert_id)
         assert alert is not None
-        assert patient is not None
-        return AlertNotice(alert, patient, await self._recipients(patient.id), is_new=True)
+        team = await self._patients.care_team_tx(tx, patient.id)
+        recipients = tuple(team or await self._clinicians.list_active_tx(tx))
+        held_until = now + hold if is_new and hold > timedelta(0) else None
+        notice = AlertNotice(alert, patient, recipients, is_new, held_until)
+        if is_new:
+            rows = alert_deliveries(notice, now, grace=self._alert_grace, due_at=held_until)
+            await self._deliveries.plan(tx, rows, now)
+        return notice
+
+    async def release(self, notice: AlertNotice) -> None:
+        """Send an alert's held deliveries now rather than when the hold ends."""
+        if notice.held_until is None:
+            return
+        keys: Sequence[str] = [alert_key(notice.alert.id, c.id) for c in notice.recipients]
+        await self._deliveries.release_held(keys, self._clock.now())
 
     async def notice_for(self, alert: Alert, patient: Patient) -> AlertNotice:
         """Return an existing alert addressed to the patient's care team as it is now."""

@@ -28,7 +28,14 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.models import Appointment, Delivery, DeliveryStatus, Medication, Patient, PatientStatus
 from bot.services.aftereffects import had_session
-from bot.services.careteam import AlertNotice, CareTeamService
+from bot.services.careteam import (
+    ALERT,
+    ALERT_PRIORITY,
+    ESCALATED,
+    AlertNotice,
+    CareTeamService,
+    alert_deliveries,
+)
 from bot.services.checkins import prompt_key, prompt_screen
 from bot.services.jit import JIT, SafetyMessages
 from bot.services.occurrences import (
@@ -51,7 +58,6 @@ log = logging.getLogger(__name__)
 DOSE = "dose"
 APPT_EVENING = "appt_evening"
 APPT_HOUR = "appt_hour"
-ALERT = "alert"
 CRISIS_REPLY = "crisis_reply"
 # The safety net's rows (see bot/services/safetynet.py). A timeout row sends nothing to the
 # patient: when it comes due unanswered, the care team is alerted.
@@ -61,12 +67,10 @@ CRISIS_FOLLOWUP_TIMEOUT = "crisis_followup_timeout"  # that question left unansw
 SAFETY_TIMEOUT_KINDS = (SAFETY_CHECK_TIMEOUT, CRISIS_FOLLOWUP_TIMEOUT)
 SAFETY_KINDS = (CRISIS_FOLLOWUP, *SAFETY_TIMEOUT_KINDS)
 CHECKIN = "checkin"  # the daily check-in prompt: once a day, never repeated
-ESCALATED = "escalated"  # an alert delivery's slot when it is the escalated copy
 # What a pause, a block or leaving the program cancels (a re-plan brings back what still applies).
 PATIENT_KINDS = (DOSE, APPT_EVENING, APPT_HOUR, CHECKIN, JIT)
 EVERY_DAY = frozenset(range(7))
 
-ALERT_PRIORITY = 0
 REMINDER_PRIORITY = 5
 SNOOZE_CHOICES = (10, 30, 60)
 SKIP_REASONS = ("side_effects", "forgot", "ran_out", "stopped", "other")
@@ -566,25 +570,12 @@ class ReminderService:
     async def enqueue_alert(self, notice: AlertNotice, *, escalated: bool = False) -> int:
         """Queue an alert for each recipient as a delivery, so it survives faults and restarts.
 
-        An escalated alert is a second, marked copy to every recipient (the team included).
+        A new alert's deliveries are written with it (see ``CareTeamService.raise_alert``);
+        this adds an escalated copy, or deliveries to a changed team, and repeats nothing:
+        the deliveries' keys are unique.
         """
         now = self._clock.now()
-        suffix = ":escalated" if escalated else ""
-        rows = [
-            PlannedDelivery(
-                dedupe_key=f"alert:{notice.alert.id}:{clinician.id}{suffix}",
-                kind=ALERT,
-                chat_id=clinician.telegram_id,
-                clinician_id=clinician.id,
-                patient_id=notice.patient.id,
-                ref_id=notice.alert.id,
-                slot=ESCALATED if escalated else None,
-                due_at=now,
-                expires_at=now + self._grace(ALERT),
-                priority=ALERT_PRIORITY,
-            )
-            for clinician in notice.recipients
-        ]
+        rows = alert_deliveries(notice, now, grace=self._grace(ALERT), escalated=escalated)
         if rows:
             async with self._db.transaction() as tx:
                 await self.deliveries.plan(tx, rows, now)

@@ -7,6 +7,12 @@ that comes due unanswered alerts the team. A crisis answer (and every alert rais
 follow-up, "are you safe now?", some minutes later (``crisis_followup``), with its own timeout
 row (``crisis_followup_timeout``): "I'm not safe" or silence alerts the team again. Every step is
 a delivery row, so a restart loses none of them.
+
+An urgent alert, its deliveries to the team and its follow-up are written in one transaction
+before the patient is answered. When the patient is being answered, the deliveries are held
+back for up to ``REPLY_HOLD`` so that the answer goes first; the handler releases them as soon
+as it has answered, and if the process dies before, the dispatcher sends them when the hold
+ends, after a restart if need be.
 """
 
 from __future__ import annotations
@@ -19,15 +25,14 @@ from bot import callbacks
 from bot.clock import Clock
 from bot.config import Settings
 from bot.models import Delivery, Patient
-from bot.services.careteam import AlertNotice, CareTeamService
+from bot.services.careteam import ALERT_PRIORITY, AlertNotice, CareTeamService
 from bot.services.reminders import (
-    ALERT_PRIORITY,
     CRISIS_FOLLOWUP,
     CRISIS_FOLLOWUP_TIMEOUT,
     SAFETY_CHECK_TIMEOUT,
     ReminderService,
 )
-from bot.storage.db import Database
+from bot.storage.db import Database, Transaction
 from bot.storage.deliveries import PlannedDelivery
 from bot.storage.repositories import PatientRepository
 
@@ -44,6 +49,10 @@ _CHECK_ANSWERS = {
 }
 _FOLLOWUP_ANSWERS = {callbacks.FOLLOWUP_SAFE: SAFE, callbacks.FOLLOWUP_UNSAFE: UNSAFE}
 _ALERT_KIND = {HELP: "crisis_help", OTHER: "crisis_other", UNSAFE: "followup_unsafe"}
+# How long an alert's deliveries wait for the patient's answer to go out first. Longer than a
+# normal send (a few hundred milliseconds), short enough that a hanging one barely delays the
+# team: past it, the dispatcher sends the alert anyway.
+REPLY_HOLD = timedelta(seconds=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,32 +105,67 @@ class SafetyNetService:
         log.info("safety check opened patient_id=%s delivery_id=%s", patient.id, row_id)
         return row_id
 
+    async def raise_crisis(
+        self,
+        patient: Patient,
+        category: str | None,
+        *,
+        kind: str = "crisis",
+        followup: bool = True,
+        hold: timedelta = timedelta(0),
+    ) -> AlertNotice:
+        """Record an urgent alert, its deliveries to the team and the follow-up, at once.
+
+        ``hold`` keeps the deliveries back while the patient is answered (see the module
+        docstring); ``CareTeamService.release`` sends them as soon as the answer is out.
+        """
+        async with self._db.transaction() as tx:
+            notice = await self._careteam.raise_alert_in(
+                tx, patient, kind=kind, severity="urgent", category=category, hold=hold
+            )
+            if followup:
+                await self._plan_followup_in(tx, patient, category or "suicide")
+        log.warning(
+            "urgent alert kind=%s patient_id=%s alert_id=%s new=%s",
+            kind,
+            patient.id,
+            notice.alert.id,
+            notice.is_new,
+        )
+        return notice
+
     async def plan_followup(self, patient: Patient, category: str) -> None:
         """Plan "are you safe now?" after a crisis answer, and the alert if it goes unanswered."""
+        async with self._db.transaction() as tx:
+            await self._plan_followup_in(tx, patient, category)
+
+    async def _plan_followup_in(self, tx: Transaction, patient: Patient, category: str) -> None:
         now = self._clock.now()
         stamp = now.isoformat(timespec="microseconds")
         due = now + self.followup_delay
         key = f"{CRISIS_FOLLOWUP}:{patient.id}:{stamp}"
-        async with self._db.transaction() as tx:
-            await self._deliveries.plan(
-                tx, [self._row(key, CRISIS_FOLLOWUP, patient, due, category)], now
-            )
-            followup_id = await self._deliveries.id_for_key(tx, key)
-            timeout = self._row(
-                f"{CRISIS_FOLLOWUP_TIMEOUT}:{patient.id}:{stamp}",
-                CRISIS_FOLLOWUP_TIMEOUT,
-                patient,
-                due + self.check_timeout,
-                category,
-                ref_id=followup_id,
-            )
-            await self._deliveries.plan(tx, [timeout], now)
+        await self._deliveries.plan(
+            tx, [self._row(key, CRISIS_FOLLOWUP, patient, due, category)], now
+        )
+        followup_id = await self._deliveries.id_for_key(tx, key)
+        timeout = self._row(
+            f"{CRISIS_FOLLOWUP_TIMEOUT}:{patient.id}:{stamp}",
+            CRISIS_FOLLOWUP_TIMEOUT,
+            patient,
+            due + self.check_timeout,
+            category,
+            ref_id=followup_id,
+        )
+        await self._deliveries.plan(tx, [timeout], now)
         log.info("crisis follow-up planned patient_id=%s delivery_id=%s", patient.id, followup_id)
 
     async def answer_check(
-        self, user_id: int, delivery_id: int, action: str
+        self, user_id: int, delivery_id: int, action: str, *, hold: timedelta = timedelta(0)
     ) -> SafetyAnswer | None:
-        """Record an answer to "Are you safe right now?"; None for a stale or forged press."""
+        """Record an answer to "Are you safe right now?"; None for a stale or forged press.
+
+        An alert it raises is held back for ``hold`` (the patient is answered first).
+        """
         answer = _CHECK_ANSWERS.get(action)
         owned = await self._own(user_id, delivery_id, SAFETY_CHECK_TIMEOUT)
         if answer is None or owned is None:
@@ -135,12 +179,11 @@ class SafetyNetService:
         if answer == SAFE:
             log.info("safety check answered safe patient_id=%s", patient.id)
             return SafetyAnswer(patient, answer)
-        notice = await self._alert(patient, _ALERT_KIND[answer], row.slot)
-        await self.plan_followup(patient, row.slot or "suicide")
+        notice = await self.raise_crisis(patient, row.slot, kind=_ALERT_KIND[answer], hold=hold)
         return SafetyAnswer(patient, answer, notice)
 
     async def answer_followup(
-        self, user_id: int, delivery_id: int, action: str
+        self, user_id: int, delivery_id: int, action: str, *, hold: timedelta = timedelta(0)
     ) -> SafetyAnswer | None:
         """Record an answer to the follow-up; "I'm not safe" alerts the team again."""
         answer = _FOLLOWUP_ANSWERS.get(action)
@@ -154,7 +197,9 @@ class SafetyNetService:
         if answer == SAFE:
             log.info("crisis follow-up answered safe patient_id=%s", patient.id)
             return SafetyAnswer(patient, answer)
-        notice = await self._alert(patient, _ALERT_KIND[answer], row.slot)
+        notice = await self.raise_crisis(
+            patient, row.slot, kind=_ALERT_KIND[answer], followup=False, hold=hold
+        )
         return SafetyAnswer(patient, answer, notice)
 
     async def on_timeout(self, delivery: Delivery) -> AlertNotice | None:
@@ -164,28 +209,13 @@ class SafetyNetService:
             return None
         if delivery.kind == SAFETY_CHECK_TIMEOUT:
             # Claimed means still pending: an answered check is never claimed.
-            notice = await self._alert(patient, "crisis_silent", delivery.slot)
-            await self.plan_followup(patient, delivery.slot or "suicide")
-            return notice
+            return await self.raise_crisis(patient, delivery.slot, kind="crisis_silent")
         followup = await self._deliveries.by_id(delivery.ref_id or 0)
         if followup is not None and followup.response in {SAFE, UNSAFE}:
             return None  # answered: "safe" needs nothing, "not safe" has alerted already
-        return await self._alert(patient, "followup_silent", delivery.slot)
-
-    async def _alert(self, patient: Patient, kind: str, category: str | None) -> AlertNotice:
-        notice = await self._careteam.raise_alert(
-            patient, kind=kind, severity="urgent", category=category
+        return await self.raise_crisis(
+            patient, delivery.slot, kind="followup_silent", followup=False
         )
-        if notice.is_new:
-            await self._reminders.enqueue_alert(notice)
-        log.warning(
-            "safety alert kind=%s patient_id=%s alert_id=%s new=%s",
-            kind,
-            patient.id,
-            notice.alert.id,
-            notice.is_new,
-        )
-        return notice
 
     async def _own(
         self, user_id: int, delivery_id: int, kind: str

@@ -15,6 +15,9 @@ from datetime import datetime
 from bot.models import Delivery, DeliveryStatus
 from bot.storage.db import Database, Transaction, from_db_time, to_db_time
 
+# Larger than any delivery's priority: "every row".
+_LEAST_URGENT = 1_000_000
+
 
 def _opt_time(value: str | None) -> datetime | None:
     return from_db_time(value) if value else None
@@ -161,10 +164,18 @@ class DeliveryRepository:
             )
         return [_delivery(row) for row in rows]
 
-    async def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
-        """Claim up to ``limit`` due rows (alerts first, then oldest) for sending."""
+    async def claim_due(
+        self, now: datetime, limit: int, *, up_to_priority: int | None = None
+    ) -> list[Delivery]:
+        """Claim up to ``limit`` due rows (alerts first, then oldest) for sending.
+
+        With ``up_to_priority``, only rows of that priority or a more urgent one are claimed,
+        and only sends as urgent hold a chat: an alert to a clinician is claimed while that
+        clinician's digest is still going out.
+        """
         if limit <= 0:
             return []
+        most = _LEAST_URGENT if up_to_priority is None else up_to_priority
         async with self._db.transaction() as tx:
             # One row per chat at a time: a chat's next message waits for the previous outcome,
             # so a patient who blocked the bot gets exactly one attempt, and Telegram's
@@ -173,15 +184,27 @@ class DeliveryRepository:
                 "UPDATE deliveries SET status = 'sending', attempts = attempts + 1 "
                 "WHERE id IN (SELECT id FROM (SELECT id, chat_id, priority, due_at, "
                 "ROW_NUMBER() OVER (PARTITION BY chat_id ORDER BY priority, due_at, id) AS rn "
-                "FROM deliveries WHERE status = 'pending' AND due_at <= ?) "
+                "FROM deliveries WHERE status = 'pending' AND due_at <= ? AND priority <= ?) "
                 "WHERE rn = 1 AND chat_id NOT IN "
-                "(SELECT chat_id FROM deliveries WHERE status = 'sending') "
+                "(SELECT chat_id FROM deliveries WHERE status = 'sending' AND priority <= ?) "
                 "ORDER BY priority, due_at, id LIMIT ?) RETURNING *",
-                (to_db_time(now), limit),
+                (to_db_time(now), most, most, limit),
             )
         claimed = [_delivery(row) for row in rows]
         claimed.sort(key=lambda d: (d.priority, d.due_at, d.id))
         return claimed
+
+    async def release_held(self, dedupe_keys: Sequence[str], now: datetime) -> int:
+        """Make pending rows that were held back for a moment due now; return how many."""
+        if not dedupe_keys:
+            return 0
+        marks = ",".join("?" * len(dedupe_keys))
+        async with self._db.transaction() as tx:
+            return await tx.execute_rowcount(
+                f"UPDATE deliveries SET due_at = ? WHERE dedupe_key IN ({marks}) "  # noqa: S608 - only placeholders
+                "AND status = 'pending' AND due_at > ?",
+                (to_db_time(now), *dedupe_keys, to_db_time(now)),
+            )
 
     async def claim_repeats(
         self, now: datetime, limit: int, lease_until: datetime

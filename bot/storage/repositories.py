@@ -81,6 +81,13 @@ def _alert(row: sqlite3.Row) -> Alert:
     )
 
 
+_ACTIVE_CLINICIANS = "SELECT * FROM clinicians WHERE active = 1 ORDER BY name COLLATE NOCASE"
+_CARE_TEAM = (
+    "SELECT c.* FROM clinicians c JOIN care_team t ON t.clinician_id = c.id "
+    "WHERE t.patient_id = ? AND c.active = 1 ORDER BY c.name COLLATE NOCASE"
+)
+
+
 class ClinicianRepository:
     """Clinicians and their roles."""
 
@@ -130,10 +137,11 @@ class ClinicianRepository:
 
     async def list_active(self) -> list[Clinician]:
         """Return every active clinician, by name."""
-        rows = await self._db.fetchall(
-            "SELECT * FROM clinicians WHERE active = 1 ORDER BY name COLLATE NOCASE"
-        )
-        return [_clinician(row) for row in rows]
+        return [_clinician(row) for row in await self._db.fetchall(_ACTIVE_CLINICIANS)]
+
+    async def list_active_tx(self, tx: Transaction) -> list[Clinician]:
+        """Return every active clinician, by name, inside a transaction."""
+        return [_clinician(row) for row in await tx.fetchall(_ACTIVE_CLINICIANS)]
 
 
 class PatientRepository:
@@ -267,12 +275,12 @@ class PatientRepository:
 
     async def care_team(self, patient_id: int) -> list[Clinician]:
         """Return the active clinicians assigned to a patient."""
-        rows = await self._db.fetchall(
-            "SELECT c.* FROM clinicians c JOIN care_team t ON t.clinician_id = c.id "
-            "WHERE t.patient_id = ? AND c.active = 1 ORDER BY c.name COLLATE NOCASE",
-            (patient_id,),
-        )
+        rows = await self._db.fetchall(_CARE_TEAM, (patient_id,))
         return [_clinician(row) for row in rows]
+
+    async def care_team_tx(self, tx: Transaction, patient_id: int) -> list[Clinician]:
+        """Return the active clinicians assigned to a patient, inside a transaction."""
+        return [_clinician(row) for row in await tx.fetchall(_CARE_TEAM, (patient_id,))]
 
     async def is_assigned(self, patient_id: int, clinician_id: int) -> bool:
         """Return whether a clinician is on the patient's care team."""
@@ -476,6 +484,11 @@ class AlertRepository:
     async def by_id(self, alert_id: int) -> Alert | None:
         """Return an alert."""
         row = await self._db.fetchone("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+        return _alert(row) if row else None
+
+    async def by_id_tx(self, tx: Transaction, alert_id: int) -> Alert | None:
+        """Return an alert, inside a transaction."""
+        row = await tx.fetchone("SELECT * FROM alerts WHERE id = ?", (alert_id,))
         return _alert(row) if row else None
 
     async def open_for(self, patient_id: int) -> list[Alert]:

@@ -13,54 +13,16 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import Application
-from telegram.request import RequestData
 
 from bot.app import build_application
 from bot.config import Settings
 from tests.support.apps import svc
-from tests.support.botapi import LocalBotApi
+from tests.support.botapi import GatedBotApi, LocalBotApi
 from tests.support.updates import callback_update, text_update
 
 App = Application[Any, Any, Any, Any, Any, Any]
 DR = 9601
 PATIENTS = [7601 + n for n in range(6)]
-
-
-class GatedBotApi(LocalBotApi):
-    """The in-process Bot API, where sends to some chats wait until the test opens a gate."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gates: dict[int, asyncio.Event] = {}
-        self.answered: dict[int, asyncio.Event] = {}
-
-    def hold(self, chat_id: int) -> asyncio.Event:
-        """Hold every send to ``chat_id`` until the returned event is set."""
-        return self.gates.setdefault(chat_id, asyncio.Event())
-
-    def answered_in(self, chat_id: int) -> asyncio.Event:
-        """Return an event set once something was sent to ``chat_id``."""
-        return self.answered.setdefault(chat_id, asyncio.Event())
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = None,
-        write_timeout: Any = None,
-        connect_timeout: Any = None,
-        pool_timeout: Any = None,
-    ) -> tuple[int, bytes]:
-        """Wait at the chat's gate, if it has one, then answer as Telegram would."""
-        params = request_data.parameters if request_data is not None else {}
-        chat_id = int(params.get("chat_id") or 0)
-        gate = self.gates.get(chat_id)
-        if gate is not None:
-            await gate.wait()
-        answer = await super().do_request(url, method, request_data)
-        self.answered_in(chat_id).set()
-        return answer
 
 
 @asynccontextmanager

@@ -152,6 +152,29 @@ async def test_sends_to_one_private_chat_are_spaced_by_the_interval() -> None:
     assert times[-1] - START <= 4 + 1 / 30
 
 
+async def test_a_chats_next_send_is_spaced_from_when_telegram_answered_the_last() -> None:
+    """A send that took 300 ms to be answered pushes the chat's next send back by as much."""
+    clock = VirtualClock()
+    limiter = _limiter(clock)
+    started: list[float] = []
+    answered: list[float] = []
+
+    async def slow(**kwargs: Any) -> Result:
+        started.append(clock.now)
+        await clock.sleep(0.3)
+        answered.append(clock.now)
+        return {"message_id": len(started)}
+
+    async def one_after_another() -> None:
+        for _ in range(3):
+            await _send(limiter, slow, 7)
+
+    await clock.run(one_after_another())
+    assert [b - a for a, b in zip(answered, started[1:], strict=False)] == [
+        pytest.approx(1.0, abs=1 / 30)
+    ] * 2
+
+
 async def test_a_busy_chat_does_not_hold_up_other_chats() -> None:
     """Ten messages queued for one chat do not delay the single messages queued after them."""
     clock = VirtualClock()
