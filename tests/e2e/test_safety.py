@@ -138,3 +138,49 @@ async def test_a_crisis_in_a_group_chat_reveals_nothing_and_alerts_privately(
     alert = await dr.wait_for_message(contains="P-880", timeout=15)
     assert "kill myself" not in alert.text
     await group.expect_no_message(within=2.0, contains="care team")
+
+
+async def test_patients_in_crisis_at_once_are_answered_together_then_the_team_is_paged(
+    bot: BotProcess, emu: AsyncEmulatorClient
+) -> None:
+    """Six crisis messages at once: every reply goes out together, each before its alert."""
+    add_clinician(bot)
+    await bot.launch(emu)
+    dr = await emu.create_user(DR, "Lee")
+    patients = [await enrol(bot, emu, 611 + n) for n in range(6)]
+    await dr.mark()
+    await asyncio.gather(*(p.send("i want to kill myself tonight") for p in patients))
+    replies = [await p.wait_for_message(contains="988", timeout=30) for p in patients]
+    told = [
+        await p.wait_for_message(contains="alerted your care team", timeout=30) for p in patients
+    ]
+    alerts = [await dr.wait_for_message(contains=f"P-{p.id}", timeout=60) for p in patients]
+    assert all("kill myself" not in alert.text for alert in alerts)
+    accepted = {(s.chat_id, s.message_id): s.t for s in (await emu.stats()).sends}
+    reply_at = [accepted[(p.id, r.message_id)] for p, r in zip(patients, replies, strict=True)]
+    told_at = [accepted[(p.id, t.message_id)] for p, t in zip(patients, told, strict=True)]
+    alert_at = [accepted[(DR, a.message_id)] for a in alerts]
+    assert all(r < t for r, t in zip(reply_at, told_at, strict=True)), "each chat in order"
+    assert all(r < a for r, a in zip(reply_at, alert_at, strict=True)), "answer, then page"
+    # One at a time, each crisis took over a second (its second message waits for the chat's
+    # one-a-second turn), so the sixth reply came five seconds after the first.
+    assert max(reply_at) - min(reply_at) < 2.5
+
+
+async def test_the_team_is_paged_after_a_crash_while_the_crisis_reply_hung(
+    bot: BotProcess, emu: AsyncEmulatorClient
+) -> None:
+    """kill -9 while Telegram has not answered the crisis reply: the restart pages the team."""
+    add_clinician(bot)
+    await bot.launch(emu)
+    dr = await emu.create_user(DR, "Lee")
+    pat = await enrol(bot, emu, 621)
+    await dr.mark()
+    # The reply reaches the patient, but Telegram's answer never comes back to the bot.
+    await emu.faults.add("timeout", hold=30.0, delivered=True, chat_id=pat.id)
+    await pat.send("i want to end my life")
+    await pat.wait_for_message(contains="988", timeout=15)
+    bot.kill()
+    await bot.launch(emu)
+    alert = await dr.wait_for_message(contains="P-621", timeout=30)
+    assert "end my life" not in alert.text
