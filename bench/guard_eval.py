@@ -32,6 +32,7 @@ from pathlib import Path
 
 import yaml
 
+from bench.crisis_eval import Rate
 from bench.search_eval import ARTICLES_DIR, SAMPLE_WORDING
 from bot.services.learn import NALOXONE_ARTICLE, answer_for
 from bot.services.library import Library, load_library
@@ -55,22 +56,6 @@ class Case:
     lang: str
     expect: str
     articles: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Rate:
-    """A count out of a total."""
-
-    hits: int
-    total: int
-
-    @property
-    def value(self) -> float:
-        """Return the share (1.0 for an empty total: nothing to miss)."""
-        return self.hits / self.total if self.total else 1.0
-
-    def __str__(self) -> str:
-        return f"{self.value:6.1%} ({self.hits}/{self.total})"
 
 
 @dataclass(frozen=True, slots=True)
