@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import charts, crisis_eval, guard_eval, search_eval
+from bench import charts, crisis_eval, guard_eval, reply_delay, search_eval
 from bench.digest import measure_build, measure_crisis_delay
 from bench.dispatch import measure_cost, measure_paced
 from bot.config import configure_libraries
 
 
 def main() -> None:
-    """Print the evaluations, the dispatcher's figures, the charts' and the digest's."""
+    """Print the evaluations, the dispatcher's figures, the crisis reply delay, the charts' and
+    the digest's."""
     configure_libraries()
     search_eval.main([])
     guard_eval.main([])  # the development set, and the held-out set when it is in place
@@ -19,6 +20,7 @@ def main() -> None:
     crisis_eval.main([] if crisis_eval.HELDOUT_FILE.exists() else ["--set", "dev"])
     asyncio.run(measure_cost(10_000))
     asyncio.run(measure_paced(1_000))
+    reply_delay.main([])
     charts.main([])
     asyncio.run(measure_build())
     asyncio.run(measure_crisis_delay())
