@@ -195,20 +195,27 @@ class ReminderService:
         return rows
 
     async def replan_patient(self, patient_id: int) -> None:
-        """Re-plan one patient after a schedule, zone or pause change."""
+        """Re-plan one patient after a schedule, zone or pause change.
+
+        One transaction reads the patient and their schedules, cancels what was planned and
+        writes the new plan. Two re-plans of one patient can run at once (a clinician's
+        change and the patient's own, from two chats); in steps, the one that read first
+        could write last and put back reminders at the old zone's times.
+        """
         now = self._clock.now()
-        patient = await self._patients.by_id(patient_id)
-        async with self._db.transaction() as tx:
-            await self.deliveries.cancel_pending(tx, patient_id=patient_id, kinds=PATIENT_KINDS)
-        if patient is None or not _plannable(patient):
-            return
         start = now - max(self._grace(DOSE), self._grace(CHECKIN))
         end = now + timedelta(hours=self._settings.plan_horizon_hours)
-        meds = await self._schedules.medications_of(patient_id)
-        appts = await self._schedules.appointments_of(
-            patient_id, since=start, until=end + timedelta(days=2)
-        )
-        await self.write_planned(self._plan_patient(patient, meds, appts, start, end), now)
+        async with self._db.transaction() as tx:
+            patient = await self._patients.by_id_tx(tx, patient_id)
+            await self.deliveries.cancel_pending(tx, patient_id=patient_id, kinds=PATIENT_KINDS)
+            if patient is None or not _plannable(patient):
+                return
+            meds = await self._schedules.active_medications_of_tx(tx, patient_id)
+            appts = await self._schedules.appointments_of_tx(
+                tx, patient_id, since=start, until=end + timedelta(days=2)
+            )
+            rows = self._plan_patient(patient, meds, appts, start, end)
+            await self.deliveries.plan(tx, rows, now)
 
     def _plan_patient(
         self,

@@ -126,11 +126,12 @@ class ScheduleRepository:
         self, patient_id: int, *, active_only: bool = True
     ) -> list[Medication]:
         """Return a patient's medications, by name."""
-        rows = await self._db.fetchall(
-            "SELECT * FROM medications WHERE patient_id = ? AND (active = 1 OR ? = 0) "
-            "ORDER BY name COLLATE NOCASE, id",
-            (patient_id, int(active_only)),
-        )
+        rows = await self._db.fetchall(_MEDICATIONS_OF, (patient_id, int(active_only)))
+        return [_medication(row) for row in rows]
+
+    async def active_medications_of_tx(self, tx: Transaction, patient_id: int) -> list[Medication]:
+        """Return a patient's active medications, by name, inside a transaction."""
+        rows = await tx.fetchall(_MEDICATIONS_OF, (patient_id, 1))
         return [_medication(row) for row in rows]
 
     async def all_active_medications(self) -> list[Medication]:
@@ -248,14 +249,16 @@ class ScheduleRepository:
     ) -> list[Appointment]:
         """Return a patient's appointments starting in a window, soonest first."""
         rows = await self._db.fetchall(
-            "SELECT * FROM appointments WHERE patient_id = ? AND starts_at >= ? "
-            "AND (? IS NULL OR starts_at < ?) ORDER BY starts_at, id",
-            (
-                patient_id,
-                to_db_time(since),
-                to_db_time(until) if until else None,
-                to_db_time(until) if until else None,
-            ),
+            _APPOINTMENTS_OF, _appointments_of_params(patient_id, since, until)
+        )
+        return [_appointment(row) for row in rows]
+
+    async def appointments_of_tx(
+        self, tx: Transaction, patient_id: int, *, since: datetime, until: datetime
+    ) -> list[Appointment]:
+        """Return a patient's appointments starting in a window, inside a transaction."""
+        rows = await tx.fetchall(
+            _APPOINTMENTS_OF, _appointments_of_params(patient_id, since, until)
         )
         return [_appointment(row) for row in rows]
 
@@ -267,3 +270,20 @@ class ScheduleRepository:
             (to_db_time(since), to_db_time(until)),
         )
         return [_appointment(row) for row in rows]
+
+
+_MEDICATIONS_OF = (
+    "SELECT * FROM medications WHERE patient_id = ? AND (active = 1 OR ? = 0) "
+    "ORDER BY name COLLATE NOCASE, id"
+)
+_APPOINTMENTS_OF = (
+    "SELECT * FROM appointments WHERE patient_id = ? AND starts_at >= ? "
+    "AND (? IS NULL OR starts_at < ?) ORDER BY starts_at, id"
+)
+
+
+def _appointments_of_params(
+    patient_id: int, since: datetime, until: datetime | None
+) -> tuple[int, str, str | None, str | None]:
+    end = to_db_time(until) if until else None
+    return (patient_id, to_db_time(since), end, end)
