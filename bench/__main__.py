@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import charts, crisis_eval, guard_eval, planner, search_eval
+from bench import charts, crisis_eval, guard_eval, planner, reply_delay, search_eval
 from bench.digest import measure_build, measure_crisis_delay
 from bench.dispatch import measure_cost, measure_paced
 from bot.config import configure_libraries
 
 
 def main() -> None:
-    """Print the evaluations and the dispatcher's, planner's, charts' and digest's figures."""
+    """Print the evaluations, then the dispatcher's, planner's, crisis reply delay's, charts'
+    and digest's figures."""
     configure_libraries()
     search_eval.main([])
     guard_eval.main([])  # the development set, and the held-out set when it is in place
@@ -20,6 +21,7 @@ def main() -> None:
     asyncio.run(measure_cost(10_000))
     asyncio.run(measure_paced(1_000))
     planner.main([])
+    reply_delay.main([])
     charts.main([])
     asyncio.run(measure_build())
     asyncio.run(measure_crisis_delay())

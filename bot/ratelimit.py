@@ -8,7 +8,9 @@ each send a slot ahead of time instead of sleeping in lock-step:
 * The overall limit is a grid of slots ``1/overall_per_second`` seconds apart, each holding
   at most one send, so no one-second window ever holds more than ``overall_per_second``
   sends. A send takes the first free slot at or after the moment its chat may receive again,
-  so a busy chat never holds up the others: their sends fill the earlier slots.
+  so a busy chat never holds up the others: their sends fill the earlier slots. Since
+  requests take a varying while to reach Telegram, a send also waits while 30 sends are in
+  flight or were answered within the last second, so that Telegram never sees more.
 * Each chat remembers when it may next receive (``per_chat_interval`` after its last slot,
   or after Telegram answered its last send if that was later);
   a group additionally keeps its last ``group_per_minute`` slots to stay within a minute's
@@ -63,6 +65,8 @@ _SWEEP_EVERY_SECONDS = 60.0  # and a quiet bot still forgets old chats within a 
 
 
 _WINDOW_TOLERANCE = 1e-6
+# Telegram's overall limit, counted by when sends reach it.
+TELEGRAM_PER_SECOND = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +142,11 @@ class TelegramRateLimiter(BaseRateLimiter[int | Queued]):
         self._group_recent: dict[ChatKey, deque[float]] = {}
         self._paused_until = -math.inf
         self._started: deque[float] = deque(maxlen=overall_per_second)
+        # What Telegram may see in one second: its own limit, or ours if that is higher.
+        self._arrival_budget = max(overall_per_second, TELEGRAM_PER_SECOND)
+        self._answered_at: deque[float] = deque(maxlen=self._arrival_budget)
+        self._in_flight = 0
+        self._poll_interval = 1.0 / overall_per_second
         self._prune_slots_at = _PRUNE_AT_LEAST
         self._prune_chats_at = _PRUNE_AT_LEAST
         self._next_sweep = -math.inf
@@ -225,31 +234,46 @@ class TelegramRateLimiter(BaseRateLimiter[int | Queued]):
                 self._answered(chat)
 
     def _answered(self, chat: ChatKey) -> None:
-        """Space the chat's next send from the moment Telegram answered this one.
+        """Record that Telegram answered a send to ``chat``, and space the chat's next one.
 
         Slots are one interval apart, but a request reaches Telegram some milliseconds after
         it starts, more or fewer each time: two sends to a chat exactly one slot interval apart
         may arrive a little closer and be refused with a 429, which pauses every chat. Telegram
         had this one by the time it answered, so counting from the answer is always safe.
         """
-        ready = self._monotonic() + self._per_chat_interval
+        now = self._monotonic()
+        self._in_flight -= 1
+        self._answered_at.append(now)
+        ready = now + self._per_chat_interval
         if ready > self._chat_ready_at.get(chat, -math.inf):
             self._chat_ready_at[chat] = ready
 
     async def _respect_overall_window(self) -> None:
-        """Never start more sends in any one second than the overall limit.
+        """Never start more sends in any one second than the overall limit, nor let more
+        reach Telegram in any one second than it allows.
 
         The slot grid spaces sends evenly, but a busy event loop can wake several late sends
-        at once; this window over the actual start times keeps such a catch-up from ever
-        exceeding the limit.
+        at once; a window over the actual start times keeps such a catch-up from ever
+        exceeding the limit. And requests reach Telegram a varying while after they start:
+        sends started a little more than a second apart can arrive within one second. A send
+        reaches Telegram before it is answered, so counting the sends still in flight and
+        those answered within the last second bounds what Telegram can see in any second.
         """
         started = self._started
-        while len(started) == started.maxlen:
-            wait = started[0] + 1.0 - self._monotonic()
+        while True:
+            now = self._monotonic()
+            wait = 0.0
+            if len(started) == started.maxlen:
+                wait = started[0] + 1.0 - now
+            recent = [moment for moment in self._answered_at if moment > now - 1.0]
+            if self._in_flight + len(recent) >= self._arrival_budget:
+                # Wait for the oldest recent answer to leave the window, or for an answer.
+                wait = max(wait, recent[0] + 1.0 - now if recent else self._poll_interval)
             if wait <= _WINDOW_TOLERANCE:  # grid slots are exact; float sums are not
                 break
             await self._sleep(wait)
-        started.append(self._monotonic())
+        started.append(now)
+        self._in_flight += 1
 
     async def _wait_for_turn(self, chat: ChatKey, *, is_group: bool) -> None:
         """Reserve a slot for ``chat`` and sleep until it comes, queueing again after a pause."""

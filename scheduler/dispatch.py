@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=5)
 REPEAT_LEASE = timedelta(minutes=5)
-_URGENT = "urgent delivery"  # the name of the task sending an urgent row
 
 
 @dataclass
@@ -82,6 +81,7 @@ class Dispatcher:
     # Resolves the safety net's timeout rows (an unanswered "are you safe?" alerts the team).
     safety_net: SafetyNetService | None = None
     _in_flight: set[asyncio.Task[None]] = field(default_factory=set)
+    _urgent_in_flight: set[asyncio.Task[None]] = field(default_factory=set)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _outcomes: GroupCommit = field(init=False)
     _queued_lane: bool = field(init=False)
@@ -139,17 +139,20 @@ class Dispatcher:
                 missed.id,
                 missed.kind,
             )
-        # Urgent rows first, each with room of its own: a full fan-out never holds them back.
-        urgent = [task for task in self._in_flight if task.get_name() == _URGENT]
-        room = self.max_in_flight - len(urgent)
+        # Urgent rows first, with room of their own: a full fan-out never holds them back.
+        room = self.max_in_flight - len(self._urgent_in_flight)
         for delivery in await deliveries.claim_due(now, room, up_to_priority=ALERT_PRIORITY):
             self._start(self._send_first(delivery), urgent=True)
-        room = self.max_in_flight - (len(self._in_flight) - len(urgent))
+        room = self.max_in_flight - self._routine_in_flight
         for delivery in await deliveries.claim_due(now, room):
             self._start(self._send_first(delivery), urgent=delivery.priority <= ALERT_PRIORITY)
-        room = self.max_in_flight - (len(self._in_flight) - len(urgent))
+        room = self.max_in_flight - self._routine_in_flight
         for delivery in await deliveries.claim_repeats(now, room, now + REPEAT_LEASE):
             self._start(self._send_repeat(delivery))
+
+    @property
+    def _routine_in_flight(self) -> int:
+        return len(self._in_flight) - len(self._urgent_in_flight)
 
     async def drain(self, within_seconds: float | None = None) -> None:
         """Wait for the sends under way (used at shutdown and in tests)."""
@@ -159,9 +162,12 @@ class Dispatcher:
             await asyncio.wait(set(self._in_flight), timeout=within_seconds)
 
     def _start(self, coro: Coroutine[Any, Any, None], *, urgent: bool = False) -> None:
-        task = asyncio.get_running_loop().create_task(coro, name=_URGENT if urgent else None)
+        task = asyncio.ensure_future(coro)
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
+        if urgent:
+            self._urgent_in_flight.add(task)
+            task.add_done_callback(self._urgent_in_flight.discard)
 
     def _lane(self, delivery: Delivery) -> dict[str, Any]:
         """Return the keyword that puts a send in the limiter's queued lane, by priority."""

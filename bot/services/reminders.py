@@ -179,6 +179,9 @@ class ReminderService:
         # How far back a plan starts: after downtime, what is still within its grace is sent.
         self._lookback = max(self._grace(DOSE), self._grace(APPT_HOUR), self._grace(CHECKIN))
         self._full_pass_done = False  # the first tick after a start plans every patient
+        # Per patient: the lock that runs their re-plans one at a time, and how many hold or
+        # wait for it (the entry goes when the last one is done).
+        self._replan_locks: dict[int, tuple[asyncio.Lock, int]] = {}
 
     # Timing ---------------------------------------------------------------------------------
 
@@ -277,6 +280,23 @@ class ReminderService:
         due before now is planned: a slot of those days was never planned, and planning it
         now would send, late, a reminder that was due while they were away.
         """
+        # Two re-plans of one patient can run at once (a clinician's change and the patient's
+        # own, from two chats). Unserialized, the one that read first could write last and put
+        # back reminders at the old zone's times; one at a time, the later one reads what the
+        # later change committed.
+        lock, users = self._replan_locks.get(patient_id, (asyncio.Lock(), 0))
+        self._replan_locks[patient_id] = (lock, users + 1)
+        try:
+            async with lock:
+                await self._replan(patient_id, resumed=resumed)
+        finally:
+            lock, users = self._replan_locks[patient_id]
+            if users == 1:
+                del self._replan_locks[patient_id]
+            else:
+                self._replan_locks[patient_id] = (lock, users - 1)
+
+    async def _replan(self, patient_id: int, *, resumed: bool) -> None:
         now = self._clock.now()
         # Read before cancelling: the plan is made from this version of the patient's state.
         subjects = await self._state.subjects([patient_id])

@@ -10,12 +10,15 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.ext import Application
 
 from bot.app import build_application
+from bot.clock import ManualClock
 from bot.config import Settings
+from bot.storage.db import from_db_time
 from tests.support.apps import svc
 from tests.support.botapi import GatedBotApi, LocalBotApi
 from tests.support.updates import callback_update, text_update
@@ -135,3 +138,30 @@ def _last_screen(api: LocalBotApi, chat_id: int) -> dict[str, Any]:
         if c.method in {"sendMessage", "editMessageText"} and int(c.params["chat_id"]) == chat_id
     ]
     return screens[-1]
+
+
+async def test_a_replan_under_way_does_not_undo_a_time_zone_change(
+    clocked_app: App, clock: ManualClock
+) -> None:
+    """A clinician's change and the patient's move to another zone at once: the new zone wins."""
+    s = svc(clocked_app)
+    await s.careteam.add_clinician(DR, "Dr. Osei")
+    issued = await s.enrollment.create_invite("P-760", clinician_telegram_id=DR, days=7)
+    user_id = PATIENTS[0]
+    await clocked_app.process_update(text_update(clocked_app.bot, user_id, f"/start {issued.code}"))
+    await clocked_app.process_update(callback_update(clocked_app.bot, user_id, "c:yes"))
+    await s.schedules.add_medication("P-760", name="Naltrexone", dose="50 mg", times="21:00")
+    patient = await s.enrollment.patient_for_user(user_id)
+    assert patient is not None
+    # The clinician's side re-plans the patient (as adding a dTMS course does) while the
+    # patient's own update moves them to Los Angeles.
+    await asyncio.gather(
+        s.reminders.replan_patient(patient.id),
+        s.flows.change_preferences(patient, timezone="America/Los_Angeles"),
+    )
+    rows = await s.db.fetchall(
+        "SELECT due_at FROM deliveries WHERE kind = 'dose' AND status = 'pending'"
+    )
+    assert rows, "the dose reminders are planned"
+    zone = ZoneInfo("America/Los_Angeles")
+    assert {from_db_time(r["due_at"]).astimezone(zone).strftime("%H:%M") for r in rows} == {"21:00"}

@@ -111,10 +111,7 @@ async def test_the_alert_is_stored_before_the_reply_and_sent_only_after_it(
         gate = api.hold(PAT)
         handling = asyncio.create_task(app.process_update(text_update(app.bot, PAT, CRISIS)))
         try:
-            for _ in range(200):
-                if await alert_rows(app):
-                    break
-                await asyncio.sleep(0.01)
+            await asyncio.wait_for(api.arrived_at(PAT).wait(), timeout=10)  # the reply hangs
             assert [row["chat_id"] for row in await alert_rows(app)] == [DR]
             followups = await svc(app).db.fetchall(
                 "SELECT 1 FROM deliveries WHERE kind = 'crisis_followup'"
@@ -144,10 +141,7 @@ async def test_a_crisis_alert_survives_a_crash_while_the_reply_hangs(
     await enrol(app)
     api.hold(PAT)  # never opens: the reply never leaves
     handling = asyncio.create_task(app.process_update(text_update(app.bot, PAT, CRISIS)))
-    for _ in range(200):
-        if await alert_rows(app):
-            break
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(api.arrived_at(PAT).wait(), timeout=10)  # the reply hangs
     handling.cancel()  # the crash: nothing after this point of the handler runs
     with pytest.raises(asyncio.CancelledError):
         await handling
@@ -182,16 +176,10 @@ async def test_an_urgent_alert_does_not_wait_behind_the_clinicians_digest(
         gate = api.hold(DR)  # the digest's first part is on its way and slow
         try:
             await dispatcher(app).tick()
-            for _ in range(500):
-                if await svc(app).db.fetchone(
-                    "SELECT 1 FROM deliveries WHERE kind = 'digest' AND status = 'sending'"
-                ):
-                    break
-                await asyncio.sleep(0.01)
-            await asyncio.sleep(0.5)  # the digest is built and its first part is being sent
+            # The digest is built and its first part is on its way.
+            await asyncio.wait_for(api.arrived_at(DR).wait(), timeout=60)
             await app.process_update(text_update(app.bot, PAT, CRISIS))
-            await dispatcher(app).tick()
-            await asyncio.sleep(0.2)
+            await dispatcher(app).drain(within_seconds=0.5)  # the alert's send waits its turn
         finally:
             gate.set()
         await flush(app)

@@ -181,11 +181,17 @@ class GatedBotApi(LocalBotApi):
     def __init__(self) -> None:
         super().__init__()
         self.gates: dict[int, asyncio.Event] = {}
+        self.arrived: dict[int, asyncio.Event] = {}
         self.answered: dict[int, asyncio.Event] = {}
 
     def hold(self, chat_id: int) -> asyncio.Event:
-        """Hold every send to ``chat_id`` until the returned event is set."""
+        """Hold every send to ``chat_id`` from now on until the returned event is set."""
+        self.arrived[chat_id] = asyncio.Event()
         return self.gates.setdefault(chat_id, asyncio.Event())
+
+    def arrived_at(self, chat_id: int) -> asyncio.Event:
+        """Return an event set once a send to ``chat_id`` arrived (since it was held, if it is)."""
+        return self.arrived.setdefault(chat_id, asyncio.Event())
 
     def answered_in(self, chat_id: int) -> asyncio.Event:
         """Return an event set once something was sent to ``chat_id``."""
@@ -204,6 +210,7 @@ class GatedBotApi(LocalBotApi):
         """Wait at the chat's gate, if it has one, then answer as Telegram would."""
         params = request_data.parameters if request_data is not None else {}
         chat_id = int(params.get("chat_id") or 0)
+        self.arrived_at(chat_id).set()
         gate = self.gates.get(chat_id)
         if gate is not None:
             await gate.wait()

@@ -175,6 +175,28 @@ async def test_a_chats_next_send_is_spaced_from_when_telegram_answered_the_last(
     ] * 2
 
 
+async def test_requests_slow_to_arrive_never_put_more_than_the_limit_into_telegrams_second() -> (
+    None
+):
+    """Sends started a second apart can arrive closer: what Telegram sees stays within 30."""
+    clock = VirtualClock()
+    limiter = _limiter(clock)
+    arrivals: list[float] = []
+    sent = itertools.count()
+
+    async def uneven(**kwargs: Any) -> Result:
+        # One run of fifteen requests in three takes 150 ms longer to reach Telegram.
+        delay = 0.15 if (next(sent) // 15) % 3 == 0 else 0.0
+        await clock.sleep(delay)
+        arrivals.append(clock.now)
+        return {"message_id": len(arrivals)}
+
+    await clock.run(asyncio.gather(*(_send(limiter, uneven, 1000 + n) for n in range(300))))
+    assert len(arrivals) == 300
+    _assert_at_most_per_window(arrivals, 30, 1.0)
+    assert max(arrivals) - START <= 300 / 30 + 1.0, "and the pace barely suffers"
+
+
 async def test_a_busy_chat_does_not_hold_up_other_chats() -> None:
     """Ten messages queued for one chat do not delay the single messages queued after them."""
     clock = VirtualClock()
