@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import charts, crisis_eval, guard_eval, search_eval
+from bench import charts, crisis_eval, fuzz, guard_eval, search_eval
 from bench.digest import measure_build, measure_crisis_delay
 from bench.dispatch import measure_cost, measure_paced
 from bot.config import configure_libraries
 
 
 def main() -> None:
-    """Print the evaluations, the dispatcher's figures, the charts' and the digest's."""
+    """Print the evaluations, the dispatcher's, the charts' and the digest's figures, and fuzz."""
     configure_libraries()
     search_eval.main([])
     guard_eval.main([])  # the development set, and the held-out set when it is in place
@@ -22,6 +22,7 @@ def main() -> None:
     charts.main([])
     asyncio.run(measure_build())
     asyncio.run(measure_crisis_delay())
+    fuzz.main(["--examples", "100"])  # last: it caps the process's address space
 
 
 if __name__ == "__main__":
