@@ -71,8 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  {tally.calls} Bot API calls checked in {elapsed:.1f} s{rate}")
     print("  steps by rule: " + ", ".join(f"{n} {c}" for n, c in sorted(tally.rules.items())))
     print(
-        f"  feature handlers reached: {len(tally.features)}: " + ", ".join(sorted(tally.features))
+        f"  flows walked to the end: {tally.flows_saved} schedules saved by clinicians, "
+        f"{tally.checkins_done} check-ins answered"
     )
+    reached = ", ".join(sorted(tally.features))
+    print(f"  feature handlers reached ({len(tally.features)}): {reached}")
     print("  an invariant broke (see above)" if failed else "  every invariant held")
     return 1 if failed else 0
 

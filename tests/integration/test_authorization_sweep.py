@@ -108,7 +108,6 @@ class World:
     """Ids of the target's rows that probes aim at (the same in every copy of the template)."""
 
     target_id: int
-    other_id: int
     dose_delivery: int
     appointment_delivery: int
     safety_check: int
@@ -166,9 +165,7 @@ async def build_world(app: App) -> World:
     await s.reminders.plan()
     owner = ids[OWNER]
     patient = await s.enrollment.patient_for_user(owner)
-    other_patient = await s.enrollment.patient_for_user(ids[PATIENT])
     assert patient is not None
-    assert other_patient is not None
     doses = await s.db.fetchall(
         "SELECT id FROM deliveries WHERE patient_id = ? AND kind = 'dose' ORDER BY due_at",
         (patient.id,),
@@ -197,7 +194,6 @@ async def build_world(app: App) -> World:
     assert await s.careteam.remove_clinician(ids[DEACTIVATED])
     return World(
         target_id=patient.id,
-        other_id=other_patient.id,
         dose_delivery=doses[0]["id"],
         appointment_delivery=appointments[0]["id"],
         safety_check=check,

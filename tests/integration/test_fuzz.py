@@ -11,7 +11,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from tests.support.fuzz import build_template, machine_for
 
 EXAMPLES = 8
-STEPS = 50
+STEPS = 40
 
 
 def test_no_update_from_anyone_breaks_an_invariant(tmp_path: Path) -> None:

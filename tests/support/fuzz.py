@@ -262,21 +262,22 @@ WORDS = (
     "esta es mi despedida",
     "me siento bien hoy",
 )
-# Answers to each question of a guided flow, good and bad, by step name.
-FLOW_ANSWERS: dict[str, tuple[str, ...]] = {
-    "patient": ("P-A1", "P-B1", "P-NEW", "p-a2", "P-ZZ9", ""),
-    "name": ("Suboxone", "Naltrexone <b>XR</b>", "a" * 200, " "),
-    "dose": ("8 mg", "two & a half tablets", "½ tab", "x" * 300),
-    "times": ("08:00,20:00", "8pm", "25:00", "08:00,08:00", "07:00;19:00", ","),
-    "days": ("mon-fri", "daily", "mon,wed,fri", "funday", "sun-sat"),
-    "days_custom": ("mon,wed", "weekends", "tue-thu", "every day"),
-    "start": ("today", "tomorrow", "2026-12-01", "2027-13-01", "1999-01-01", "2190-01-01"),
-    "time": ("07:30", "7:30 pm", "08:00,09:00", "noon"),
-    "sessions": ("20", "0", "36", "201", "abc", "9" * 30),
-    "location": ("Room 4", "<i>lab</i> & co", "Ω" * 100),
-    "confirm": ("yes", "no"),
-    "zone": ("America/Chicago", "chicago", "Mars/Olympus", "UTC", "Europe/Madrid", "EST"),
-    "checkin": ("21:00", "9pm", "24:00", "07:15", "later"),
+# Answers to each question of a guided flow, by step name: (ones it should take, ones it
+# should refuse and ask again).
+FLOW_ANSWERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "patient": (("P-A1", "P-B1", "p-a2", " P-A1 "), ("P-NEW", "P-ZZ9", "P-W1", "")),
+    "name": (("Suboxone", "Naltrexone <b>XR</b>", "Acamprosate & co"), ("a" * 200, " ")),
+    "dose": (("8 mg", "two & a half tablets", "½ tab"), ("x" * 300,)),
+    "times": (("08:00,20:00", "8pm", "07:00;19:00", "08:00,08:00"), ("25:00", ",")),
+    "days": (("mon-fri", "daily", "mon,wed,fri"), ("funday", "")),
+    "days_custom": (("mon,wed", "tue-thu", "sun"), ("weekends", "every day")),
+    "start": (("today", "tomorrow", "2026-12-01"), ("2027-13-01", "1999-01-01", "2190-01-01")),
+    "time": (("07:30", "7:30 pm", "18:00"), ("08:00,09:00", "noon")),
+    "sessions": (("20", "36", "1"), ("0", "201", "abc", "9" * 30)),
+    "location": (("Room 4", "<i>lab</i> & co", "Ω" * 20), ("Ω" * 300,)),
+    "confirm": (("yes",), ("no",)),
+    "zone": (("America/Chicago", "chicago", "UTC", "Europe/Madrid"), ("Mars/Olympus", "EST5")),
+    "checkin": (("21:00", "9pm", "07:15"), ("24:00", "later")),
 }
 COMMANDS = (
     "start",
@@ -548,6 +549,8 @@ class Tally:
     seconds: float = 0.0
     rules: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     features: set[str] = field(default_factory=set)  # feature handlers that took an update
+    flows_saved: int = 0  # medications and dTMS courses a clinician's guided flow saved
+    checkins_done: int = 0  # check-ins answered up to "use" at least
 
 
 @dataclass
@@ -591,9 +594,10 @@ class BotMachine(RuleBasedStateMachine):
         return self.loop.run_until_complete(work)
 
     def teardown(self) -> None:
-        """Check the file once more, then stop the bot and remove its files."""
+        """Check the file once more, count how deep the run went, stop the bot, clean up."""
         try:
             self.run(self._integrity())
+            self.run(self._count_depth())
         finally:
             try:
                 self.run(stop_app(self.app))
@@ -728,6 +732,13 @@ class BotMachine(RuleBasedStateMachine):
             BotMachine._tables = sorted(found)
         return BotMachine._tables
 
+    def _latest_buttons(self, chat: int) -> list[str]:
+        """Return the buttons of the last message the previous step sent or edited in a chat."""
+        for call in reversed(self.api.calls):
+            if chat_of(call) == chat and call.params.get("reply_markup") is not None:
+                return [data for _, data in self.api.buttons(call.params)]
+        return []
+
     def _remember_buttons(self) -> None:
         for call in self.api.calls:
             chat = chat_of(call)
@@ -794,14 +805,67 @@ class BotMachine(RuleBasedStateMachine):
         text = f"/{command} {argument}" if argument else f"/{command}"
         self._step("command", self._message_outcome(user, text), [self._text(user, text)])
 
+    @rule(
+        user=st.sampled_from((DR_A, DR_B, ADMIN, FORMER, PA1, PA2, PB1)),
+        opening=st.sampled_from(["/addmed", "/addtms", "st:tzx", "st:cix"]),
+        data=st.data(),
+    )
+    def open_a_flow(self, user: int, opening: str, data: st.DataObject) -> None:
+        """Someone starts a step-by-step flow (/addmed, /addtms, a typed setting) and answers."""
+        if opening.startswith("/"):
+            outcome = self._message_outcome(user, opening)
+            self._step("flow", outcome, [self._text(user, opening)])
+        else:
+            update, outcome = self._press(user, opening)
+            self._step("flow", outcome, [update])
+        self._walk_flow(user, data)
+
     @precondition(lambda self: bool(self.open_flows))
     @rule(data=st.data())
     def answer_an_open_flow(self, data: st.DataObject) -> None:
-        """Someone with an open guided flow types an answer to its question, good or bad."""
-        user = data.draw(st.sampled_from(sorted(self.open_flows)))
-        answers = FLOW_ANSWERS.get(self.open_flows[user], WORDS)
-        text = data.draw(st.sampled_from(answers) | texts)
-        self._step("flow answer", self._message_outcome(user, text), [self._text(user, text)])
+        """Someone with a guided flow open (perhaps for a while) answers its questions."""
+        self._walk_flow(data.draw(st.sampled_from(sorted(self.open_flows))), data)
+
+    def _walk_flow(self, user: int, data: st.DataObject) -> None:
+        """Answer the questions of a user's open flow in turn, well or badly.
+
+        A question with buttons is mostly answered with one of the buttons shown, the others
+        are typed (mostly answers it should take, sometimes ones it should refuse, sometimes
+        anything), so flows are walked to their end.
+        """
+        # (Hypothesis draws the small end of a range most: the floor keeps walks long.)
+        for _ in range(data.draw(st.integers(6, 14))):
+            step = self.open_flows.get(user)
+            if step is None:
+                return
+            shown = [d for d in self._latest_buttons(user) if f":{step}:" in d]
+            if shown and data.draw(st.integers(0, 3)) != 3:
+                update, outcome = self._press(user, data.draw(st.sampled_from(shown)))
+                self._step("flow", outcome, [update])
+                continue
+            good, bad = FLOW_ANSWERS.get(step, (WORDS, ()))
+            text = data.draw(
+                st.one_of(st.sampled_from(good), st.sampled_from(good), st.sampled_from(good))
+                | st.sampled_from(bad or good)
+                | texts
+            )
+            self._step("flow", self._message_outcome(user, text), [self._text(user, text)])
+
+    @rule(user=st.sampled_from((PA1, PA2, PB1, PC, PW)), data=st.data())
+    def do_a_checkin(self, user: int, data: st.DataObject) -> None:
+        """A patient starts the check-in and answers it button by button, maybe with a note."""
+        self._step(
+            "checkin", self._message_outcome(user, "/checkin"), [self._text(user, "/checkin")]
+        )
+        for _ in range(data.draw(st.integers(3, 7))):
+            shown = [d for d in self._latest_buttons(user) if d.startswith("ci:")]
+            if not shown:
+                break
+            update, outcome = self._press(user, data.draw(st.sampled_from(shown)))
+            self._step("checkin", outcome, [update])
+        if data.draw(st.booleans()):
+            note = data.draw(texts)
+            self._step("checkin", self._message_outcome(user, note), [self._text(user, note)])
 
     @rule(
         user=st.sampled_from((*STRANGERS, PC, PW)), extra=st.sampled_from(["", " ", "x", " extra"])
@@ -915,6 +979,16 @@ class BotMachine(RuleBasedStateMachine):
     def database_is_intact(self) -> None:
         """PRAGMA integrity_check is ok and no foreign key dangles."""
         self.run(self._integrity())
+
+    async def _count_depth(self) -> None:
+        db = svc(self.app).db
+        saved = await db.fetchone(
+            "SELECT COUNT(*) AS n FROM audit_log WHERE actor_kind = 'clinician' "
+            "AND action IN ('medication.add', 'tms_course.add')"
+        )
+        done = await db.fetchone("SELECT COUNT(*) AS n FROM checkins WHERE used IS NOT NULL")
+        self.tally.flows_saved += int(saved["n"]) if saved else 0
+        self.tally.checkins_done += int(done["n"]) if done else 0
 
     async def _integrity(self) -> None:
         db = svc(self.app).db
