@@ -77,10 +77,8 @@ class ChartPool:
         if self._workers <= 0:
             return await asyncio.to_thread(render_many, list(jobs))
         if self._executor is None:
-            # forkserver: workers start from a clean process, not a fork of one whose threads
-            # (the database's, the HTTP client's) might hold locks at the moment of the fork.
-            context = multiprocessing.get_context("forkserver")
-            self._executor = ProcessPoolExecutor(self._workers, mp_context=context)
+            # Starting the workers takes tens of milliseconds: a thread does it, not the loop.
+            self._executor = await asyncio.to_thread(self._start)
         loop = asyncio.get_running_loop()
         size = -(-len(jobs) // self._workers)
         batches = [list(jobs[i : i + size]) for i in range(0, len(jobs), size)]
@@ -88,6 +86,17 @@ class ChartPool:
             *(loop.run_in_executor(self._executor, render_many, batch) for batch in batches)
         )
         return [png for batch in results for png in batch]
+
+    def _start(self) -> Executor:
+        """Create the process pool and wait until its workers run."""
+        # forkserver: workers start from a clean process, not a fork of one whose threads
+        # (the database's, the HTTP client's) might hold locks at the moment of the fork.
+        context = multiprocessing.get_context("forkserver")
+        executor = ProcessPoolExecutor(self._workers, mp_context=context)
+        # With this context, the first submit starts every worker; waiting for it here keeps
+        # that work (and the forkserver's own start) off the event loop.
+        executor.submit(render_many, []).result()
+        return executor
 
     def close(self) -> None:
         """Stop the worker processes."""
