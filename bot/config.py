@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -25,6 +27,10 @@ class SettingsError(Exception):
 # A Fernet key: 32 bytes in urlsafe base64, which is always 43 characters and one "=".
 _FERNET_KEY = re.compile(r"[A-Za-z0-9_-]{43}=")
 MIN_RETENTION_DAYS = 30
+# Telegram takes 1 to 256 of these characters as a webhook's secret token; fewer than 16 would
+# be guessable.
+MIN_WEBHOOK_SECRET = 16
+_WEBHOOK_SECRET = re.compile(rf"[A-Za-z0-9_-]{{{MIN_WEBHOOK_SECRET},256}}")
 # Settings whose value must never be echoed in an error line.
 _SECRET_NAMES = ("TOKEN", "KEY")
 # How much of a bad value an error line quotes.
@@ -44,6 +50,17 @@ def _validate_zone(value: str) -> str:
         msg = f"unknown IANA time zone {_shown(value)!r} (e.g. America/New_York)"
         raise ValueError(msg) from exc
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """What webhook mode needs, checked: see ``Settings.require_webhook``."""
+
+    url: str
+    listen: str
+    port: int
+    path: str
+    secret_token: str = field(repr=False)
 
 
 class Settings(BaseSettings):
@@ -174,6 +191,16 @@ class Settings(BaseSettings):
     # Audit rows are always kept.
     retention_days: Annotated[int, Field(ge=0, le=36500)] = 0
 
+    # Webhook mode (`companion run --webhook`), instead of long polling: Telegram posts each
+    # update to WEBHOOK_URL, the public HTTPS address of the clinic's reverse proxy, which
+    # passes it on to WEBHOOK_LISTEN:WEBHOOK_PORT at WEBHOOK_PATH (default: the path of
+    # WEBHOOK_URL). A request without WEBHOOK_SECRET_TOKEN in its header is refused.
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: Annotated[int, Field(ge=1, le=65535)] = 8443
+    webhook_path: str | None = None
+    webhook_secret_token: SecretStr | None = None
+
     @field_validator("clinic_timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
@@ -233,6 +260,41 @@ class Settings(BaseSettings):
             raise ValueError(msg)
         return value
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            msg = "must be the bot's public address, e.g. https://bot.example.org/telegram"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _webhook_path(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith("/") or any(c.isspace() or c in "?#" for c in value):
+            msg = "must be a path that starts with / (e.g. /telegram)"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("webhook_secret_token", mode="before")
+    @classmethod
+    def _webhook_secret(cls, value: object) -> object:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        if not isinstance(raw, str) or not _WEBHOOK_SECRET.fullmatch(raw.strip()):
+            msg = (
+                f"must be {MIN_WEBHOOK_SECRET} to 256 letters, digits, _ or -; generate one "
+                'with python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
+            raise ValueError(msg)
+        return raw.strip()
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -253,6 +315,30 @@ class Settings(BaseSettings):
             msg = "TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and set it"
             raise SettingsError(msg)
         return self.telegram_bot_token.get_secret_value()
+
+    def require_webhook(self) -> WebhookSettings:
+        """Return what webhook mode needs, or raise a SettingsError naming what is missing."""
+        if self.webhook_url is None:
+            msg = (
+                "WEBHOOK_URL is not set: webhook mode needs the bot's public HTTPS address "
+                "(e.g. https://bot.example.org/telegram), which your reverse proxy passes on "
+                "to WEBHOOK_LISTEN:WEBHOOK_PORT"
+            )
+            raise SettingsError(msg)
+        if self.webhook_secret_token is None:
+            msg = (
+                "WEBHOOK_SECRET_TOKEN is not set: without it anyone who finds the address "
+                "could post made-up updates; generate one with "
+                'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
+            raise SettingsError(msg)
+        return WebhookSettings(
+            url=self.webhook_url,
+            listen=self.webhook_listen,
+            port=self.webhook_port,
+            path=self.webhook_path or urlsplit(self.webhook_url).path or "/",
+            secret_token=self.webhook_secret_token.get_secret_value(),
+        )
 
     def crisis_context(self) -> dict[str, str]:
         """Return the crisis resources as template variables."""

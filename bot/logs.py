@@ -23,7 +23,23 @@ QUIET_LIBRARIES = {
     "aiosqlite": logging.INFO,
     "apscheduler": logging.WARNING,
     "asyncio": logging.INFO,
+    # The webhook server: one access line per update at INFO; refused requests at WARNING.
+    "tornado": logging.WARNING,
 }
+# python-telegram-bot's webhook handler logs a whole update it could not read, message text
+# included; its other lines carry nothing of a patient's.
+_WEBHOOK_LOGGER = "telegram.ext._utils.webhookhandler"
+
+
+class DropUpdateContents(logging.Filter):
+    """Keep a webhook error line, without the update it quotes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite a line that quotes received data."""
+        if record.args and "data" in str(record.msg).casefold():
+            record.msg = "the webhook received an update it could not read (contents not logged)"
+            record.args = None
+        return True
 
 
 def redact(text: str) -> str:
@@ -65,6 +81,9 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
     for name, floor in QUIET_LIBRARIES.items():
         logging.getLogger(name).setLevel(max(floor, logging.getLevelName(level)))
+    webhook = logging.getLogger(_WEBHOOK_LOGGER)
+    if not any(isinstance(f, DropUpdateContents) for f in webhook.filters):
+        webhook.addFilter(DropUpdateContents())
     # Whatever escapes every handler (Python's own crash output) is scrubbed too.
     sys.excepthook = _redacting_excepthook
 

@@ -907,6 +907,16 @@ class EmulatorClient:
         params = _clean({"bot": self._bot})
         return list(self.run(_request("GET", "/_emu/updates", params=params)))
 
+    def webhook(self) -> JsonDict:
+        """Return the webhook's address, the posts made to it and its last error."""
+        params = _clean({"bot": self._bot})
+        return dict(self.run(_request("GET", "/_emu/webhook", params=params)))
+
+    def repost_update(self, update_id: int) -> int:
+        """Post a delivered update to the webhook again; return the HTTP status."""
+        body = _clean({"bot": self._bot, "update_id": update_id})
+        return int(self.run(_request("POST", "/_emu/webhook/repost", body=body))["status"])
+
     def set_rate_limit(
         self,
         *,
@@ -1209,6 +1219,16 @@ class AsyncEmulatorClient:
         """Return updates the bot has not confirmed yet."""
         params = _clean({"bot": self._bot})
         return list(await self.run(_request("GET", "/_emu/updates", params=params)))
+
+    async def webhook(self) -> JsonDict:
+        """Return the webhook's address, the posts made to it and its last error."""
+        params = _clean({"bot": self._bot})
+        return dict(await self.run(_request("GET", "/_emu/webhook", params=params)))
+
+    async def repost_update(self, update_id: int) -> int:
+        """Post a delivered update to the webhook again; return the HTTP status."""
+        body = _clean({"bot": self._bot, "update_id": update_id})
+        return int((await self.run(_request("POST", "/_emu/webhook/repost", body=body)))["status"])
 
     async def set_rate_limit(
         self,

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import aiohttp
 from aiohttp import web
 
 from tests.emulator.formatting import (
@@ -44,6 +45,12 @@ Caption = tuple[FormattedText | None, str | None, str | None]
 T = TypeVar("T")
 
 LOGGER = logging.getLogger(__name__)
+# Webhooks, as Telegram runs them: the secret token's alphabet, how long a post may take, and
+# the pauses before an update that got no 2xx is posted again.
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+WEBHOOK_TIMEOUT = 10.0
+WEBHOOK_RETRY_FIRST = 0.2
+WEBHOOK_RETRY_MAX = 2.0
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -444,6 +451,13 @@ class _Bot:
     poll: _Poll | None = None
     signal: _Signal = field(default_factory=_Signal)
     webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_task: asyncio.Task[None] | None = None
+    # What the webhook was sent: (update_id, HTTP status or 0 for no answer), in order.
+    webhook_posts: list[tuple[int, int]] = field(default_factory=list)
+    webhook_delivered: dict[int, JsonDict] = field(default_factory=dict)
+    webhook_last_error: str = ""
+    webhook_last_error_date: int = 0
     commands: dict[str, JsonDict] = field(default_factory=dict)
     chats: dict[int, _Chat] = field(default_factory=dict)
     queries: dict[str, _Query] = field(default_factory=dict)
@@ -701,6 +715,10 @@ class BotApiEmulator:
             bot.signal.fire()
             for chat in bot.chats.values():
                 chat.signal.fire()
+        tasks = [bot.webhook_task for bot in self._bots.values() if bot.webhook_task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -836,6 +854,9 @@ class BotApiEmulator:
             bot.answers.clear()
             bot.commands.clear()
             bot.updates_delivered = bot.updates_dropped = 0
+            bot.webhook_posts.clear()
+            bot.webhook_delivered.clear()
+            bot.webhook_last_error = ""
 
     # ----------------------------------------------------------------- updates
 
@@ -1518,24 +1539,117 @@ class BotApiEmulator:
 
     @_api_method("setWebhook")
     async def _set_webhook(self, bot: _Bot, args: _Args) -> bool:
-        bot.webhook_url = args.text("url") or ""
+        url = args.text("url") or ""
+        secret = args.text("secret_token") or ""
+        if url and not url.startswith(("https://", "http://")):
+            raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        if secret and not WEBHOOK_SECRET.fullmatch(secret):
+            raise _bad_request("secret token contains unallowed characters")
+        allowed = args.json("allowed_updates", "can't parse allowed updates JSON object")
+        if isinstance(allowed, list):
+            bot.allowed_updates = [str(kind) for kind in allowed]
         if args.flag("drop_pending_updates"):
             bot.updates.clear()
+        bot.webhook_url, bot.webhook_secret = url, secret
+        if bot.poll is not None:
+            bot.poll.conflicted = True
+        bot.signal.fire()
+        if url and (bot.webhook_task is None or bot.webhook_task.done()):
+            bot.webhook_task = asyncio.create_task(self._post_updates(bot))
         return True
 
     @_api_method("deleteWebhook")
     async def _delete_webhook(self, bot: _Bot, args: _Args) -> bool:
-        bot.webhook_url = ""
+        bot.webhook_url = bot.webhook_secret = ""
+        bot.signal.fire()
         if args.flag("drop_pending_updates"):
             bot.updates.clear()
         return True
 
     @_api_method("getWebhookInfo")
     async def _get_webhook_info(self, bot: _Bot, args: _Args) -> JsonDict:
-        return {
+        info: JsonDict = {
             "url": bot.webhook_url,
             "has_custom_certificate": False,
             "pending_update_count": len(bot.updates),
+        }
+        if bot.webhook_last_error:
+            info["last_error_date"] = bot.webhook_last_error_date
+            info["last_error_message"] = bot.webhook_last_error
+        if bot.allowed_updates:
+            info["allowed_updates"] = bot.allowed_updates
+        return info
+
+    async def _post_updates(self, bot: _Bot) -> None:
+        """Post each pending update to the bot's webhook, in order, until it answers 2xx.
+
+        As Telegram does: the secret token goes in a header, an update that gets no 2xx is
+        posted again after a pause, and an update is dropped from the queue once answered.
+        One update is in flight at a time, so the bot sees them in order.
+        """
+        pause = WEBHOOK_RETRY_FIRST
+        async with aiohttp.ClientSession() as session:
+            while bot.webhook_url and not self._stopping:
+                if not bot.updates:
+                    await bot.signal.wait(1.0)
+                    continue
+                update_id, _, update = bot.updates[0]
+                status, error = await self._post_update(session, bot, update)
+                bot.webhook_posts.append((update_id, status))
+                if 200 <= status < 300:
+                    pause = WEBHOOK_RETRY_FIRST
+                    if bot.updates and bot.updates[0][0] == update_id:
+                        bot.updates.popleft()
+                        bot.updates_delivered += 1
+                        bot.webhook_delivered[update_id] = update
+                    continue
+                bot.webhook_last_error, bot.webhook_last_error_date = error, int(self._clock())
+                await bot.signal.wait(pause)
+                pause = min(pause * 2, WEBHOOK_RETRY_MAX)
+
+    async def _post_update(
+        self, session: aiohttp.ClientSession, bot: _Bot, update: JsonDict
+    ) -> tuple[int, str]:
+        """Post one update to the webhook; return the status (0: no answer) and an error."""
+        headers = (
+            {"X-Telegram-Bot-Api-Secret-Token": bot.webhook_secret} if bot.webhook_secret else {}
+        )
+        try:
+            async with session.post(
+                bot.webhook_url,
+                json=update,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT),
+            ) as response:
+                await response.read()
+                return response.status, f"Wrong response from the webhook: {response.status}"
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return 0, f"Connection failed: {type(exc).__name__}"
+
+    async def repost_update(self, update_id: int, bot_ref: str | None = None) -> int:
+        """Post an update that the webhook already answered once more; return the status.
+
+        Telegram does so when the bot's answer is lost on the way back: the bot must not act
+        on it twice.
+        """
+        bot = self._select_bot(bot_ref)
+        update = bot.webhook_delivered.get(update_id)
+        if update is None or not bot.webhook_url:
+            raise ClientApiError(404, f"no update {update_id} was delivered to a webhook")
+        async with aiohttp.ClientSession() as session:
+            status, _ = await self._post_update(session, bot, update)
+        bot.webhook_posts.append((update_id, status))
+        return status
+
+    def webhook_state(self, bot_ref: str | None = None) -> JsonDict:
+        """Return the webhook's address, what was posted to it and its last error."""
+        bot = self._select_bot(bot_ref)
+        return {
+            "url": bot.webhook_url,
+            "has_secret": bool(bot.webhook_secret),
+            "posts": [list(post) for post in bot.webhook_posts],
+            "pending": len(bot.updates),
+            "last_error": bot.webhook_last_error,
         }
 
     def _commands_key(self, args: _Args) -> tuple[str, JsonDict, str]:
@@ -1935,11 +2049,20 @@ class BotApiEmulator:
             ("POST", "/_emu/faults/hold", self._c_fault_hold),
             ("GET", "/_emu/rate_limit", self._c_rate_limit_state),
             ("POST", "/_emu/rate_limit", self._c_rate_limit),
+            ("GET", "/_emu/webhook", self._c_webhook),
+            ("POST", "/_emu/webhook/repost", self._c_webhook_repost),
             ("GET", "/_emu/stats", self._c_stats),
             ("POST", "/_emu/stats/reset", self._c_stats_reset),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, path, _client_route(handler))
+
+    async def _c_webhook(self, request: web.Request, body: JsonDict) -> Any:
+        return self.webhook_state(request.query.get("bot"))
+
+    async def _c_webhook_repost(self, request: web.Request, body: JsonDict) -> Any:
+        status = await self.repost_update(int(body["update_id"]), body.get("bot"))
+        return {"status": status}
 
     async def _c_health(self, request: web.Request, body: JsonDict) -> Any:
         return {"ok": True, "bots": len(self._bots)}

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import telegram
+from aiohttp import web
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import (
     BadRequest,
@@ -712,3 +713,59 @@ def test_emulator_thread_serves_blocking_clients() -> None:
         dave.press("OK")
         assert client.stats().calls == {"getUpdates": 1, "sendMessage": 1}
         assert thread.call(lambda emulator: len(emulator.pending_updates())) == 2
+
+
+async def test_a_webhook_gets_each_update_with_the_secret_and_again_until_it_answers_2xx(
+    bot: telegram.Bot, emu: AsyncEmulatorClient, alice: AsyncUser
+) -> None:
+    """As Telegram does: the secret in a header, a retry after a 5xx, and no polling meanwhile."""
+    received: list[tuple[str, int]] = []
+    answers = [500, 200, 200]
+
+    async def hook(request: web.Request) -> web.Response:
+        update = await request.json()
+        received.append(
+            (request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), update["update_id"])
+        )
+        return web.Response(status=answers.pop(0) if answers else 200)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        with pytest.raises(BadRequest, match="unallowed characters"):
+            await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="no spaces")
+        assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="s3cret_T0ken")
+        with pytest.raises(Conflict, match="webhook is active"):
+            await bot.get_updates()
+        await alice.send("one")
+        await alice.send("two")
+        for _ in range(100):
+            if len(received) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        first, second = received[0][1], received[2][1]
+        assert received == [
+            ("s3cret_T0ken", first),
+            ("s3cret_T0ken", first),
+            ("s3cret_T0ken", second),
+        ]
+        state = await emu.webhook()
+        assert state["pending"] == 0
+        assert state["posts"] == [[first, 500], [first, 200], [second, 200]]
+        assert (
+            await bot.get_webhook_info()
+        ).last_error_message == "Wrong response from the webhook: 500"
+        assert await emu.repost_update(second) == 200
+        assert received[-1] == ("s3cret_T0ken", second)
+        assert await bot.delete_webhook()
+        await alice.send("three")
+        [update] = await bot.get_updates()
+        assert update.message is not None
+        assert update.message.text == "three"
+    finally:
+        await runner.cleanup()
