@@ -25,7 +25,8 @@ from bot.services.export_page import ExportPageRenderer
 from bot.services.flows import FlowService
 from bot.services.jit import SafetyMessages
 from bot.services.learn import LearnService
-from bot.services.library import CONTACT_PLACEHOLDERS, ArticleWording, Library, load_library
+from bot.services.library import CONTACT_PLACEHOLDERS, ArticleWording, Library
+from bot.services.library_files import load_library
 from bot.services.privacy import Decrypt, PrivacyService
 from bot.services.reminders import ReminderService
 from bot.services.reports import ChartPool, DigestRenderer

@@ -19,7 +19,7 @@ from bot.cli.errors import EXIT_FAILURE, CliError
 from bot.cli.parser import build_parser, join_dashed_values
 from bot.config import Settings, SettingsError, configure_libraries, load_settings
 from bot.services.enrollment import EnrollmentError
-from bot.services.library import ContentError as LibraryContentError
+from bot.services.library_files import ContentError as LibraryContentError
 from bot.services.reports import ReportTemplateError
 from bot.storage.db import Database, MigrationError
 from bot.texts import ContentError as TextsContentError

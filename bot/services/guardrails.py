@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.services.library import bundled_lexicon
+from bot.services.library_files import bundled_lexicon
 from bot.services.search import Lexicon, words
 
 GuardrailKind = Literal["dose_change", "stop", "start", "mixing", "not_prescribed"]

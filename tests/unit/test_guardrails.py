@@ -11,7 +11,7 @@ from bot.services.guardrails import (
     classify_medication_question,
     route_question,
 )
-from bot.services.library import bundled_lexicon
+from bot.services.library_files import bundled_lexicon
 from bot.services.search import Lexicon
 
 POSITIVE: list[tuple[str, GuardrailKind, tuple[str, ...]]] = [

@@ -12,7 +12,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.services.library import ArticleWording, Library, load_library
+from bot.services.library import ArticleWording, Library
+from bot.services.library_files import load_library
 from bot.services.search import (
     FuzzyMatcher,
     Lexicon,
