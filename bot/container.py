@@ -19,7 +19,8 @@ from bot.config import Settings
 from bot.services.careteam import CareTeamService
 from bot.services.checkins import CheckinService
 from bot.services.crypto import NoteCipher
-from bot.services.digest import DigestService, Rules
+from bot.services.digest import DigestService
+from bot.services.digest_model import Rules
 from bot.services.enrollment import EnrollmentService
 from bot.services.export_page import ExportPageRenderer
 from bot.services.flows import FlowService

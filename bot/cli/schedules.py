@@ -8,7 +8,8 @@ import json
 from bot.cli.errors import CliError
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.services.digest import DigestService, Rules
+from bot.services.digest import DigestService
+from bot.services.digest_model import Rules
 from bot.services.schedules import ScheduleService
 from bot.storage.db import Database
 
