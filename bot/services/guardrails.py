@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from bot.services.guardrail_phrases import BUNDLED_PHRASES, load_phrases
+from bot.services.lexicon import Lexicon, words
 from bot.services.library_files import bundled_lexicon
-from bot.services.search import Lexicon, words
 
 GuardrailKind = Literal["dose_change", "stop", "start", "mixing", "not_prescribed"]
 RouteKind = Literal["prescriber", "naloxone_steps", "warning", "library"]

@@ -17,7 +17,8 @@ from datetime import date
 from pathlib import Path
 from typing import Literal, get_args
 
-from bot.services.search import Lexicon, SearchIndex
+from bot.services.lexicon import Lexicon
+from bot.services.search import SearchIndex
 
 ArticleKind = Literal["medication", "dtms", "general"]
 ARTICLE_KINDS: tuple[ArticleKind, ...] = get_args(ArticleKind)

@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from bot.markup import check_telegram_html, plain_body, render_pages
+from bot.services.lexicon import Lexicon, LexiconError
 from bot.services.library import (
     ARTICLE_KINDS,
     CONTACT_IN_PAGE,
@@ -34,7 +35,6 @@ from bot.services.library import (
     Topic,
     fill_contacts,
 )
-from bot.services.search import Lexicon, LexiconError
 
 TOPICS_FILE = "topics.yaml"
 LEXICON_FILE = "lexicon.yaml"
