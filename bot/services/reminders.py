@@ -40,7 +40,11 @@ class AnswerResult:
 
 
 class ReminderService(ReminderPlanner, ReminderMessages):
-    """Plans, composes and records reminders and alert deliveries."""
+    """Plans, composes and records reminders and alert deliveries.
+
+    Planning and composing come from its bases; what is defined here records answers and
+    follows the patient's reachability and pause.
+    """
 
     # Answers --------------------------------------------------------------------------------
 
