@@ -25,13 +25,9 @@ from datetime import date, timedelta
 from bot.config import Settings
 from bot.container import load_content
 from bot.models import CohortPoint, DayTrend, PatientTrend
-from bot.services.charts import (
-    CHART_LABEL_KEYS,
-    ChartJob,
-    render_cohort_chart,
-    render_many,
-    render_patient_chart,
-)
+from bot.services.charts import CHART_LABEL_KEYS, ChartJob, render_many
+from bot.services.cohort_chart import render_cohort_chart
+from bot.services.patient_chart import render_patient_chart
 from bot.texts import content_root
 
 TARGET_PATIENT_MS = 40.0

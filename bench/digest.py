@@ -31,7 +31,7 @@ from bot.clock import ManualClock
 from bot.config import Settings, configure_libraries
 from bot.container import Services, build_services
 from bot.models import Clinician, Delivery, DeliveryStatus
-from bot.services.digest import WeeklyDigest
+from bot.services.digest_model import WeeklyDigest
 from tests.support.botapi import LocalBotApi
 from tests.support.updates import text_update
 

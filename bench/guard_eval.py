@@ -35,7 +35,8 @@ import yaml
 from bench.crisis_eval import Rate
 from bench.search_eval import ARTICLES_DIR, SAMPLE_WORDING
 from bot.services.learn import NALOXONE_ARTICLE, answer_for
-from bot.services.library import Library, load_library
+from bot.services.library import Library
+from bot.services.library_files import load_library
 from bot.services.safety import CrisisCategory, assess
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from bot.services.library import ArticleWording, Library, load_library
+from bot.services.library import ArticleWording, Library
+from bot.services.library_files import load_library
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLES_DIR = ROOT / "content" / "articles"

@@ -19,13 +19,15 @@ from bot.config import Settings
 from bot.services.careteam import CareTeamService
 from bot.services.checkins import CheckinService
 from bot.services.crypto import NoteCipher
-from bot.services.digest import DigestService, Rules
+from bot.services.digest import DigestService
+from bot.services.digest_model import Rules
 from bot.services.enrollment import EnrollmentService
 from bot.services.export_page import ExportPageRenderer
 from bot.services.flows import FlowService
 from bot.services.jit import SafetyMessages
 from bot.services.learn import LearnService
-from bot.services.library import CONTACT_PLACEHOLDERS, ArticleWording, Library, load_library
+from bot.services.library import CONTACT_PLACEHOLDERS, ArticleWording, Library
+from bot.services.library_files import load_library
 from bot.services.privacy import Decrypt, PrivacyService
 from bot.services.reminders import ReminderService
 from bot.services.reports import ChartPool, DigestRenderer

@@ -19,7 +19,7 @@ import yaml
 from jinja2 import Environment, StrictUndefined, Template, TemplateError
 from markupsafe import Markup
 
-from bot.services.library import check_telegram_html
+from bot.markup import check_telegram_html
 
 DEFAULT_LOCALE = "en"
 LOCALES = ("en", "es")

@@ -41,7 +41,8 @@ from bot.clock import Clock
 from bot.models import Delivery
 from bot.ratelimit import Queued, TelegramRateLimiter
 from bot.services.careteam import ALERT, ALERT_PRIORITY
-from bot.services.reminders import SAFETY_TIMEOUT_KINDS, Outgoing, ReminderService
+from bot.services.reminder_core import SAFETY_TIMEOUT_KINDS, Outgoing
+from bot.services.reminders import ReminderService
 from bot.services.reports import DigestFiles
 from bot.services.safetynet import SafetyNetService
 from bot.services.weekly import DIGEST, DigestDeliveries

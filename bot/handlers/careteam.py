@@ -25,7 +25,8 @@ from bot.handlers.common import (
     user_locale,
 )
 from bot.services.careteam import AlertNotice, NotAllowedError
-from bot.services.digest import PatientWeek, week_ending_for
+from bot.services.digest import week_ending_for
+from bot.services.digest_model import PatientWeek
 from bot.services.enrollment import EnrollmentError, EnrollmentProblem
 from bot.services.inputs import read_number
 from scheduler.dispatch import Dispatcher

@@ -21,8 +21,8 @@ from bot.clock import Clock
 from bot.models import Patient
 from bot.services.careteam import AlertNotice, CareTeamService
 from bot.services.guardrails import GuardrailMatch, route_question
+from bot.services.lexicon import words
 from bot.services.library import Article, Library
-from bot.services.search import words
 from bot.storage.schedules import ScheduleRepository
 from bot.texts import Texts
 

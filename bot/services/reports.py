@@ -25,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from bot.services.aftereffects import DIGEST_ORDER
 from bot.services.charts import CHART_LABEL_KEYS, ChartJob, render_many
-from bot.services.digest import Event, PatientWeek, Reason, WeeklyDigest
+from bot.services.digest_model import Event, PatientWeek, Reason, WeeklyDigest
 from bot.texts import LOCALES, Texts, normalise_locale
 
 # Telegram's limit is 4,096 characters a message; a margin keeps a split part well under it.

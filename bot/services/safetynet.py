@@ -26,12 +26,12 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.models import Delivery, Patient
 from bot.services.careteam import ALERT_PRIORITY, AlertNotice, CareTeamService
-from bot.services.reminders import (
+from bot.services.reminder_core import (
     CRISIS_FOLLOWUP,
     CRISIS_FOLLOWUP_TIMEOUT,
     SAFETY_CHECK_TIMEOUT,
-    ReminderService,
 )
+from bot.services.reminders import ReminderService
 from bot.storage.db import Database, Transaction
 from bot.storage.deliveries import PlannedDelivery
 from bot.storage.repositories import PatientRepository

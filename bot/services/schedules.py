@@ -21,7 +21,8 @@ from bot.services.occurrences import (
     parse_weekdays,
     resolve_local,
 )
-from bot.services.reminders import PlannedView, ReminderService
+from bot.services.reminder_planner import PlannedView
+from bot.services.reminders import ReminderService
 from bot.storage.db import Database
 from bot.storage.repositories import AuditRepository, PatientRepository
 from bot.storage.schedules import ScheduleRepository

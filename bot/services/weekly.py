@@ -16,7 +16,8 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.models import Clinician, Delivery
 from bot.services.careteam import CareTeamService
-from bot.services.digest import DigestService, WeeklyDigest, week_ending_for
+from bot.services.digest import DigestService, week_ending_for
+from bot.services.digest_model import WeeklyDigest
 from bot.services.occurrences import occurrences_between
 from bot.services.reports import ChartPool, DigestFiles, DigestRenderer
 from bot.storage.db import Database

@@ -13,7 +13,8 @@ from bot import callbacks
 from bot.config import Settings
 from bot.models import Clinician, Patient, PatientStatus
 from bot.services import aftereffects
-from bot.services.digest import Event, Reason, Rules, WeeklyDigest, _Records, summarise
+from bot.services.digest_figures import _Records, summarise
+from bot.services.digest_model import Event, Reason, Rules, WeeklyDigest
 from bot.services.reports import DigestRenderer
 from bot.storage.digest import CheckinRow
 from bot.texts import Texts, content_root, load_texts

@@ -14,15 +14,9 @@ import pytest
 from PIL import Image
 
 from bot.models import CohortPoint, DayTrend, PatientTrend
-from bot.services.charts import (
-    CHART_LABEL_KEYS,
-    COHORT_LABEL_KEYS,
-    PATIENT_LABEL_KEYS,
-    ChartJob,
-    render_cohort_chart,
-    render_many,
-    render_patient_chart,
-)
+from bot.services.charts import CHART_LABEL_KEYS, ChartJob, render_many
+from bot.services.cohort_chart import COHORT_LABEL_KEYS, render_cohort_chart
+from bot.services.patient_chart import PATIENT_LABEL_KEYS, render_patient_chart
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.models import Alert, Patient, PatientStatus
-from bot.services.digest import Reason, Rules, _Records, session_state, summarise
+from bot.services.digest_figures import _Records, session_state, summarise
+from bot.services.digest_model import Reason, Rules
 from bot.storage.digest import CheckinRow, DoseRow, SessionRow
 
 NY = ZoneInfo("America/New_York")

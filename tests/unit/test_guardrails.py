@@ -11,8 +11,8 @@ from bot.services.guardrails import (
     classify_medication_question,
     route_question,
 )
-from bot.services.library import bundled_lexicon
-from bot.services.search import Lexicon
+from bot.services.lexicon import Lexicon
+from bot.services.library_files import bundled_lexicon
 
 POSITIVE: list[tuple[str, GuardrailKind, tuple[str, ...]]] = [
     # dose changes

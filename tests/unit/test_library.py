@@ -11,14 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.services.library import (
-    ArticleWording,
-    ContentError,
-    Library,
-    check_telegram_html,
-    load_library,
-    render_inline,
-)
+from bot.markup import check_telegram_html, render_inline
+from bot.services.library import ArticleWording, Library
+from bot.services.library_files import ContentError, load_library
 
 FOOTER = "<i>Talk to your prescriber before changing anything.</i>"
 TOPICS = [

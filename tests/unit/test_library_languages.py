@@ -9,13 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.services.library import (
-    CONTACT_PLACEHOLDERS,
-    ArticleWording,
-    ContentError,
-    Library,
-    load_library,
-)
+from bot.services.library import CONTACT_PLACEHOLDERS, ArticleWording, Library
+from bot.services.library_files import ContentError, load_library
 from tests.unit.test_library import TOPICS, write_article
 
 WORDING = {

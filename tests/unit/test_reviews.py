@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bench.search_eval import ARTICLES_DIR, SAMPLE_WORDING
-from bot.services.library import Article, load_library
+from bot.services.library import Article
+from bot.services.library_files import load_library
 from bot.services.reviews import add_months, review_status, review_statuses
 
 TODAY = date(2026, 12, 15)

@@ -12,16 +12,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.services.library import ArticleWording, Library, load_library
-from bot.services.search import (
-    FuzzyMatcher,
-    Lexicon,
-    LexiconError,
-    SearchIndex,
-    edit_distance,
-    fold,
-    stem,
-)
+from bot.services.lexicon import FuzzyMatcher, Lexicon, LexiconError, edit_distance, fold, stem
+from bot.services.library import ArticleWording, Library
+from bot.services.library_files import load_library
+from bot.services.search import SearchIndex
 
 ARTICLES: dict[str, tuple[str, str, list[str], str]] = {
     # Each article id maps to its title, summary, keywords and body.

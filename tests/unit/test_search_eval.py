@@ -13,7 +13,7 @@ from bench.search_eval import (
     load_questions,
     report,
 )
-from bot.services.library import load_library
+from bot.services.library_files import load_library
 
 
 def test_real_questions_find_an_expected_article_in_the_top_three() -> None:
