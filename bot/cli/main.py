@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         if args.command == "run":
-            return run.run(settings)
+            return run.run(settings, webhook=args.webhook)
         if args.command == "demo":
             return asyncio.run(reports.demo(settings, args))
         if args.command == "content":

@@ -88,7 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     """Describe every command and its arguments."""
     parser = _Parser(prog="companion", description="Recovery Companion: Telegram bot and admin.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("run", help="run the bot (long polling) until SIGINT or SIGTERM")
+    run = sub.add_parser("run", help="run the bot until SIGINT or SIGTERM")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="take updates as a webhook behind your HTTPS reverse proxy (WEBHOOK_URL, "
+        "WEBHOOK_SECRET_TOKEN) instead of long polling",
+    )
     sub.add_parser("migrate", help="create or upgrade the database")
     backup = sub.add_parser("backup", help="copy the database safely while the bot runs")
     backup.add_argument("destination", type=Path, help="file to write (must not exist)")

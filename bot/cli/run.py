@@ -19,14 +19,20 @@ START_RETRY_FIRST_SECONDS = 1.0
 START_RETRY_MAX_SECONDS = 60.0
 
 
-def run(settings: Settings) -> int:
-    """Run the bot until SIGINT or SIGTERM, as the only instance on its database."""
+def run(settings: Settings, *, webhook: bool = False) -> int:
+    """Run the bot until SIGINT or SIGTERM, as the only instance on its database.
+
+    Updates come by long polling or, with ``webhook``, posted by Telegram to the webhook.
+    """
     from telegram import Update  # noqa: PLC0415 - keep the admin commands light
 
     from bot.app import build_application  # noqa: PLC0415
     from bot.logs import configure_logging  # noqa: PLC0415
+    from bot.webhook import run_webhook  # noqa: PLC0415
 
     settings.require_token()
+    # Checked before anything starts: a missing setting is one line, not a half-started bot.
+    hook = settings.require_webhook() if webhook else None
     # Before anything else: a second bot on this database would send every reminder twice.
     lock = InstanceLock(settings.database_path)
     try:
@@ -43,11 +49,14 @@ def run(settings: Settings) -> int:
         )
         application = build_application(settings)
         loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)  # run_polling below carries on in this loop
+        asyncio.set_event_loop(loop)  # run_polling or run_webhook below carries on in this loop
         if not loop.run_until_complete(_start_up(application, settings)):
             loop.close()
             return 0  # stopped by SIGTERM or SIGINT while Telegram was unreachable
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
+        if hook is not None:
+            run_webhook(application, hook)
+        else:
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
     finally:
         lock.release()
     return 0

@@ -65,13 +65,13 @@ class BotProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
-    def start(self) -> None:
+    def start(self, *options: str) -> None:
         """Start ``python -m bot run`` in the work folder (no .env there)."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
         self.starts += 1
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
+            [sys.executable, "-m", "bot", "run", *options],
             cwd=self.workdir,
             env=self.env,
             stdout=log,
@@ -79,19 +79,23 @@ class BotProcess:
         )
         log.close()
 
-    async def launch(self, emu: AsyncEmulatorClient) -> None:
-        """Start the bot and wait until this start of it polls for updates."""
-        before = (await emu.stats()).calls.get("getUpdates", 0)
-        self.start()
+    async def launch(self, emu: AsyncEmulatorClient, *options: str) -> None:
+        """Start the bot and wait until this start of it takes updates.
+
+        That is its first getUpdates, or with ``--webhook`` its setWebhook.
+        """
+        ready = "setWebhook" if "--webhook" in options else "getUpdates"
+        before = (await emu.stats()).calls.get(ready, 0)
+        self.start(*options)
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 pytest.fail(f"the bot exited with {self.proc.returncode}:\n{self.logs()}")
-            if (await emu.stats()).calls.get("getUpdates", 0) > before:
+            if (await emu.stats()).calls.get(ready, 0) > before:
                 return
             await asyncio.sleep(0.05)
-        pytest.fail(f"the bot did not start polling:\n{self.logs()}")
+        pytest.fail(f"the bot did not start taking updates:\n{self.logs()}")
 
     def kill(self) -> None:
         """Kill -9: no shutdown code runs."""

@@ -39,6 +39,21 @@ def test_run_without_token_is_one_line_naming_the_variable(tmp_path: Path) -> No
     assert "Traceback" not in result.stderr
 
 
+def test_run_webhook_without_its_settings_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+    """`companion run --webhook` without WEBHOOK_URL or the secret stops before anything starts."""
+    result = run_cli(tmp_path, "run", "--webhook", TELEGRAM_BOT_TOKEN="1:x")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "WEBHOOK_URL is not set" in lines[0]
+    result = run_cli(
+        tmp_path, "run", "--webhook", TELEGRAM_BOT_TOKEN="1:x", WEBHOOK_URL="https://x.org/tg"
+    )
+    assert result.returncode != 0
+    assert "WEBHOOK_SECRET_TOKEN is not set" in result.stderr
+    assert not (tmp_path / "db.sqlite3").exists(), "nothing started"
+
+
 def test_malformed_setting_is_one_line_naming_the_variable(tmp_path: Path) -> None:
     """A bad time zone stops the CLI with one line naming CLINIC_TIMEZONE, no traceback."""
     result = run_cli(tmp_path, "migrate", CLINIC_TIMEZONE="Mars/Olympus")
