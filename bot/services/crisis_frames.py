@@ -22,6 +22,7 @@ from typing import Any, Final
 import yaml
 
 from bot.models import CrisisCategory
+from bot.texts import content_root
 
 __all__ = [
     "BUNDLED_FRAMES",
@@ -38,7 +39,8 @@ __all__ = [
     "load_slots",
 ]
 
-_SAFETY_CONTENT: Final = Path(__file__).resolve().parents[2] / "content" / "safety"
+# content/ in a checkout, bot/_content once installed from the wheel.
+_SAFETY_CONTENT: Final = content_root() / "safety"
 BUNDLED_FRAMES: Final = _SAFETY_CONTENT / "crisis_frames.yaml"
 BUNDLED_PHRASES: Final = _SAFETY_CONTENT / "crisis_phrases.yaml"
 BUNDLED_SLOTS: Final = _SAFETY_CONTENT / "crisis_slots.yaml"

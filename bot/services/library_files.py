@@ -35,10 +35,12 @@ from bot.services.library import (
     Topic,
     fill_contacts,
 )
+from bot.texts import content_root
 
 TOPICS_FILE = "topics.yaml"
 LEXICON_FILE = "lexicon.yaml"
-BUNDLED_ARTICLES_DIR = Path(__file__).resolve().parents[2] / "content" / "articles" / SOURCE_LOCALE
+# content/ in a checkout, bot/_content once installed from the wheel.
+BUNDLED_ARTICLES_DIR = content_root() / "articles" / SOURCE_LOCALE
 
 _ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _REQUIRED_FIELDS = (
