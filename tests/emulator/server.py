@@ -742,6 +742,7 @@ class BotApiEmulator:
         self._stop_signal.fire()
         for bot in self._bots.values():
             bot.signal.fire()
+            bot.feed.signal.fire()
             for chat in bot.chats.values():
                 chat.signal.fire()
         if self._runner is not None:

@@ -561,6 +561,18 @@ async def test_an_event_log_read_waits_for_the_next_event(
     assert [(e.kind, e.message.text) for e in page.events] == [("bot_message", "reminder")]
 
 
+async def test_stopping_the_emulator_answers_a_waiting_event_log_read(
+    emulator: BotApiEmulator, emu: AsyncEmulatorClient
+) -> None:
+    """A read waiting for events gets an empty page when the emulator stops, not a cut line."""
+    start = (await emu.events()).next_after_seq
+    waiting = asyncio.create_task(emu.events(after_seq=start, timeout=30))
+    await asyncio.sleep(0.2)  # the read is now held by the server
+    await emulator.stop()
+    page = await waiting
+    assert page.events == []
+
+
 async def test_stats_keep_when_each_method_was_first_called(
     bot: telegram.Bot, emu: AsyncEmulatorClient
 ) -> None:
