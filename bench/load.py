@@ -344,6 +344,8 @@ async def drive(
     try:
         await asyncio.gather(*(Patient(p, emu, feed, outcome, start, rng).run() for p in plans))
         await asyncio.sleep(1.0)  # stray replies, duplicates and late updates show up by now
+        if follower.done():
+            follower.result()  # the log stopped being read: say why rather than blame the bot
     finally:
         follower.cancel()
     stats = await emu.stats()

@@ -779,3 +779,8 @@ def test_emulator_thread_serves_blocking_clients() -> None:
         dave.press("OK")
         assert client.stats().calls == {"getUpdates": 1, "sendMessage": 1}
         assert thread.call(lambda emulator: len(emulator.pending_updates())) == 2
+        page = client.events(kinds=["user_message", "press"])
+        assert [(e.chat_id, e.kind) for e in page.events] == [
+            (dave.id, "user_message"),
+            (dave.id, "press"),
+        ]
