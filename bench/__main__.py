@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import charts, crisis_eval, fuzz, guard_eval, planner, reply_delay, search_eval
+from bench import (
+    charts,
+    crisis_eval,
+    fuzz,
+    guard_eval,
+    load,
+    planner,
+    reply_delay,
+    search_eval,
+    startup,
+)
 from bench.digest import measure_build, measure_crisis_delay
 from bench.dispatch import measure_cost, measure_paced
 from bot.config import configure_libraries
 
 
 def main() -> None:
-    """Print the evaluations, then the dispatcher's, planner's, crisis reply delay's, charts'
-    and digest's figures, and a fuzz run."""
+    """Print the evaluations, then the dispatcher's, planner's, crisis reply delay's, charts',
+    digest's, load run's and start-up's figures, and a fuzz run."""
     configure_libraries()
     search_eval.main([])
     guard_eval.main([])  # the development set, and the held-out set when it is in place
@@ -25,6 +35,8 @@ def main() -> None:
     charts.main([])
     asyncio.run(measure_build())
     asyncio.run(measure_crisis_delay())
+    load.main([])  # 500 patients within 150 s, the bot as its own process
+    startup.main([])
     fuzz.main(["--examples", "100"])  # last: it caps the process's address space
 
 

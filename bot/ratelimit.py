@@ -12,7 +12,9 @@ each send a slot ahead of time instead of sleeping in lock-step:
   requests take a varying while to reach Telegram, a send also waits while 30 sends are in
   flight or were answered within the last second, so that Telegram never sees more.
 * Each chat remembers when it may next receive (``per_chat_interval`` after its last slot,
-  or after Telegram answered its last send if that was later);
+  or after Telegram answered its last send if that was later), and a chat's send never
+  starts while its previous one is still on its way, nor less than the interval after
+  Telegram answered it (what Telegram counts is when a request reaches it);
   a group additionally keeps its last ``group_per_minute`` slots to stay within a minute's
   budget. Entries of chats that could receive right now carry no information and are pruned.
 * ``RetryAfter`` is flood control for the whole bot: every send waits until it has passed
@@ -139,6 +141,10 @@ class TelegramRateLimiter(BaseRateLimiter[int | Queued]):
         # when a thousand sends are queued.
         self._taken_slots: dict[int, int] = {}
         self._chat_ready_at: dict[ChatKey, float] = {}
+        # Per chat: when Telegram last answered a send to it, and, while a send to it is on
+        # its way (or about to start), an event set when Telegram has answered.
+        self._chat_answered_at: dict[ChatKey, float] = {}
+        self._chat_on_its_way: dict[ChatKey, asyncio.Event] = {}
         self._group_recent: dict[ChatKey, deque[float]] = {}
         self._paused_until = -math.inf
         self._started: deque[float] = deque(maxlen=overall_per_second)
@@ -158,7 +164,9 @@ class TelegramRateLimiter(BaseRateLimiter[int | Queued]):
     @property
     def tracked_chats(self) -> int:
         """Return how many chats the limiter still remembers (stale ones are swept)."""
-        return len(self._chat_ready_at.keys() | self._group_recent.keys())
+        return len(
+            self._chat_ready_at.keys() | self._group_recent.keys() | self._chat_answered_at.keys()
+        )
 
     @property
     def queued(self) -> int:
@@ -178,6 +186,10 @@ class TelegramRateLimiter(BaseRateLimiter[int | Queued]):
         self._tickets.clear()
         self._taken_slots.clear()
         self._chat_ready_at.clear()
+        self._chat_answered_at.clear()
+        for on_its_way in self._chat_on_its_way.values():
+            on_its_way.set()
+        self._chat_on_its_way.clear()
         self._group_recent.clear()
         self._paused_until = -math.inf
         self._next_sweep = -math.inf
@@ -209,7 +221,12 @@ class TelegramRateLimiter(BaseRateLimiter[int | Queued]):
                 await self._wait_for_turn(chat, is_group=is_group)
             else:
                 await self._wait_in_queue(chat, is_group=is_group, rank=(queued.priority, order))
-            await self._respect_overall_window()
+            await self._wait_for_chat(chat)
+            try:
+                await self._respect_overall_window()
+            except BaseException:
+                self._release_chat(chat)
+                raise
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as flood:
@@ -247,6 +264,40 @@ class TelegramRateLimiter(BaseRateLimiter[int | Queued]):
         ready = now + self._per_chat_interval
         if ready > self._chat_ready_at.get(chat, -math.inf):
             self._chat_ready_at[chat] = ready
+        if self._per_chat_interval > 0:
+            self._chat_answered_at[chat] = now
+        self._release_chat(chat)
+
+    async def _wait_for_chat(self, chat: ChatKey) -> None:
+        """Hold a send while the chat's last one is on its way, then until an interval after
+        Telegram answered it; mark the chat's send as on its way.
+
+        A slot is an interval after the chat's previous slot, and a send given its slot after
+        the previous one was answered is spaced from that answer. But a send given its slot
+        while the previous one was still on its way (a reply while the patient's reminder goes
+        out) only knows the previous slot, and that request may have reached Telegram late:
+        at its own slot it could arrive less than an interval after, and the 429 pauses every
+        chat. Usually it waits only the few milliseconds the previous request was late.
+        """
+        if self._per_chat_interval <= 0:
+            return
+        while True:
+            on_its_way = self._chat_on_its_way.get(chat)
+            if on_its_way is not None:
+                await on_its_way.wait()
+                continue
+            ready = self._chat_answered_at.get(chat, -math.inf) + self._per_chat_interval
+            wait = max(ready, self._paused_until) - self._monotonic()
+            if wait <= _WINDOW_TOLERANCE:
+                break
+            await self._sleep(wait)
+        self._chat_on_its_way[chat] = asyncio.Event()
+
+    def _release_chat(self, chat: ChatKey) -> None:
+        """Let the chat's next send go (once an interval has passed since this answer)."""
+        on_its_way = self._chat_on_its_way.pop(chat, None)
+        if on_its_way is not None:
+            on_its_way.set()
 
     async def _respect_overall_window(self) -> None:
         """Never start more sends in any one second than the overall limit, nor let more
@@ -415,6 +466,8 @@ class TelegramRateLimiter(BaseRateLimiter[int | Queued]):
             self._prune_slots_at = max(_PRUNE_AT_LEAST, 2 * len(self._taken_slots))
         if sweep or len(self._chat_ready_at) > self._prune_chats_at:
             self._chat_ready_at = {c: t for c, t in self._chat_ready_at.items() if t > now}
+            since = now - self._per_chat_interval
+            self._chat_answered_at = {c: t for c, t in self._chat_answered_at.items() if t > since}
             self._group_recent = {
                 chat: recent
                 for chat, recent in self._group_recent.items()

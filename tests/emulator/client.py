@@ -310,10 +310,30 @@ class SendRecord:
 
 
 @dataclass(frozen=True)
+class ChatEvent:
+    """One event in any chat of the bot, from the emulator's log of them all."""
+
+    seq: int
+    chat_id: int
+    kind: str  # user_message, press, bot_message, edit, delete or callback_answer
+    t: float  # when the emulator recorded it (its clock, seconds since the epoch)
+    message: ChatMessage  # the message concerned, as it was when the log was read
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """Events after a sequence number, and where to continue from."""
+
+    events: list[ChatEvent]
+    next_after_seq: int
+
+
+@dataclass(frozen=True)
 class Stats:
     """What the emulator counted."""
 
     calls: dict[str, int]
+    first_calls: dict[str, float]  # method -> emulator time of its first call
     sends: list[SendRecord]
     faults_served: dict[str, int]
     fault_log: list[JsonDict]
@@ -326,6 +346,7 @@ class Stats:
         """Build from the emulator's JSON."""
         return cls(
             calls=dict(data["calls"]),
+            first_calls=dict(data["first_calls"]),
             sends=[SendRecord(**send) for send in data["sends"]],
             faults_served=dict(data["faults_served"]),
             fault_log=list(data["fault_log"]),
@@ -437,6 +458,35 @@ def _wait_op(
             raise WaitTimeoutError(
                 f"no {what} in chat {chat_id} within {timeout}s (saw: {arrived})"
             )
+
+
+def _events_op(
+    bot: str | None, after_seq: int, kinds: Iterable[str] | None, timeout: float, limit: int
+) -> Op[EventPage]:
+    """Return the events of every chat after a sequence number, waiting up to ``timeout``."""
+    params = _clean(
+        {
+            "after_seq": after_seq,
+            "kinds": ",".join(kinds) if kinds is not None else None,
+            "timeout": round(timeout, 3),
+            "limit": limit,
+            "bot": bot,
+        }
+    )
+    reply = yield from _request("GET", "/_emu/events", params=params, wait=timeout)
+    return EventPage(
+        events=[
+            ChatEvent(
+                seq=int(event["seq"]),
+                chat_id=int(event["chat_id"]),
+                kind=str(event["kind"]),
+                t=float(event["t"]),
+                message=ChatMessage(event["message"]),
+            )
+            for event in reply["events"]
+        ],
+        next_after_seq=int(reply["next_after_seq"]),
+    )
 
 
 def _silence_op(
@@ -917,6 +967,17 @@ class EmulatorClient:
         body = _clean({"bot": self._bot, "update_id": update_id})
         return int(self.run(_request("POST", "/_emu/webhook/repost", body=body))["status"])
 
+    def events(
+        self,
+        *,
+        after_seq: int = 0,
+        kinds: Iterable[str] | None = None,
+        timeout: float = 0.0,
+        limit: int = 1000,
+    ) -> EventPage:
+        """Return events of every chat after ``after_seq``, waiting up to ``timeout`` for one."""
+        return self.run(_events_op(self._bot, after_seq, kinds, timeout, limit))
+
     def set_rate_limit(
         self,
         *,
@@ -1229,6 +1290,17 @@ class AsyncEmulatorClient:
         """Post a delivered update to the webhook again; return the HTTP status."""
         body = _clean({"bot": self._bot, "update_id": update_id})
         return int((await self.run(_request("POST", "/_emu/webhook/repost", body=body)))["status"])
+
+    async def events(
+        self,
+        *,
+        after_seq: int = 0,
+        kinds: Iterable[str] | None = None,
+        timeout: float = 0.0,  # noqa: ASYNC109 - the server holds the request, as for waits
+        limit: int = 1000,
+    ) -> EventPage:
+        """Return events of every chat after ``after_seq``, waiting up to ``timeout`` for one."""
+        return await self.run(_events_op(self._bot, after_seq, kinds, timeout, limit))
 
     async def set_rate_limit(
         self,

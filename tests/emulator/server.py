@@ -382,9 +382,48 @@ class _Message:
 
 
 @dataclass
+class _Feed:
+    """Every chat event of one bot in order, with its chat and when it happened.
+
+    A load test follows hundreds of chats at once through this one log instead of one wait per
+    chat, and the times give the delay from a user's update to the bot's answer as the server
+    saw them.
+    """
+
+    clock: Callable[[], float]
+    events: list[tuple[int, int, str, int, float]] = field(default_factory=list)
+    seqs: list[int] = field(default_factory=list)
+    signal: _Signal = field(default_factory=_Signal)
+
+    def add(self, seq: int, chat_id: int, kind: str, message_id: int) -> None:
+        self.events.append((seq, chat_id, kind, message_id, self.clock()))
+        self.seqs.append(seq)
+        self.signal.fire()
+
+    def after(
+        self, after_seq: int, kinds: frozenset[str] | None, limit: int
+    ) -> tuple[list[tuple[int, int, str, int, float]], int]:
+        """Return matching events after a sequence number and the last sequence scanned."""
+        found: list[tuple[int, int, str, int, float]] = []
+        scanned = after_seq
+        for event in itertools.islice(self.events, bisect.bisect_right(self.seqs, after_seq), None):
+            scanned = event[0]
+            if kinds is None or event[2] in kinds:
+                found.append(event)
+                if len(found) >= limit:
+                    break
+        return found, scanned
+
+    def clear(self) -> None:
+        self.events.clear()
+        self.seqs.clear()
+
+
+@dataclass
 class _Chat:
     user: _User
     chat_instance: str
+    feed: _Feed | None = None
     started: bool = True
     blocked: bool = False
     next_message_id: int = 1
@@ -404,6 +443,8 @@ class _Chat:
         self.events.append((seq, kind, message_id))
         self.event_seqs.append(seq)
         self.signal.fire()
+        if self.feed is not None:
+            self.feed.add(seq, self.user.id, kind, message_id)
 
     def events_after(
         self, after_seq: int, kinds: frozenset[str] | None, message_id: int | None, limit: int
@@ -446,6 +487,7 @@ class _Bot:
     id: int
     username: str
     first_name: str
+    feed: _Feed
     updates: collections.deque[tuple[int, str, JsonDict]] = field(default_factory=collections.deque)
     allowed_updates: list[str] | None = None
     poll: _Poll | None = None
@@ -627,6 +669,7 @@ class _RateLimiter:
 @dataclass
 class _Stats:
     calls: collections.Counter[str] = field(default_factory=collections.Counter)
+    first_calls: dict[str, float] = field(default_factory=dict)
     sends: list[JsonDict] = field(default_factory=list)
     faults_served: collections.Counter[str] = field(default_factory=collections.Counter)
     fault_log: list[JsonDict] = field(default_factory=list)
@@ -713,6 +756,7 @@ class BotApiEmulator:
         self._stop_signal.fire()
         for bot in self._bots.values():
             bot.signal.fire()
+            bot.feed.signal.fire()
             for chat in bot.chats.values():
                 chat.signal.fire()
         tasks = [bot.webhook_task for bot in self._bots.values() if bot.webhook_task is not None]
@@ -742,7 +786,13 @@ class BotApiEmulator:
             return existing.id
         prefix = token.split(":", 1)[0]
         bot_id = int(prefix) if prefix.isdigit() else 7_000_000_000 + len(self._bots) + 1
-        self._bots[token] = _Bot(token=token, id=bot_id, username=username, first_name=first_name)
+        self._bots[token] = _Bot(
+            token=token,
+            id=bot_id,
+            username=username,
+            first_name=first_name,
+            feed=_Feed(self._clock),
+        )
         return bot_id
 
     def bots(self) -> list[JsonDict]:
@@ -824,7 +874,10 @@ class BotApiEmulator:
             user = self._users[chat_id]
             digest = hashlib.sha256(f"{bot.id}:{chat_id}".encode()).hexdigest()
             chat = _Chat(
-                user=user, chat_instance=str(int(digest[:15], 16)), started=user.starts_chats
+                user=user,
+                chat_instance=str(int(digest[:15], 16)),
+                feed=bot.feed,
+                started=user.starts_chats,
             )
             bot.chats[chat_id] = chat
         return chat
@@ -850,6 +903,7 @@ class BotApiEmulator:
                 chat.signal.fire()
             bot.updates.clear()
             bot.chats.clear()
+            bot.feed.clear()
             bot.queries.clear()
             bot.answers.clear()
             bot.commands.clear()
@@ -1096,6 +1150,7 @@ class BotApiEmulator:
         stats = self._stats
         return {
             "calls": dict(stats.calls),
+            "first_calls": dict(stats.first_calls),
             "sends": list(stats.sends),
             "faults_served": dict(stats.faults_served),
             "fault_log": list(stats.fault_log),
@@ -1206,6 +1261,7 @@ class BotApiEmulator:
             return _api_reply(ApiError(404, "Not Found").payload(), 404)
         method = str(getattr(handler, "api_method", ""))
         self._stats.calls[method] += 1
+        self._stats.first_calls.setdefault(method, self._clock())
         try:
             args = _Args(await self._read_params(request))
         except ApiError as error:
@@ -2041,6 +2097,7 @@ class BotApiEmulator:
             ("GET", "/_emu/callback_answers", self._c_callback_answers),
             ("GET", "/_emu/commands", self._c_commands),
             ("GET", "/_emu/updates", self._c_updates),
+            ("GET", "/_emu/events", self._c_feed),
             ("GET", "/_emu/faults", self._c_faults),
             ("POST", "/_emu/faults", self._c_add_fault),
             ("DELETE", "/_emu/faults", self._c_clear_faults),
@@ -2188,6 +2245,33 @@ class BotApiEmulator:
             ],
             "next_after_seq": scanned,
         }
+
+    async def _c_feed(self, request: web.Request, body: JsonDict) -> Any:
+        query = request.query
+        bot = self._select_bot(_bot_ref(request, body))
+        feed = bot.feed
+        after_seq = int(query.get("after_seq", 0))
+        kinds = frozenset(query["kinds"].split(",")) if query.get("kinds") else None
+        limit = min(int(query.get("limit", 1000)), 5000)
+        deadline = time.monotonic() + min(float(query.get("timeout", 0)), 60.0)
+        while True:
+            found, scanned = feed.after(after_seq, kinds, limit)
+            remaining = deadline - time.monotonic()
+            if found or remaining <= 0 or self._stopping:
+                break
+            after_seq = scanned
+            await feed.signal.wait(remaining)
+        events = [
+            {
+                "seq": seq,
+                "chat_id": chat_id,
+                "kind": kind,
+                "t": moment,
+                "message": bot.chats[chat_id].messages[message_id].record(),
+            }
+            for seq, chat_id, kind, message_id, moment in found
+        ]
+        return {"events": events, "next_after_seq": scanned}
 
     async def _c_actions(self, request: web.Request, body: JsonDict) -> Any:
         bot = self._select_bot(_bot_ref(request, body))

@@ -519,6 +519,73 @@ async def test_rate_limit_enforcement_and_send_timestamps(
     assert stats.calls["sendMessage"] == 3
 
 
+async def test_the_event_log_follows_every_chat_in_order_with_times(
+    bot: telegram.Bot, emu: AsyncEmulatorClient, alice: AsyncUser
+) -> None:
+    """One log holds every chat's events in order, each with its chat, kind, message and time."""
+    bob = await emu.create_user(BOB, "Bob")
+    start = (await emu.events()).next_after_seq
+    await alice.send("/checkin")
+    sent = await bot.send_message(ALICE, "Craving?", reply_markup=keyboard([("3", "c:3")]))
+    await bob.send("hello")
+    await alice.press("3")
+    await bot.edit_message_text("Mood?", chat_id=ALICE, message_id=sent.message_id)
+    page = await emu.events(after_seq=start)
+    assert [(e.chat_id, e.kind) for e in page.events] == [
+        (ALICE, "user_message"),
+        (ALICE, "bot_message"),
+        (BOB, "user_message"),
+        (ALICE, "press"),
+        (ALICE, "edit"),
+    ]
+    assert [e.seq for e in page.events] == sorted(e.seq for e in page.events)
+    assert [e.t for e in page.events] == sorted(e.t for e in page.events)
+    assert page.events[0].message.text == "/checkin"
+    assert page.events[-1].message.message_id == sent.message_id
+    assert page.events[-1].message.text == "Mood?"
+    assert page.next_after_seq == page.events[-1].seq
+    edits = await emu.events(after_seq=start, kinds=["edit", "bot_message"])
+    assert [e.kind for e in edits.events] == ["bot_message", "edit"]
+
+
+async def test_an_event_log_read_waits_for_the_next_event(
+    bot: telegram.Bot, emu: AsyncEmulatorClient, alice: AsyncUser
+) -> None:
+    """A read with a timeout returns as soon as something happens, and nothing when nothing did."""
+    start = (await emu.events()).next_after_seq
+    assert (await emu.events(after_seq=start, timeout=0.2)).events == []
+    later = asyncio.get_running_loop().call_later(
+        0.2, lambda: asyncio.ensure_future(bot.send_message(ALICE, "reminder"))
+    )
+    page = await emu.events(after_seq=start, timeout=5)
+    later.cancel()
+    assert [(e.kind, e.message.text) for e in page.events] == [("bot_message", "reminder")]
+
+
+async def test_stopping_the_emulator_answers_a_waiting_event_log_read(
+    emulator: BotApiEmulator, emu: AsyncEmulatorClient
+) -> None:
+    """A read waiting for events gets an empty page when the emulator stops, not a cut line."""
+    start = (await emu.events()).next_after_seq
+    waiting = asyncio.create_task(emu.events(after_seq=start, timeout=30))
+    await asyncio.sleep(0.2)  # the read is now held by the server
+    await emulator.stop()
+    page = await waiting
+    assert page.events == []
+
+
+async def test_stats_keep_when_each_method_was_first_called(
+    bot: telegram.Bot, emu: AsyncEmulatorClient
+) -> None:
+    """The first call of each method is timed, so a test can see when a bot began polling."""
+    before = time.time()
+    await bot.get_updates(timeout=0)
+    await bot.get_updates(timeout=0)
+    stats = await emu.stats()
+    assert stats.calls["getUpdates"] == 2
+    assert before <= stats.first_calls["getUpdates"] <= time.time()
+
+
 async def test_blocked_user_makes_sends_forbidden(
     bot: telegram.Bot, emu: AsyncEmulatorClient, alice: AsyncUser
 ) -> None:
@@ -713,6 +780,11 @@ def test_emulator_thread_serves_blocking_clients() -> None:
         dave.press("OK")
         assert client.stats().calls == {"getUpdates": 1, "sendMessage": 1}
         assert thread.call(lambda emulator: len(emulator.pending_updates())) == 2
+        page = client.events(kinds=["user_message", "press"])
+        assert [(e.chat_id, e.kind) for e in page.events] == [
+            (dave.id, "user_message"),
+            (dave.id, "press"),
+        ]
 
 
 async def test_a_webhook_gets_each_update_with_the_secret_and_again_until_it_answers_2xx(

@@ -61,7 +61,8 @@ class VirtualClock:
             self.now = max(self.now, self._sleepers[0][0])
             while self._sleepers and self._sleepers[0][0] <= self.now:
                 _, _, woken = heapq.heappop(self._sleepers)
-                woken.set_result(None)
+                if not woken.done():  # a sleeper may have been cancelled
+                    woken.set_result(None)
 
 
 @pytest.fixture(autouse=True)
@@ -173,6 +174,32 @@ async def test_a_chats_next_send_is_spaced_from_when_telegram_answered_the_last(
     assert [b - a for a, b in zip(answered, started[1:], strict=False)] == [
         pytest.approx(1.0, abs=1 / 30)
     ] * 2
+
+
+@pytest.mark.parametrize("first_lane", [None, Queued(5)], ids=["reply", "reminder"])
+async def test_a_send_reserved_while_the_chats_last_is_on_its_way_arrives_an_interval_after_it(
+    first_lane: Queued | None,
+) -> None:
+    """A chat's second send, given its slot while the first was still on its way, reaches
+    Telegram a full interval after the first did, however late the first arrived."""
+    clock = VirtualClock()
+    limiter = _limiter(clock)
+    arrivals: list[float] = []
+    delays = iter([0.15, 0.0])  # the first request takes 150 ms to reach Telegram
+
+    async def uneven(**kwargs: Any) -> Result:
+        await clock.sleep(next(delays))
+        arrivals.append(clock.now)
+        return {"message_id": len(arrivals)}
+
+    async def reminder_then_reply() -> None:
+        first = asyncio.ensure_future(_send(limiter, uneven, 7, rate_limit_args=first_lane))
+        await clock.sleep(0.01)  # the first is on its way when the patient's update comes in
+        await _send(limiter, uneven, 7)
+        await first
+
+    await clock.run(reminder_then_reply())
+    assert arrivals[1] - arrivals[0] >= 1.0 - EPSILON
 
 
 async def test_requests_slow_to_arrive_never_put_more_than_the_limit_into_telegrams_second() -> (
@@ -699,3 +726,27 @@ async def test_a_cancelled_queued_send_gives_up_its_place() -> None:
     await clock.run(scenario())
     assert len(log) == 60
     assert limiter.queued == 0
+
+
+async def test_a_send_cancelled_before_it_starts_does_not_hold_up_its_chat() -> None:
+    """A send cancelled while it waits for room in Telegram's second leaves its chat free."""
+    clock = VirtualClock()
+    limiter = _limiter(clock)
+    log: list[tuple[float, object]] = []
+
+    async def slow(**kwargs: Any) -> Result:
+        await clock.sleep(2.0)  # thirty of these fill what Telegram may see in a second
+        log.append((clock.now, kwargs["chat_id"]))
+        return {"message_id": len(log)}
+
+    async def scenario() -> None:
+        busy = asyncio.ensure_future(asyncio.gather(*(_send(limiter, slow, n) for n in range(30))))
+        doomed = asyncio.ensure_future(_send(limiter, slow, 99))
+        await clock.sleep(1.5)  # its slot has come; it waits for an answer to the thirty
+        doomed.cancel()
+        await _send(limiter, slow, 99)
+        await busy
+        assert doomed.cancelled()
+
+    await clock.run(scenario())
+    assert [chat for _, chat in log].count(99) == 1
