@@ -7,7 +7,7 @@ from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter
 from telegram.request import BaseRequest
 
 from bot.clock import Clock
@@ -55,9 +55,18 @@ def build_application(
     request: BaseRequest | None = None,
     services: Services | None = None,
     start_scheduler: bool = True,
+    rate_limiter: BaseRateLimiter[Any] | None = None,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """Build the bot: the only place where handlers are registered, in order."""
+    """Build the bot: the only place where handlers are registered, in order.
+
+    ``rate_limiter`` replaces the one the settings describe (a benchmark of the bot's own
+    cost gives it one whose budget is never reached).
+    """
     services = services or build_services(settings, clock)
+    limiter = rate_limiter or TelegramRateLimiter(
+        overall_per_second=settings.rate_limit_per_second,
+        per_chat_interval=settings.rate_limit_per_chat_seconds,
+    )
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         ApplicationBuilder()
         .token(settings.require_token())
@@ -67,12 +76,7 @@ def build_application(
         # Different chats are handled concurrently; one chat's (and one person's) updates
         # stay strictly in order, so flows and check-ins read their answers in sequence.
         .concurrent_updates(ChatOrderedUpdateProcessor(settings.concurrent_updates))
-        .rate_limiter(
-            TelegramRateLimiter(
-                overall_per_second=settings.rate_limit_per_second,
-                per_chat_interval=settings.rate_limit_per_chat_seconds,
-            )
-        )
+        .rate_limiter(limiter)
     )
     if settings.telegram_base_url:
         builder = builder.base_url(f"{settings.telegram_base_url}/bot").base_file_url(

@@ -1,0 +1,321 @@
+"""What one update costs: full daily check-ins against a bare echo bot, side by side in one run.
+
+    python -m bench.updates                     # 200 patients a round, 5 rounds
+    python -m bench.updates --patients 50 --rounds 3
+
+Both bots talk to the tests' in-process Bot API peer (``tests/support/botapi.py``), which
+answers at once, so what is measured is each bot's own work: python-telegram-bot's dispatch,
+our handlers, services and storage, and the (de)serialising of the Bot API calls made.
+
+- **Echo**: a bare python-telegram-bot Application with one handler that answers a text
+  message with its text; the reference every timing in ``bench/`` is a ratio to.
+- **Check-in**: the real Application (every handler group, the real services, a SQLite file)
+  and consented patients whose daily prompt went out; each patient taps through the whole
+  check-in as it comes: craving, mood, use ("No"), then "Skip" at the note question (notes are
+  on: an encryption key is set). Each tap is a real callback-query Update; the bot answers
+  it and edits the prompt into the next question, as it does in production.
+
+Updates are processed one after another through each Application's own update processor,
+alternating a round of echoes and a round of check-ins (each with patients new to it), after a
+warm-up round of each. The bot's
+rate limiter is in place, with a budget no run reaches: a limiter that binds would measure
+Telegram's 30 messages a second, not the bot. Reported per update: the median and mean in
+milliseconds, the ratio to the echo bot, and aiosqlite's thread round trips (every call the
+event loop hands to the connection's thread; ``tests/support/roundtrips.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import SecretStr
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+
+from bot import callbacks
+from bot.app import build_application
+from bot.config import Settings, configure_libraries
+from bot.container import Services
+from bot.ratelimit import TelegramRateLimiter
+from bot.services.checkins import prompt_key
+from bot.services.crypto import generate_key
+from tests.support.botapi import LocalBotApi
+from tests.support.roundtrips import counting_round_trips
+from tests.support.updates import callback_update, text_update
+
+TOKEN = "123456:BENCH-token-not-real-000000000000"
+ZONE = "America/New_York"
+FIRST_USER = 30_000_001
+ECHO_FIRST_USER = 40_000_001
+PROMPT_MESSAGE_ID = 500
+# The taps of one full check-in, in the order the questions come.
+STEPS = ("craving", "mood", "use", "skip note")
+# Far above any rate this run reaches, so the limiter does its bookkeeping but never waits.
+UNREACHED_PER_SECOND = 1_000_000
+
+App = Application[Any, Any, Any, Any, Any, Any]
+
+
+@dataclass
+class Figures:
+    """Per-update timings (seconds) and round trips, for one bot."""
+
+    seconds: list[float] = field(default_factory=list)
+    by_step: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    round_trips: int = 0
+
+    @property
+    def median_ms(self) -> float:
+        """Return the median per-update time in milliseconds."""
+        return statistics.median(self.seconds) * 1000
+
+    @property
+    def mean_ms(self) -> float:
+        """Return the mean per-update time in milliseconds."""
+        return statistics.fmean(self.seconds) * 1000
+
+    @property
+    def trips_per_update(self) -> float:
+        """Return the thread round trips per update."""
+        return self.round_trips / len(self.seconds) if self.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class Result:
+    """The two bots' figures from one run."""
+
+    echo: Figures
+    checkin: Figures
+
+    @property
+    def median_ratio(self) -> float:
+        """Return the check-in's median over the echo's."""
+        return self.checkin.median_ms / self.echo.median_ms
+
+    @property
+    def mean_ratio(self) -> float:
+        """Return the check-in's mean over the echo's."""
+        return self.checkin.mean_ms / self.echo.mean_ms
+
+
+async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a text message with its text."""
+    message = update.effective_message
+    if message is not None and message.text is not None:
+        await message.reply_text(message.text)
+
+
+async def _echo_bot() -> tuple[App, LocalBotApi]:
+    peer = LocalBotApi()
+    app = ApplicationBuilder().token(TOKEN).request(peer).get_updates_request(peer).build()
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, _echo))
+    await app.initialize()
+    return app, peer
+
+
+async def _companion(folder: Path) -> tuple[App, LocalBotApi]:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram_bot_token=TOKEN,  # type: ignore[arg-type]
+        database_path=folder / "bench.sqlite3",
+        clinic_timezone=ZONE,
+        data_encryption_key=SecretStr(generate_key()),
+        rate_limit_per_chat_seconds=0,
+        chart_workers=0,
+    )
+    peer = LocalBotApi()
+    limiter = TelegramRateLimiter(overall_per_second=UNREACHED_PER_SECOND, per_chat_interval=0)
+    app = build_application(settings, request=peer, start_scheduler=False, rate_limiter=limiter)
+    await app.initialize()
+    assert app.post_init is not None
+    await app.post_init(app)
+    return app, peer
+
+
+def _services(app: App) -> Services:
+    services = app.bot_data["services"]
+    assert isinstance(services, Services)
+    return services
+
+
+def _seed(services: Services, count: int) -> list[int]:
+    """Enrol ``count`` consented patients whose check-in prompt for today was sent."""
+    settings = services.settings
+    now = datetime.now(UTC)
+    today = now.astimezone(ZoneInfo(ZONE)).date()
+    before = (now - timedelta(days=2)).isoformat(timespec="seconds")
+    stamp = now.isoformat(timespec="seconds")
+    users = [FIRST_USER + i for i in range(count)]
+    with sqlite3.connect(settings.database_path) as conn:
+        conn.execute(
+            "INSERT INTO clinicians (id, telegram_id, name, role, created_at) "
+            "VALUES (1, 9999001, 'Dr. Bench', 'admin', ?)",
+            (before,),
+        )
+        conn.executemany(
+            "INSERT INTO patients (id, label, telegram_user_id, chat_id, status, timezone, "
+            "created_at, enrolled_at, consented_at) VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?)",
+            [
+                (i + 1, f"B-{i + 1:05d}", u, u, ZONE, before, before, before)
+                for i, u in enumerate(users)
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO care_team (patient_id, clinician_id) VALUES (?, 1)",
+            [(i + 1,) for i in range(count)],
+        )
+        conn.executemany(
+            "INSERT INTO consents (patient_id, version, decision, decided_at) "
+            "VALUES (?, ?, 'agreed', ?)",
+            [(i + 1, settings.consent_version, before) for i in range(count)],
+        )
+        conn.executemany(
+            "INSERT INTO deliveries (dedupe_key, kind, patient_id, chat_id, local_date, slot, "
+            "due_at, expires_at, status, attempts, message_id, created_at, sent_at) "
+            "VALUES (?, 'checkin', ?, ?, ?, '20:00', ?, ?, 'sent', 1, ?, ?, ?)",
+            [
+                (prompt_key(i + 1, today), i + 1, u, today.isoformat(), stamp, stamp,
+                 PROMPT_MESSAGE_ID, before, stamp)
+                for i, u in enumerate(users)
+            ],
+        )  # fmt: skip
+    return users
+
+
+def _taps(app: App, user_id: int, day: str) -> list[tuple[str, Update]]:
+    """Build the taps of one full check-in on the daily prompt, as Telegram sends them."""
+    data = (
+        callbacks.checkin(day, callbacks.CHECKIN_CRAVING, "6"),
+        callbacks.checkin(day, callbacks.CHECKIN_MOOD, "4"),
+        callbacks.checkin(day, callbacks.CHECKIN_USE, callbacks.CHECKIN_NO),
+        callbacks.checkin(day, callbacks.CHECKIN_NOTE, callbacks.CHECKIN_SKIP),
+    )
+    return [
+        (step, callback_update(app.bot, user_id, tap, message_id=PROMPT_MESSAGE_ID))
+        for step, tap in zip(STEPS, data, strict=True)
+    ]
+
+
+async def _process(app: App, update: Update) -> float:
+    started = time.perf_counter()
+    await app.update_processor.process_update(update, app.process_update(update))
+    return time.perf_counter() - started
+
+
+async def _echo_round(app: App, peer: LocalBotApi, users: Sequence[int], into: Figures) -> None:
+    updates = [text_update(app.bot, user, "How are you today?") for user in users]
+    peer.clear()
+    for update in updates:
+        into.seconds.append(await _process(app, update))
+    assert len(peer.of("sendMessage")) == len(updates), "the echo bot missed an update"
+
+
+async def _checkin_round(
+    app: App, peer: LocalBotApi, users: Sequence[int], into: Figures | None
+) -> None:
+    services = _services(app)
+    day = datetime.now(UTC).astimezone(ZoneInfo(ZONE)).date().isoformat()
+    taps = [tap for user in users for tap in _taps(app, user, day)]
+    peer.clear()
+    with counting_round_trips(services.db) as trips:
+        for step, update in taps:
+            elapsed = await _process(app, update)
+            if into is not None:
+                into.seconds.append(elapsed)
+                into.by_step[step].append(elapsed)
+    if into is not None:
+        into.round_trips += trips.count
+    edits = peer.of("editMessageText")
+    assert len(edits) == len(taps), f"{len(edits)} screens for {len(taps)} taps"
+    assert len(peer.of("answerCallbackQuery")) == len(taps)
+    assert "saved" in _summary_of(services, users[-1]), "the last check-in was not completed"
+
+
+def _summary_of(services: Services, user: int) -> str:
+    """Return which of the day's values the last patient has stored, as a word."""
+    with sqlite3.connect(services.settings.database_path) as conn:
+        row = conn.execute(
+            "SELECT craving, mood, used FROM checkins JOIN patients p ON p.id = patient_id "
+            "WHERE p.telegram_user_id = ?",
+            (user,),
+        ).fetchone()
+    return "saved" if row is not None and None not in row else "incomplete"
+
+
+async def measure(patients: int = 200, rounds: int = 5) -> Result:
+    """Print and return the per-update cost of full check-ins and of the bare echo bot."""
+    echo, checkin = Figures(), Figures()
+    with tempfile.TemporaryDirectory() as folder:
+        companion, companion_peer = await _companion(Path(folder))
+        echo_app, echo_peer = await _echo_bot()
+        users = _seed(_services(companion), patients * (rounds + 1))
+        echo_users = [ECHO_FIRST_USER + i for i in range(patients * len(STEPS))]
+        try:
+            # A warm-up round each: templates compiled, statements prepared, caches filled.
+            await _echo_round(echo_app, echo_peer, echo_users, Figures())
+            await _checkin_round(companion, companion_peer, users[:patients], None)
+            gc.collect()
+            for n in range(1, rounds + 1):
+                await _echo_round(echo_app, echo_peer, echo_users, echo)
+                group = users[n * patients : (n + 1) * patients]
+                await _checkin_round(companion, companion_peer, group, checkin)
+        finally:
+            await echo_app.shutdown()
+            assert companion.post_shutdown is not None
+            await companion.post_shutdown(companion)
+            await companion.shutdown()
+    result = Result(echo, checkin)
+    _print(result, patients, rounds)
+    return result
+
+
+def _print(result: Result, patients: int, rounds: int) -> None:
+    echo, checkin = result.echo, result.checkin
+    print(
+        f"update cost, {rounds} rounds of {patients} full check-ins "
+        f"({len(STEPS)} taps each: {', '.join(STEPS)}) against as many echoes:"
+    )
+    print(
+        f"  echo bot:  median {echo.median_ms:.3f} ms, mean {echo.mean_ms:.3f} ms per update "
+        f"({len(echo.seconds)} updates)"
+    )
+    print(
+        f"  check-in:  median {checkin.median_ms:.3f} ms, mean {checkin.mean_ms:.3f} ms per "
+        f"update ({len(checkin.seconds)} updates); {checkin.trips_per_update:.1f} aiosqlite "
+        f"round trips per update"
+    )
+    steps = ", ".join(
+        f"{step} {statistics.median(checkin.by_step[step]) * 1000:.3f}" for step in STEPS
+    )
+    print(f"  check-in median by tap (ms): {steps}")
+    print(
+        f"  ratio to the echo bot: median {result.median_ratio:.1f}x, mean "
+        f"{result.mean_ratio:.1f}x (target <= 2x)"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the side-by-side measurement."""
+    parser = argparse.ArgumentParser(prog="python -m bench.updates")
+    parser.add_argument("--patients", type=int, default=200, help="check-ins per round")
+    parser.add_argument("--rounds", type=int, default=5, help="measured rounds of each bot")
+    args = parser.parse_args(argv)
+    configure_libraries()
+    asyncio.run(measure(args.patients, args.rounds))
+
+
+if __name__ == "__main__":
+    main()
