@@ -19,9 +19,11 @@ Updates are processed one after another through each Application's own update pr
 alternating a round of echoes and a round of check-ins (each with patients new to it), after a
 warm-up round of each. The bot's rate limiter is in place with the settings' limits, on a clock
 where a second passes between any two readings: it does all its bookkeeping, but never waits,
-since a limiter that waits would measure Telegram's 30 messages a second, not the bot. Reported per update: the median and mean in
-milliseconds, the ratio to the echo bot, and aiosqlite's thread round trips (every call the
-event loop hands to the connection's thread; ``tests/support/roundtrips.py``).
+since a limiter that waits would measure Telegram's 30 messages a second, not the bot.
+
+Reported per update: the median and mean in milliseconds, the ratio to the echo bot, and
+aiosqlite's thread round trips (every call the event loop hands to the connection's thread;
+``tests/support/roundtrips.py``).
 """
 
 from __future__ import annotations
