@@ -7,13 +7,14 @@ from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter
+from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, ContextTypes
 from telegram.request import BaseRequest
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.container import SERVICES_KEY, Services, build_services
 from bot.handlers import register_handlers
+from bot.handlers.common import Context
 from bot.ordering import ChatOrderedUpdateProcessor
 from bot.ratelimit import TelegramRateLimiter
 from bot.texts import LOCALES
@@ -73,6 +74,8 @@ def build_application(
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
+        # One context per update, carrying what its handlers share (who sent it).
+        .context_types(ContextTypes(context=Context))
         # Different chats are handled concurrently; one chat's (and one person's) updates
         # stay strictly in order, so flows and check-ins read their answers in sequence.
         .concurrent_updates(ChatOrderedUpdateProcessor(settings.concurrent_updates))

@@ -36,9 +36,8 @@ from bot.services import aftereffects
 from bot.services.careteam import AlertNotice, CareTeamService
 from bot.services.crypto import CryptoError, NoteCipher
 from bot.services.learn import PAGE
-from bot.storage.checkins import Checkin, CheckinRepository
-from bot.storage.db import Database, Transaction
-from bot.storage.deliveries import DeliveryRepository
+from bot.storage.checkins import Checkin, CheckinRepository, checkin_of
+from bot.storage.db import Database, Statement
 from bot.storage.flows import FlowState, FlowValue
 from bot.storage.repositories import PatientRepository
 from bot.texts import Texts
@@ -63,6 +62,10 @@ class NoteFlows(Protocol):
 
     async def finish(self, user_id: int) -> FlowState | None:
         """End the user's flow."""
+        ...
+
+    def ending(self, user_id: int, name: str) -> Statement:
+        """Return the statement that ends the user's flow of this name, if it is still open."""
         ...
 
 
@@ -238,7 +241,6 @@ class CheckinService:
         self._answer_days = answer_days
         self._checkins = CheckinRepository(db)
         self._alerts = aftereffects.AfterEffectAlerts(self._checkins, careteam)
-        self._deliveries = DeliveryRepository(db)
         self._patients = PatientRepository(db)
 
     @property
@@ -254,10 +256,8 @@ class CheckinService:
 
     async def start(self, patient: Patient) -> Screen:
         """Begin today's check-in: its first question, showing what today already holds."""
-        await self._leave_note_step(patient)
         today = self.local_today(patient)
-        current = await self._checkins.by_date(patient.id, today)
-        dtms = await self.dtms_day(patient, today)
+        current, dtms = await self._day(patient, today, leave_note=True)
         return self._ask(patient, today, CRAVING, current, dtms=dtms)
 
     async def dtms_day(self, patient: Patient, day: date) -> bool:
@@ -274,34 +274,39 @@ class CheckinService:
             return self._refused(patient)
         _, code, choice = parsed
         if code == callbacks.CHECKIN_CHANGE and choice == callbacks.CHECKIN_AGAIN:
-            await self._leave_note_step(patient)
-            current = await self._checkins.by_date(patient.id, day)
-            dtms = await self.dtms_day(patient, day)
+            current, dtms = await self._day(patient, day, leave_note=True)
             return CheckinReply(screen=self._ask(patient, day, CRAVING, current, dtms=dtms))
         if code == callbacks.CHECKIN_NOTE and choice == callbacks.CHECKIN_SKIP:
-            await self._leave_note_step(patient)
-            current = await self._checkins.by_date(patient.id, day)
+            current, dtms = await self._day(patient, day, leave_note=True)
             if current is None:
                 return self._refused(patient)
-            return CheckinReply(screen=await self._summary(patient, current))
+            return CheckinReply(screen=self._summary_of(patient, current, dtms=dtms))
         step = _STEP_OF_CODE.get(code, "")
         if step == DTMS and choice == aftereffects.TELL:
             return await self._tell_team(patient, day)
         value = _value(step, choice)
         if value is None:
             return self._refused(patient)
-        await self._leave_note_step(patient)
         alert = (
             await self._alerts.emergency(patient, day) if value == aftereffects.EMERGENCY else None
         )
-        current = await self._record(patient, day, step, value)
+        # The answer, the end of any note question left open, the prompt marked answered and
+        # whether the day had a dTMS session: one transaction, one round trip.
+        current, dtms = await self._record(
+            patient,
+            day,
+            craving=int(value) if step == CRAVING else None,
+            mood=int(value) if step == MOOD else None,
+            used=bool(value) if step == USE else None,
+            dtms_effect=str(value) if step == DTMS else None,
+        )
         log.info(
             "checkin answer patient_id=%s step=%s late=%s",
             patient.id,
             step,
             day != self.local_today(patient),
         )
-        return await self._next(patient, current, step, value, message_id, alert)
+        return await self._next(patient, current, step, value, message_id, alert, dtms=dtms)
 
     async def _next(
         self,
@@ -311,10 +316,11 @@ class CheckinService:
         value: int | bool | str,
         message_id: int | None,
         alert: AlertNotice | None,
+        *,
+        dtms: bool,
     ) -> CheckinReply:
         """Return what follows an answer: the next question, or the end, and any reply to it."""
         day = current.local_date
-        dtms = await self.dtms_day(patient, day)
         if step == CRAVING:
             return CheckinReply(screen=self._ask(patient, day, MOOD, current, dtms=dtms))
         if step == MOOD:
@@ -370,8 +376,8 @@ class CheckinService:
             # The key was removed (and the bot restarted) while the question was open: the text
             # is dropped, never stored unencrypted.
             await self._flows.finish(user_id)
-            current = await self._checkins.by_date(patient.id, day)
-            summary = await self._summary(patient, current) if current else None
+            current, dtms = await self._day(patient, day, leave_note=False)
+            summary = self._summary_of(patient, current, dtms=dtms) if current else None
             return CheckinReply(screen=summary, retired_message_id=retired)
         if not note or len(note) > NOTE_MAX_CHARS:
             problem = (
@@ -381,14 +387,14 @@ class CheckinService:
                 if note
                 else None
             )
-            current = await self._checkins.by_date(patient.id, day)
-            dtms = await self.dtms_day(patient, day)
+            current, dtms = await self._day(patient, day, leave_note=False)
             screen = self._ask(patient, day, NOTE, current, dtms=dtms, problem=problem)
             return CheckinReply(screen=screen)
-        current = await self._record_note(patient, day, self._cipher.encrypt(note))
-        await self._flows.finish(user_id)
+        # Stored with the note question closed, in one transaction: the flow was open a moment
+        # ago (``get`` above), so ending it if still open ends it.
+        current, dtms = await self._record(patient, day, note_cipher=self._cipher.encrypt(note))
         log.info("checkin note stored patient_id=%s checkin_id=%s", patient.id, current.id)
-        summary = await self._summary(patient, current)
+        summary = self._summary_of(patient, current, dtms=dtms)
         return CheckinReply(screen=summary, retired_message_id=retired)
 
     async def end_note_step(self, user_id: int) -> bool:
@@ -398,11 +404,6 @@ class CheckinService:
             return False
         await self._flows.finish(user_id)
         return True
-
-    async def _leave_note_step(self, patient: Patient) -> None:
-        """A patient who moved on to another answer is no longer typing a note."""
-        if patient.telegram_user_id is not None:
-            await self.end_note_step(patient.telegram_user_id)
 
     # Reading back ---------------------------------------------------------------------------
 
@@ -425,39 +426,73 @@ class CheckinService:
     # Storing --------------------------------------------------------------------------------
 
     async def _record(
-        self, patient: Patient, day: date, step: str, value: int | bool | str
-    ) -> Checkin:
-        now = self._clock.now()
-        async with self._db.transaction() as tx:
-            await self._checkins.record(
-                tx,
-                patient.id,
-                day,
-                now,
-                craving=int(value) if step == CRAVING else None,
-                mood=int(value) if step == MOOD else None,
-                used=bool(value) if step == USE else None,
-                dtms_effect=str(value) if step == DTMS else None,
-            )
-            return await self._answered(tx, patient, day, now)
+        self,
+        patient: Patient,
+        day: date,
+        *,
+        craving: int | None = None,
+        mood: int | None = None,
+        used: bool | None = None,
+        note_cipher: str | None = None,
+        dtms_effect: str | None = None,
+    ) -> tuple[Checkin, bool]:
+        """Store answers and close the note question, in one round trip.
 
-    async def _record_note(self, patient: Patient, day: date, ciphertext: str) -> Checkin:
+        The day's prompt is marked answered (a late answer counts; a prompt still waiting to
+        be sent is then never sent: the day is already answered). Return the day's row as it
+        now stands and whether the day had a dTMS session.
+        """
         now = self._clock.now()
-        async with self._db.transaction() as tx:
-            await self._checkins.record(tx, patient.id, day, now, note_cipher=ciphertext)
-            return await self._answered(tx, patient, day, now)
+        recording = self._checkins.recording(
+            patient.id,
+            day,
+            now,
+            craving=craving,
+            mood=mood,
+            used=used,
+            note_cipher=note_cipher,
+            dtms_effect=dtms_effect,
+        )
+        statements = [
+            *self._note_ending(patient),
+            recording,
+            self._checkins.answering_prompt(prompt_key(patient.id, day), now),
+            self._dtms_session(patient, day, now),
+        ]
+        *_, recorded, _, session = await self._db.write(*statements)
+        assert recorded.first is not None
+        return checkin_of(recorded.first), session.first is not None
 
-    async def _answered(
-        self, tx: Transaction, patient: Patient, day: date, now: datetime
-    ) -> Checkin:
-        """Mark the day's prompt answered (a late answer counts) and return the day's row."""
-        prompt = await self._checkins.prompt_id(tx, prompt_key(patient.id, day))
-        if prompt is not None:
-            # A prompt still waiting to be sent is then never sent: the day is already answered.
-            await self._deliveries.answer(tx, prompt, "checkin", None, now)
-        current = await self._checkins.by_date_tx(tx, patient.id, day)
-        assert current is not None
-        return current
+    async def _day(
+        self, patient: Patient, day: date, *, leave_note: bool
+    ) -> tuple[Checkin | None, bool]:
+        """Return a day's check-in and whether it had a dTMS session, in one round trip.
+
+        ``leave_note``: the patient moved on to another answer, so they are no longer typing a
+        note; the note question is closed in the same trip.
+        """
+        reads = (
+            self._checkins.reading_day(patient.id, day),
+            self._dtms_session(patient, day, self._clock.now()),
+        )
+        ending = self._note_ending(patient) if leave_note else []
+        if ending:
+            *_, day_rows, session = await self._db.write(*ending, *reads)
+            rows, sessions = day_rows.rows, session.rows
+        else:
+            rows, sessions = await self._db.read(*reads)
+        return (checkin_of(rows[0]) if rows else None), bool(sessions)
+
+    def _note_ending(self, patient: Patient) -> list[Statement]:
+        """Return the statement closing the patient's note question, if they can have one."""
+        if patient.telegram_user_id is None:
+            return []
+        return [self._flows.ending(patient.telegram_user_id, CHECKIN_FLOW)]
+
+    def _dtms_session(self, patient: Patient, day: date, now: datetime) -> Statement:
+        """Return the read that finds a session asking about after-effects (``aftereffects``)."""
+        start, end = aftereffects.day_window(day, ZoneInfo(patient.timezone))
+        return self._checkins.finding_dtms_session(patient.id, start, end, now)
 
     # Rules and rendering --------------------------------------------------------------------
 
@@ -497,10 +532,6 @@ class CheckinService:
             dtms=dtms,
             problem=problem,
         )
-
-    async def _summary(self, patient: Patient, current: Checkin) -> Screen:
-        dtms = await self.dtms_day(patient, current.local_date)
-        return self._summary_of(patient, current, dtms=dtms)
 
     def _summary_of(self, patient: Patient, current: Checkin, *, dtms: bool) -> Screen:
         locale = patient.locale

@@ -17,9 +17,10 @@ from bot.models import (
     Invite,
     Patient,
     PatientStatus,
+    Sender,
 )
 from bot.storage.audit import AuditEntry, append_audit
-from bot.storage.db import Database, Transaction, from_db_time, to_db_time
+from bot.storage.db import Database, Statement, Transaction, from_db_time, to_db_time
 
 
 def _opt_time(value: str | None) -> datetime | None:
@@ -88,6 +89,18 @@ _CARE_TEAM = (
 )
 
 
+_ACTIVE_CLINICIAN = "SELECT * FROM clinicians WHERE telegram_id = ? AND active = 1"
+_AGREED_VERSION = (
+    "SELECT version FROM consents WHERE patient_id = ? AND decision = 'agreed' "
+    "ORDER BY decided_at DESC, id DESC LIMIT 1"
+)
+_PATIENT_AND_CONSENT = (
+    "SELECT p.*, (SELECT c.version FROM consents c WHERE c.patient_id = p.id "
+    "AND c.decision = 'agreed' ORDER BY c.decided_at DESC, c.id DESC LIMIT 1) AS agreed_version "
+    "FROM patients p WHERE p.telegram_user_id = ?"
+)
+
+
 class ClinicianRepository:
     """Clinicians and their roles."""
 
@@ -125,9 +138,7 @@ class ClinicianRepository:
 
     async def by_telegram_id(self, telegram_id: int) -> Clinician | None:
         """Return the active clinician with this Telegram id."""
-        row = await self._db.fetchone(
-            "SELECT * FROM clinicians WHERE telegram_id = ? AND active = 1", (telegram_id,)
-        )
+        row = await self._db.fetchone(_ACTIVE_CLINICIAN, (telegram_id,))
         return _clinician(row) if row else None
 
     async def by_id(self, clinician_id: int) -> Clinician | None:
@@ -381,13 +392,36 @@ class ConsentRepository:
 
     async def agreed_version(self, patient_id: int, tx: Transaction | None = None) -> str | None:
         """Return the version of the consent text the patient last agreed to, if any."""
-        sql = (
-            "SELECT version FROM consents WHERE patient_id = ? AND decision = 'agreed' "
-            "ORDER BY decided_at DESC, id DESC LIMIT 1"
-        )
         reader = tx if tx is not None else self._db
-        row = await reader.fetchone(sql, (patient_id,))
+        row = await reader.fetchone(_AGREED_VERSION, (patient_id,))
         return str(row["version"]) if row else None
+
+
+def _sender_reads(user_id: int) -> tuple[Statement, Statement]:
+    """Return the reads that say who a Telegram user is: clinician, then patient and consent."""
+    return Statement(_ACTIVE_CLINICIAN, (user_id,)), Statement(_PATIENT_AND_CONSENT, (user_id,))
+
+
+def _sender(user_id: int, clinicians: list[sqlite3.Row], patients: list[sqlite3.Row]) -> Sender:
+    patient = patients[0] if patients else None
+    return Sender(
+        user_id=user_id,
+        clinician=_clinician(clinicians[0]) if clinicians else None,
+        patient=_patient(patient) if patient is not None else None,
+        agreed_version=patient["agreed_version"] if patient is not None else None,
+    )
+
+
+class SenderRepository:
+    """Who a Telegram user is: the active clinician and the patient bound to it, in one read."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def by_telegram_user(self, user_id: int) -> Sender:
+        """Return the clinician, the patient and the consent version agreed, in one round trip."""
+        clinicians, patients = await self._db.read(*_sender_reads(user_id))
+        return _sender(user_id, clinicians, patients)
 
 
 class UpdateLog:
@@ -396,14 +430,22 @@ class UpdateLog:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def first_sight(self, update_id: int, now: datetime) -> bool:
-        """Record an update id; return False if it was seen before."""
-        async with self._db.transaction() as tx:
-            changed = await tx.execute_rowcount(
-                "INSERT OR IGNORE INTO processed_updates (update_id, seen_at) VALUES (?, ?)",
-                (update_id, to_db_time(now)),
-            )
-        return changed == 1
+    async def take_in(
+        self, update_id: int, now: datetime, user_id: int | None
+    ) -> tuple[bool, Sender | None]:
+        """Record an update id and read who sent it, in one round trip.
+
+        Return whether the id was new (False: seen before) and the sender (None without a user).
+        """
+        insert = Statement(
+            "INSERT OR IGNORE INTO processed_updates (update_id, seen_at) VALUES (?, ?)",
+            (update_id, to_db_time(now)),
+        )
+        if user_id is None:
+            (recorded,) = await self._db.write(insert)
+            return recorded.rowcount == 1, None
+        recorded, clinicians, patients = await self._db.write(insert, *_sender_reads(user_id))
+        return recorded.rowcount == 1, _sender(user_id, clinicians.rows, patients.rows)
 
     async def forget_before(self, cutoff: datetime) -> int:
         """Drop ids older than the cutoff (Telegram may reuse ids after a quiet week)."""
