@@ -9,15 +9,20 @@ our handlers, services and storage, and the (de)serialising of the Bot API calls
 
 - **Echo**: a bare python-telegram-bot Application with one handler that answers a text
   message with its text; the reference every timing in ``bench/`` is a ratio to.
+- **Same calls, no bot** (the floor): a bare Application whose one handler answers the tap
+  and edits the message into the very screen the check-in showed for it (its text and
+  buttons, made ready before the clock starts): the Bot API work of a tap with nothing
+  behind it, which no check-in can cost less than.
 - **Check-in**: the real Application (every handler group, the real services, a SQLite file)
   and consented patients whose daily prompt went out; each patient taps through the whole
   check-in as it comes: craving, mood, use ("No"), then "Skip" at the note question (notes are
   on: an encryption key is set). Each tap is a real callback-query Update; the bot answers
   it and edits the prompt into the next question, as it does in production.
 
-Updates are processed one after another through each Application's own update processor,
-alternating a round of echoes and a round of check-ins (each with patients new to it), after a
-warm-up round of each. The bot's rate limiter is in place with the settings' limits, on a clock
+Updates are processed one after another through each Application's own update processor, the
+two bots taking turns: one patient's full check-in, then as many echoes, and so on (each
+round with patients new to it, after a warm-up round), so the machine's busy moments fall on
+both alike. The bot's rate limiter is in place with the settings' limits, on a clock
 where a second passes between any two readings: it does all its bookkeeping, but never waits,
 since a limiter that waits would measure Telegram's 30 messages a second, not the bot.
 
@@ -31,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import sqlite3
 import statistics
 import tempfile
@@ -44,8 +50,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
-from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram import InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot import callbacks
 from bot.app import build_application
@@ -95,10 +109,11 @@ class Figures:
 
 @dataclass(frozen=True)
 class Result:
-    """The two bots' figures from one run."""
+    """The three bots' figures from one run."""
 
     echo: Figures
     checkin: Figures
+    floor: Figures = field(default_factory=Figures)
 
     @property
     def median_ratio(self) -> float:
@@ -127,6 +142,37 @@ async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     if message is not None and message.text is not None:
         await message.reply_text(message.text)
+
+
+SCREEN_KEY = "screen"
+
+
+async def _answer_and_edit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer the tap and edit its message into the screen made ready for it."""
+    query = update.callback_query
+    if query is None:
+        return
+    text, markup = context.bot_data[SCREEN_KEY]
+    await query.answer()
+    await query.edit_message_text(
+        text, parse_mode=ParseMode.HTML, reply_markup=markup, disable_web_page_preview=True
+    )
+
+
+async def _floor_bot() -> tuple[App, LocalBotApi]:
+    peer = LocalBotApi()
+    app = ApplicationBuilder().token(TOKEN).request(peer).get_updates_request(peer).build()
+    app.add_handler(CallbackQueryHandler(_answer_and_edit))
+    await app.initialize()
+    return app, peer
+
+
+def _screen(params: dict[str, Any]) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Return the text and buttons of an edit the check-in made."""
+    markup = params.get("reply_markup")
+    if isinstance(markup, str):
+        markup = json.loads(markup)
+    return str(params["text"]), InlineKeyboardMarkup.de_json(markup, None) if markup else None
 
 
 async def _echo_bot() -> tuple[App, LocalBotApi]:
@@ -229,33 +275,54 @@ async def _process(app: App, update: Update) -> float:
     return time.perf_counter() - started
 
 
-async def _echo_round(app: App, peer: LocalBotApi, users: Sequence[int], into: Figures) -> None:
-    updates = [text_update(app.bot, user, "How are you today?") for user in users]
-    peer.clear()
-    for update in updates:
-        into.seconds.append(await _process(app, update))
-    assert len(peer.of("sendMessage")) == len(updates), "the echo bot missed an update"
+@dataclass(frozen=True)
+class _Bot:
+    app: App
+    peer: LocalBotApi
 
 
-async def _checkin_round(
-    app: App, peer: LocalBotApi, users: Sequence[int], into: Figures | None
-) -> None:
-    services = _services(app)
+async def _round(bots: dict[str, _Bot], patients: Sequence[int], result: Result) -> None:
+    """Run each patient's full check-in, the same calls with no bot, then as many echoes.
+
+    The bots take turns patient by patient, so a busy moment of the machine falls on all
+    alike.
+    """
+    companion, floor, echo = bots["checkin"], bots["floor"], bots["echo"]
+    services = _services(companion.app)
     day = datetime.now(UTC).astimezone(ZoneInfo(ZONE)).date().isoformat()
-    taps = [tap for user in users for tap in _taps(app, user, day)]
-    peer.clear()
-    with counting_round_trips(services.db) as trips:
-        for step, update in taps:
-            elapsed = await _process(app, update)
-            if into is not None:
-                into.seconds.append(elapsed)
-                into.by_step[step].append(elapsed)
-    if into is not None:
-        into.round_trips += trips.count
-    edits = peer.of("editMessageText")
-    assert len(edits) == len(taps), f"{len(edits)} screens for {len(taps)} taps"
-    assert len(peer.of("answerCallbackQuery")) == len(taps)
-    assert "saved" in _summary_of(services, users[-1]), "the last check-in was not completed"
+    for bot in bots.values():
+        bot.peer.clear()
+    for user in patients:
+        taps = _taps(companion.app, user, day)
+        echoes = [
+            text_update(echo.app.bot, ECHO_FIRST_USER + n, "How are you today?")
+            for n in range(len(taps))
+        ]
+        screens = []
+        with counting_round_trips(services.db) as trips:
+            for step, update in taps:
+                elapsed = await _process(companion.app, update)
+                result.checkin.seconds.append(elapsed)
+                result.checkin.by_step[step].append(elapsed)
+                screens.append(_screen(companion.peer.of("editMessageText")[-1]))
+        result.checkin.round_trips += trips.count
+        for (step, _), screen in zip(taps, screens, strict=True):
+            floor.app.bot_data[SCREEN_KEY] = screen
+            update = callback_update(floor.app.bot, user, "tap", message_id=PROMPT_MESSAGE_ID)
+            elapsed = await _process(floor.app, update)
+            result.floor.seconds.append(elapsed)
+            result.floor.by_step[step].append(elapsed)
+        for update in echoes:
+            result.echo.seconds.append(await _process(echo.app, update))
+    taps_made = len(patients) * len(STEPS)
+    edits = companion.peer.of("editMessageText")
+    assert len(edits) == taps_made, f"{len(edits)} screens for {taps_made} taps"
+    assert len(companion.peer.of("answerCallbackQuery")) == taps_made
+    assert "saved" in _summary_of(services, patients[-1]), "the last check-in was not completed"
+    assert [c.params["text"] for c in floor.peer.calls if c.method == "editMessageText"] == [
+        e["text"] for e in edits
+    ], "the floor bot showed other screens"
+    assert len(echo.peer.of("sendMessage")) == taps_made, "the echo bot missed an update"
 
 
 def _summary_of(services: Services, user: int) -> str:
@@ -271,27 +338,27 @@ def _summary_of(services: Services, user: int) -> str:
 
 async def measure(patients: int = 200, rounds: int = 5) -> Result:
     """Print and return the per-update cost of full check-ins and of the bare echo bot."""
-    echo, checkin = Figures(), Figures()
+    result = Result(Figures(), Figures())
     with tempfile.TemporaryDirectory() as folder:
-        companion, companion_peer = await _companion(Path(folder))
-        echo_app, echo_peer = await _echo_bot()
-        users = _seed(_services(companion), patients * (rounds + 1))
-        echo_users = [ECHO_FIRST_USER + i for i in range(patients * len(STEPS))]
+        companion = _Bot(*await _companion(Path(folder)))
+        bots = {
+            "checkin": companion,
+            "floor": _Bot(*await _floor_bot()),
+            "echo": _Bot(*await _echo_bot()),
+        }
+        users = _seed(_services(companion.app), patients * (rounds + 1))
         try:
-            # A warm-up round each: templates compiled, statements prepared, caches filled.
-            await _echo_round(echo_app, echo_peer, echo_users, Figures())
-            await _checkin_round(companion, companion_peer, users[:patients], None)
+            # A warm-up round: templates compiled, statements prepared, caches filled.
+            await _round(bots, users[:patients], Result(Figures(), Figures()))
             gc.collect()
             for n in range(1, rounds + 1):
-                await _echo_round(echo_app, echo_peer, echo_users, echo)
-                group = users[n * patients : (n + 1) * patients]
-                await _checkin_round(companion, companion_peer, group, checkin)
+                await _round(bots, users[n * patients : (n + 1) * patients], result)
         finally:
-            await echo_app.shutdown()
-            assert companion.post_shutdown is not None
-            await companion.post_shutdown(companion)
-            await companion.shutdown()
-    result = Result(echo, checkin)
+            await bots["floor"].app.shutdown()
+            await bots["echo"].app.shutdown()
+            assert companion.app.post_shutdown is not None
+            await companion.app.post_shutdown(companion.app)
+            await companion.app.shutdown()
     _print(result, patients, rounds)
     return result
 
@@ -306,6 +373,12 @@ def _print(result: Result, patients: int, rounds: int) -> None:
         f"  echo bot:  median {echo.median_ms:.3f} ms, mean {echo.mean_ms:.3f} ms per update "
         f"({len(echo.seconds)} updates)"
     )
+    floor = result.floor
+    print(
+        f"  same Bot API calls, no bot behind them: median {floor.median_ms:.3f} ms, mean "
+        f"{floor.mean_ms:.3f} ms per update (ratio to the echo bot: median "
+        f"{floor.median_ms / echo.median_ms:.1f}x, mean {floor.mean_ms / echo.mean_ms:.1f}x)"
+    )
     print(
         f"  check-in:  median {checkin.median_ms:.3f} ms, mean {checkin.mean_ms:.3f} ms per "
         f"update ({len(checkin.seconds)} updates); {checkin.trips_per_update:.1f} aiosqlite "
@@ -317,7 +390,8 @@ def _print(result: Result, patients: int, rounds: int) -> None:
     print(f"  check-in median by tap (ms): {steps}")
     print(
         f"  ratio to the echo bot: median {result.median_ratio:.1f}x, mean "
-        f"{result.mean_ratio:.1f}x (target <= 2x)"
+        f"{result.mean_ratio:.1f}x (target <= 2x); to the same calls with no bot: median "
+        f"{checkin.median_ms / floor.median_ms:.1f}x, mean {checkin.mean_ms / floor.mean_ms:.1f}x"
     )
 
 

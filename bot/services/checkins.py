@@ -23,7 +23,7 @@ the weekly digest and, where the clinic keeps ``ALERT_ON_USE`` on, as an alert t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -37,7 +37,7 @@ from bot.services.careteam import AlertNotice, CareTeamService
 from bot.services.crypto import CryptoError, NoteCipher
 from bot.services.learn import PAGE
 from bot.storage.checkins import Checkin, CheckinRepository, checkin_of
-from bot.storage.db import Database, Statement
+from bot.storage.db import Database, Outcome, Statement
 from bot.storage.flows import FlowState, FlowValue
 from bot.storage.repositories import PatientRepository
 from bot.texts import Texts
@@ -62,6 +62,12 @@ class NoteFlows(Protocol):
 
     async def finish(self, user_id: int) -> FlowState | None:
         """End the user's flow."""
+        ...
+
+    def starting(
+        self, user_id: int, name: str, step: str, data: Mapping[str, FlowValue] | None = None
+    ) -> tuple[Statement, FlowState]:
+        """Return the statement that starts a flow for a user, and the flow it starts."""
         ...
 
     def ending(self, user_id: int, name: str) -> Statement:
@@ -290,15 +296,17 @@ class CheckinService:
         alert = (
             await self._alerts.emergency(patient, day) if value == aftereffects.EMERGENCY else None
         )
-        # The answer, the end of any note question left open, the prompt marked answered and
-        # whether the day had a dTMS session: one transaction, one round trip.
-        current, dtms = await self._record(
+        # The answer, the end of any note question left open, the prompt marked answered,
+        # whether the day had a dTMS session and the note question if it comes next: one
+        # transaction, one round trip.
+        current, dtms, note_open = await self._record(
             patient,
             day,
             craving=int(value) if step == CRAVING else None,
             mood=int(value) if step == MOOD else None,
             used=bool(value) if step == USE else None,
             dtms_effect=str(value) if step == DTMS else None,
+            then=self._note_opening(patient, day, step, message_id),
         )
         log.info(
             "checkin answer patient_id=%s step=%s late=%s",
@@ -306,18 +314,18 @@ class CheckinService:
             step,
             day != self.local_today(patient),
         )
-        return await self._next(patient, current, step, value, message_id, alert, dtms=dtms)
+        return self._next(patient, current, step, value, alert, dtms=dtms, note_open=note_open)
 
-    async def _next(
+    def _next(
         self,
         patient: Patient,
         current: Checkin,
         step: str,
         value: int | bool | str,
-        message_id: int | None,
         alert: AlertNotice | None,
         *,
         dtms: bool,
+        note_open: bool,
     ) -> CheckinReply:
         """Return what follows an answer: the next question, or the end, and any reply to it."""
         day = current.local_date
@@ -329,7 +337,12 @@ class CheckinService:
             follow_up = self._lapse(patient) if value is True else None
             screen = self._ask(patient, day, DTMS, current, dtms=dtms)
             return CheckinReply(screen=screen, follow_up=follow_up)
-        reply = CheckinReply(screen=await self._last_step(patient, day, current, message_id, dtms))
+        last = (
+            self._ask(patient, day, NOTE, current, dtms=dtms)
+            if note_open
+            else self._summary_of(patient, current, dtms=dtms)
+        )
+        reply = CheckinReply(screen=last)
         if step == USE:
             return replace(reply, follow_up=self._lapse(patient) if value is True else None)
         assert isinstance(value, str)
@@ -339,15 +352,20 @@ class CheckinService:
             return replace(reply, urgent=Screen(*said), alert=alert)
         return replace(reply, follow_up=Screen(*said) if said else None)
 
-    async def _last_step(
-        self, patient: Patient, day: date, current: Checkin, message_id: int | None, dtms: bool
-    ) -> Screen:
-        """Ask for the note (when notes are on) or show the summary."""
-        if self.notes_enabled and patient.telegram_user_id is not None:
-            where = {DAY_KEY: day.isoformat(), MESSAGE_KEY: message_id}
-            await self._flows.start(patient.telegram_user_id, CHECKIN_FLOW, NOTE, where)
-            return self._ask(patient, day, NOTE, current, dtms=dtms)
-        return self._summary_of(patient, current, dtms=dtms)
+    def _note_opening(
+        self, patient: Patient, day: date, step: str, message_id: int | None
+    ) -> Statement | None:
+        """Return the statement opening the note question, if this answer may lead to it.
+
+        With notes on, the after-effects answer leads to it, and "use" does on a day without
+        a dTMS session (else the after-effects question comes first): that statement runs
+        after the batch's dTMS read, and only if it found no session.
+        """
+        if step not in {USE, DTMS} or not self.notes_enabled or patient.telegram_user_id is None:
+            return None
+        where = {DAY_KEY: day.isoformat(), MESSAGE_KEY: message_id}
+        opening, _ = self._flows.starting(patient.telegram_user_id, CHECKIN_FLOW, NOTE, where)
+        return replace(opening, when=_no_session_found) if step == USE else opening
 
     async def _tell_team(self, patient: Patient, day: date) -> CheckinReply:
         """Tell the care team about a reported after-effect, once per day."""
@@ -392,7 +410,7 @@ class CheckinService:
             return CheckinReply(screen=screen)
         # Stored with the note question closed, in one transaction: the flow was open a moment
         # ago (``get`` above), so ending it if still open ends it.
-        current, dtms = await self._record(patient, day, note_cipher=self._cipher.encrypt(note))
+        current, dtms, _ = await self._record(patient, day, note_cipher=self._cipher.encrypt(note))
         log.info("checkin note stored patient_id=%s checkin_id=%s", patient.id, current.id)
         summary = self._summary_of(patient, current, dtms=dtms)
         return CheckinReply(screen=summary, retired_message_id=retired)
@@ -435,12 +453,14 @@ class CheckinService:
         used: bool | None = None,
         note_cipher: str | None = None,
         dtms_effect: str | None = None,
-    ) -> tuple[Checkin, bool]:
+        then: Statement | None = None,
+    ) -> tuple[Checkin, bool, bool]:
         """Store answers and close the note question, in one round trip.
 
         The day's prompt is marked answered (a late answer counts; a prompt still waiting to
-        be sent is then never sent: the day is already answered). Return the day's row as it
-        now stands and whether the day had a dTMS session.
+        be sent is then never sent: the day is already answered); ``then`` runs last. Return
+        the day's row as it now stands, whether the day had a dTMS session, and whether
+        ``then`` ran.
         """
         now = self._clock.now()
         recording = self._checkins.recording(
@@ -453,15 +473,18 @@ class CheckinService:
             note_cipher=note_cipher,
             dtms_effect=dtms_effect,
         )
-        statements = [
-            *self._note_ending(patient),
+        ending = self._note_ending(patient)
+        outcomes = await self._db.write(
+            *ending,
             recording,
             self._checkins.answering_prompt(prompt_key(patient.id, day), now),
-            self._dtms_session(patient, day, now),
-        ]
-        *_, recorded, _, session = await self._db.write(*statements)
+            self._dtms_session(patient, day, now),  # just before ``then``: _no_session_found
+            *([then] if then is not None else []),
+        )
+        recorded, _, session = outcomes[len(ending) : len(ending) + 3]
         assert recorded.first is not None
-        return checkin_of(recorded.first), session.first is not None
+        opened = then is not None and outcomes[-1].ran
+        return checkin_of(recorded.first), bool(session.rows), opened
 
     async def _day(
         self, patient: Patient, day: date, *, leave_note: bool
@@ -553,6 +576,11 @@ class CheckinService:
         read = ((self._texts.button("checkin_lapse_article", locale), LAPSE_ARTICLE),)
         text = self._texts.render("checkin.lapse", locale, team_alerted=self._use_alerts_team)
         return Screen(text, (read,))
+
+
+def _no_session_found(done: Sequence[Outcome]) -> bool:
+    """Return whether the dTMS read just before found no session (on the database's thread)."""
+    return not done[-1].rows
 
 
 def _value(step: str, choice: str) -> int | bool | str | None:

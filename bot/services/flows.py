@@ -76,13 +76,24 @@ class FlowService:
         self, user_id: int, name: str, step: str, data: Mapping[str, FlowValue] | None = None
     ) -> FlowState:
         """Start a flow for a user, replacing any flow they had open."""
+        statement, flow = self.starting(user_id, name, step, data)
+        await self._db.write(statement)
+        return flow
+
+    def starting(
+        self, user_id: int, name: str, step: str, data: Mapping[str, FlowValue] | None = None
+    ) -> tuple[Statement, FlowState]:
+        """Return the statement that starts a flow as ``start`` does, and the flow it starts.
+
+        For a service that starts a flow in the same round trip as its own writes.
+        """
         now = self._clock.now()
         answers: dict[str, FlowValue] = {
             **(data or {}),
             RUN_KEY: secrets.token_hex(RUN_TOKEN_BYTES),
         }
-        await self._db.write(self._flows.putting(user_id, name, step, answers, now))
-        return FlowState(user_id=user_id, name=name, step=step, updated_at=now, data=answers)
+        flow = FlowState(user_id=user_id, name=name, step=step, updated_at=now, data=answers)
+        return self._flows.putting(user_id, name, step, answers, now), flow
 
     def ending(self, user_id: int, name: str) -> Statement:
         """Return the statement that ends the user's flow of this name, if it is still open.

@@ -53,10 +53,15 @@ def from_db_time(text: str) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """One SQL statement and its parameters, to run with others in one round trip."""
+    """One SQL statement and its parameters, to run with others in one round trip.
+
+    ``when``, if given, decides from what the statements before it in the same batch gave
+    whether it runs at all; it runs on the connection's thread, so it only reads them.
+    """
 
     sql: str
     params: Params = ()
+    when: Callable[[Sequence[Outcome]], bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,7 @@ class Outcome:
     rows: list[sqlite3.Row]
     rowcount: int
     lastrowid: int | None
+    ran: bool = True  # False: its ``when`` said no
 
     @property
     def first(self) -> sqlite3.Row | None:
@@ -93,15 +99,25 @@ def _first_row(conn: sqlite3.Connection, statement: Statement) -> sqlite3.Row | 
         cursor.close()
 
 
+def _in_order(conn: sqlite3.Connection, statements: Sequence[Statement]) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for statement in statements:
+        if statement.when is not None and not statement.when(outcomes):
+            outcomes.append(Outcome([], 0, None, ran=False))
+        else:
+            outcomes.append(_run(conn, statement))
+    return outcomes
+
+
 def _run_all(
     conn: sqlite3.Connection, statements: Sequence[Statement], begin: str | None
 ) -> list[Outcome]:
     """Run statements in order, inside ``begin`` ... COMMIT when given; roll back on failure."""
     if begin is None:
-        return [_run(conn, statement) for statement in statements]
+        return _in_order(conn, statements)
     conn.execute(begin)
     try:
-        outcomes = [_run(conn, statement) for statement in statements]
+        outcomes = _in_order(conn, statements)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from bot.storage.db import Database, Statement
+from bot.storage.db import Database, Outcome, Statement
 from tests.support.roundtrips import counting_round_trips
 
 STAMP = "2026-11-26T12:00:00+00:00"
@@ -153,3 +153,21 @@ async def test_a_transaction_failing_after_its_first_statement_is_rolled_back(
     with pytest.raises(RuntimeError, match="changed my mind"):
         await change_then_fail()
     assert await stored(db) == []
+
+
+async def test_a_statement_runs_only_when_the_ones_before_it_allow(db: Database) -> None:
+    """``when`` reads what the earlier statements of the batch gave; a skipped one says so."""
+    await db.write(add(1))
+
+    def nothing_found(done: Sequence[Outcome]) -> bool:
+        return not done[-1].rows
+
+    found = Statement("SELECT 1 FROM clinicians WHERE telegram_id = ?", (1,))
+    missing = Statement("SELECT 1 FROM clinicians WHERE telegram_id = ?", (2,))
+    with counting_round_trips(db) as trips:
+        *_, skipped = await db.write(found, Statement(ADD, (5, STAMP), when=nothing_found))
+        *_, taken = await db.write(missing, Statement(ADD, (6, STAMP), when=nothing_found))
+    assert trips.count == 2
+    assert not skipped.ran
+    assert taken.ran
+    assert await stored(db) == [1, 6]
