@@ -104,7 +104,7 @@ async def take_note(update: Update, context: Context) -> None:
             await reply(update, services.texts.render("checkin.note_cancelled", locale))
             raise ApplicationHandlerStop
         return  # any other command runs as usual
-    result = await services.checkins.take_note(user.id, text)
+    result = await services.checkins.take_note(user.id, text, await patient_of(update, context))
     if result is None:
         return  # not at the note question: the text is for the rest of the bot
     log.info("checkin note taken update_id=%s", update.update_id)

@@ -39,7 +39,6 @@ from bot.services.learn import PAGE
 from bot.storage.checkins import Checkin, CheckinRepository, checkin_of
 from bot.storage.db import Database, Outcome, Statement
 from bot.storage.flows import FlowState, FlowValue
-from bot.storage.repositories import PatientRepository
 from bot.texts import Texts
 
 
@@ -247,7 +246,6 @@ class CheckinService:
         self._answer_days = answer_days
         self._checkins = CheckinRepository(db)
         self._alerts = aftereffects.AfterEffectAlerts(self._checkins, careteam)
-        self._patients = PatientRepository(db)
 
     @property
     def notes_enabled(self) -> bool:
@@ -378,12 +376,16 @@ class CheckinService:
         )
         return CheckinReply(screen=Screen(text, buttons), alert=notice)
 
-    async def take_note(self, user_id: int, text: str) -> CheckinReply | None:
-        """Store typed text as the note if the user is at the note question; else None."""
+    async def take_note(
+        self, user_id: int, text: str, patient: Patient | None
+    ) -> CheckinReply | None:
+        """Store typed text as the note if the user is at the note question; else None.
+
+        ``patient`` is the patient bound to ``user_id`` (the update's sender), if any.
+        """
         flow = await self._flows.get(user_id)
         if flow is None or flow.name != CHECKIN_FLOW:
             return None
-        patient = await self._patients.by_telegram_user(user_id)
         day = _parse_day(flow.text(DAY_KEY))
         if patient is None or day is None or not self._may_answer(patient, day):
             await self._flows.finish(user_id)
@@ -420,7 +422,7 @@ class CheckinService:
         flow = await self._flows.get(user_id)
         if flow is None or flow.name != CHECKIN_FLOW:
             return False
-        await self._flows.finish(user_id)
+        await self._db.write(self._flows.ending(user_id, CHECKIN_FLOW))
         return True
 
     # Reading back ---------------------------------------------------------------------------

@@ -96,6 +96,18 @@ async def test_each_tap_of_a_full_checkin_takes_two_round_trips(app: App, api: L
     assert await svc(app).flows.get(ALICE) is None, "the note question is closed"
 
 
+async def test_a_typed_note_reads_the_patient_once(app: App, api: LocalBotApi) -> None:
+    """A note typed at the note question: intake, the open flow, and the note stored."""
+    await enrol(app)
+    for data in (f"ci:{DAY}:c:6", f"ci:{DAY}:m:4", f"ci:{DAY}:u:no"):
+        await trips_of_tap(app, data)
+    with counting_round_trips(svc(app).db) as trips:
+        await app.process_update(text_update(app.bot, ALICE, "Walked it off by the river."))
+    assert trips.count == 3
+    assert (await stored(app))["note_cipher"] is not None
+    assert "Check-in saved" in api.sent(ALICE)[-1]["text"]
+
+
 async def test_a_tap_from_a_patient_who_was_unreachable_is_taken_and_makes_them_reachable(
     app: App,
 ) -> None:
