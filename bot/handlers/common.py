@@ -30,7 +30,8 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
     """An update's context: python-telegram-bot's, plus who sent the update, once read.
 
     python-telegram-bot makes one context per update and hands it to every handler the update
-    reaches, so the consent gate's lookup of the sender serves the feature handler after it.
+    reaches, so the sender read with the update's intake serves the consent gate and the
+    feature handler after it.
     """
 
     def __init__(

@@ -211,12 +211,6 @@ class EnrollmentService:
             bound = await self._patients.by_id_tx(tx, patient.id)
         return StartResult(StartOutcome.ASK_CONSENT, bound)
 
-    async def needs_consent_again(self, patient: Patient) -> bool:
-        """Return whether an enrolled patient agreed to an older consent text than the current."""
-        if not patient.has_consented:
-            return False
-        return await self._consents.agreed_version(patient.id) != self.consent_version
-
     def consent_outdated(self, sender: Sender) -> bool:
         """Return whether the sender is an enrolled patient who agreed to an older consent text."""
         patient = sender.patient

@@ -94,6 +94,7 @@ _AGREED_VERSION = (
     "SELECT version FROM consents WHERE patient_id = ? AND decision = 'agreed' "
     "ORDER BY decided_at DESC, id DESC LIMIT 1"
 )
+# The patient with the version ``_AGREED_VERSION`` would give, in one statement.
 _PATIENT_AND_CONSENT = (
     "SELECT p.*, (SELECT c.version FROM consents c WHERE c.patient_id = p.id "
     "AND c.decision = 'agreed' ORDER BY c.decided_at DESC, c.id DESC LIMIT 1) AS agreed_version "
