@@ -14,6 +14,7 @@ from bench import (
     reply_delay,
     search_eval,
     startup,
+    updates,
 )
 from bench.digest import measure_build, measure_crisis_delay
 from bench.dispatch import measure_cost, measure_paced
@@ -21,13 +22,14 @@ from bot.config import configure_libraries
 
 
 def main() -> None:
-    """Print the evaluations, then the dispatcher's, planner's, crisis reply delay's, charts',
-    digest's, load run's and start-up's figures, and a fuzz run."""
+    """Print the evaluations, then the update cost's, dispatcher's, planner's, crisis reply
+    delay's, charts', digest's, load run's and start-up's figures, and a fuzz run."""
     configure_libraries()
     search_eval.main([])
     guard_eval.main([])  # the development set, and the held-out set when it is in place
     # The crisis detector on its held-out set when it is in place, else on the development set.
     crisis_eval.main([] if crisis_eval.HELDOUT_FILE.exists() else ["--set", "dev"])
+    updates.main([])  # a full check-in update against a bare echo bot
     asyncio.run(measure_cost(10_000))
     asyncio.run(measure_paced(1_000))
     planner.main([])

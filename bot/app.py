@@ -7,13 +7,14 @@ from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, ContextTypes
 from telegram.request import BaseRequest
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.container import SERVICES_KEY, Services, build_services
 from bot.handlers import register_handlers
+from bot.handlers.common import Context
 from bot.ordering import ChatOrderedUpdateProcessor
 from bot.ratelimit import TelegramRateLimiter
 from bot.texts import LOCALES
@@ -55,24 +56,30 @@ def build_application(
     request: BaseRequest | None = None,
     services: Services | None = None,
     start_scheduler: bool = True,
+    rate_limiter: BaseRateLimiter[Any] | None = None,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """Build the bot: the only place where handlers are registered, in order."""
+    """Build the bot: the only place where handlers are registered, in order.
+
+    ``rate_limiter`` replaces the one the settings describe (a benchmark of the bot's own
+    cost gives it one whose budget is never reached).
+    """
     services = services or build_services(settings, clock)
+    limiter = rate_limiter or TelegramRateLimiter(
+        overall_per_second=settings.rate_limit_per_second,
+        per_chat_interval=settings.rate_limit_per_chat_seconds,
+    )
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         ApplicationBuilder()
         .token(settings.require_token())
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
+        # One context per update, carrying what its handlers share (who sent it).
+        .context_types(ContextTypes(context=Context))
         # Different chats are handled concurrently; one chat's (and one person's) updates
         # stay strictly in order, so flows and check-ins read their answers in sequence.
         .concurrent_updates(ChatOrderedUpdateProcessor(settings.concurrent_updates))
-        .rate_limiter(
-            TelegramRateLimiter(
-                overall_per_second=settings.rate_limit_per_second,
-                per_chat_interval=settings.rate_limit_per_chat_seconds,
-            )
-        )
+        .rate_limiter(limiter)
     )
     if settings.telegram_base_url:
         builder = builder.base_url(f"{settings.telegram_base_url}/bot").base_file_url(

@@ -68,6 +68,16 @@ class Patient:
 
 
 @dataclass(frozen=True, slots=True)
+class Sender:
+    """Who a Telegram user is to the bot: an active clinician, a patient, both or neither."""
+
+    user_id: int
+    clinician: Clinician | None
+    patient: Patient | None
+    agreed_version: str | None  # the consent text the patient last agreed to, if any
+
+
+@dataclass(frozen=True, slots=True)
 class Invite:
     """A one-time enrollment code (stored hashed) for a patient label."""
 

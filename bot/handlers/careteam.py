@@ -124,7 +124,7 @@ async def _mark_copies(
 async def patients(update: Update, context: Context) -> None:
     """List the caller's patients with status and open alerts (an audited read)."""
     services = services_of(context)
-    clinician = await clinician_or_refuse(update, services)
+    clinician = await clinician_or_refuse(update, context)
     if clinician is None:
         return
     overview = await services.careteam.my_patients(clinician)
@@ -142,7 +142,7 @@ async def patients(update: Update, context: Context) -> None:
 async def invite(update: Update, context: Context) -> None:
     """Create a one-time enrollment link for a new patient label."""
     services = services_of(context)
-    clinician = await clinician_or_refuse(update, services)
+    clinician = await clinician_or_refuse(update, context)
     if clinician is None:
         return
     if not context.args or len(context.args) != 1:
@@ -184,7 +184,7 @@ async def invite(update: Update, context: Context) -> None:
 async def digest(update: Update, context: Context) -> None:
     """Queue the digest of the last seven days for the caller; the dispatcher sends it."""
     services = services_of(context)
-    clinician = await clinician_or_refuse(update, services)
+    clinician = await clinician_or_refuse(update, context)
     if clinician is None:
         return
     await services.weekly.request_now(clinician, update.update_id)
@@ -196,7 +196,7 @@ async def digest(update: Update, context: Context) -> None:
 async def patient(update: Update, context: Context) -> None:
     """Show one patient's week, last events and 28-day chart to a clinician who may see them."""
     services = services_of(context)
-    clinician = await clinician_or_refuse(update, services)
+    clinician = await clinician_or_refuse(update, context)
     if clinician is None:
         return
     texts = services.texts

@@ -17,7 +17,15 @@ from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop
 
 from bot.handlers.careteam import notify_care_team
-from bot.handlers.common import Context, edit_in_place, keyboard, reply, services_of, user_locale
+from bot.handlers.common import (
+    Context,
+    edit_in_place,
+    keyboard,
+    patient_of,
+    reply,
+    services_of,
+    user_locale,
+)
 from bot.services.checkins import CheckinReply, Screen
 
 log = logging.getLogger(__name__)
@@ -33,7 +41,7 @@ async def checkin(update: Update, context: Context) -> None:
     user = update.effective_user
     if user is None:
         return
-    patient = await services.enrollment.patient_for_user(user.id)
+    patient = await patient_of(update, context)
     if patient is None or not patient.has_consented:
         await reply(update, services.texts.render("not_enrolled", user_locale(update, patient)))
         return
@@ -49,7 +57,7 @@ async def answer_button(update: Update, context: Context) -> None:
     if query is None or user is None or query.data is None:
         return
     services = services_of(context)
-    patient = await services.enrollment.patient_for_user(user.id)
+    patient = await patient_of(update, context)
     if patient is None or not patient.has_consented:
         await query.answer(services.texts.render("error.stale_button", user_locale(update)))
         return
@@ -91,12 +99,12 @@ async def take_note(update: Update, context: Context) -> None:
         log.info("checkin note question left update_id=%s", update.update_id)
         if command == CANCEL:
             # /cancel here means "no note"; the flows' /cancel would say there is nothing open.
-            patient = await services.enrollment.patient_for_user(user.id)
+            patient = await patient_of(update, context)
             locale = user_locale(update, patient)
             await reply(update, services.texts.render("checkin.note_cancelled", locale))
             raise ApplicationHandlerStop
         return  # any other command runs as usual
-    result = await services.checkins.take_note(user.id, text)
+    result = await services.checkins.take_note(user.id, text, await patient_of(update, context))
     if result is None:
         return  # not at the note question: the text is for the rest of the bot
     log.info("checkin note taken update_id=%s", update.update_id)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
+from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.callbacks import ALERT_ACK as CB_ALERT_ACK
 from bot.callbacks import CONSENT_AGREE as CB_CONSENT_AGREE
@@ -20,11 +20,29 @@ from bot.callbacks import CONSENT_DECLINE as CB_CONSENT_DECLINE
 from bot.callbacks import SOS_ALERT as CB_SOS_ALERT
 from bot.callbacks import SOS_NOT_NOW as CB_SOS_NOT_NOW
 from bot.container import Services, get_services
-from bot.models import Clinician, Patient
+from bot.models import Clinician, Patient, Sender
 from bot.texts import normalise_locale
 
-Context = ContextTypes.DEFAULT_TYPE
 BACKGROUND_KEY = "background_tasks"
+
+
+class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """An update's context: python-telegram-bot's, plus who sent the update, once read.
+
+    python-telegram-bot makes one context per update and hands it to every handler the update
+    reaches, so the sender read with the update's intake serves the consent gate and the
+    feature handler after it.
+    """
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application, chat_id=chat_id, user_id=user_id)
+        self.sender: Sender | None = None
+
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +96,40 @@ async def edit_in_place(
             raise
 
 
-async def clinician_or_refuse(update: Update, services: Services) -> Clinician | None:
-    """Return the clinician behind this update, or tell anyone else it is not for them."""
+async def sender_of(update: Update, context: Context) -> Sender | None:
+    """Return who sent the update, read from the database once per update (None: nobody).
+
+    A handler that changes the sender (their status, their consent) calls ``forget_sender``
+    so that a handler after it reads them again.
+    """
     user = update.effective_user
     if user is None:
         return None
-    clinician = await services.careteam.clinician_for_user(user.id)
-    if clinician is None:
+    if context.sender is None or context.sender.user_id != user.id:
+        context.sender = await services_of(context).enrollment.sender(user.id)
+    return context.sender
+
+
+def forget_sender(context: Context) -> None:
+    """Drop the sender read for this update: it has just been changed."""
+    context.sender = None
+
+
+async def patient_of(update: Update, context: Context) -> Patient | None:
+    """Return the patient who sent the update, if the sender is one."""
+    sender = await sender_of(update, context)
+    return sender.patient if sender is not None else None
+
+
+async def clinician_or_refuse(update: Update, context: Context) -> Clinician | None:
+    """Return the clinician behind this update, or tell anyone else it is not for them."""
+    sender = await sender_of(update, context)
+    if sender is None:
+        return None
+    if sender.clinician is None:
+        services = services_of(context)
         await reply(update, services.texts.render("error.not_allowed", user_locale(update)))
-    return clinician
+    return sender.clinician
 
 
 def user_locale(update: Update, patient: Patient | None = None) -> str:

@@ -132,7 +132,7 @@ async def cancel(update: Update, context: Context) -> None:
 
 async def _begin(update: Update, context: Context, name: str) -> None:
     services = services_of(context)
-    clinician = await clinician_or_refuse(update, services)
+    clinician = await clinician_or_refuse(update, context)
     if clinician is None:
         return
     if not await services.flows.own_patients(clinician):

@@ -8,7 +8,14 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
-from bot.handlers.common import Context, reply, services_of, user_locale
+from bot.handlers.common import (
+    Context,
+    forget_sender,
+    reply,
+    sender_of,
+    services_of,
+    user_locale,
+)
 from bot.handlers.onboarding import send_consent_screen
 from bot.models import PatientStatus
 
@@ -23,9 +30,15 @@ OPEN_CALLBACK_PREFIXES = ("c:", "sos:", "pv:")
 async def drop_repeated_update(update: Update, context: Context) -> None:
     """Stop an update that was already taken in (after a restart Telegram may resend it)."""
     services = services_of(context)
-    if not await services.update_log.first_sight(update.update_id, services.clock.now()):
+    user = update.effective_user
+    # Who sent it is read in the same round trip: the consent gate and the features need it.
+    first, sender = await services.update_log.take_in(
+        update.update_id, services.clock.now(), user.id if user is not None else None
+    )
+    if not first:
         log.info("update ignored as repeated update_id=%s", update.update_id)
         raise ApplicationHandlerStop
+    context.sender = sender
 
 
 async def private_chats_only(update: Update, context: Context) -> None:
@@ -44,10 +57,11 @@ async def require_consent(update: Update, context: Context) -> None:
     if update.effective_message is None and update.callback_query is None:
         return  # e.g. the user blocked or unblocked the bot: nothing to answer
     services = services_of(context)
-    if await services.careteam.clinician_for_user(user.id) is not None:
+    sender = await sender_of(update, context)
+    if sender is None or sender.clinician is not None:
         return
-    patient = await services.enrollment.patient_for_user(user.id)
-    if patient is not None and await services.enrollment.needs_consent_again(patient):
+    patient = sender.patient
+    if patient is not None and services.enrollment.consent_outdated(sender):
         # The consent text changed since they agreed: nothing more is collected until they
         # answer the new one (their answer to its buttons passes this gate).
         log.info("consent asked again update_id=%s patient_id=%s", update.update_id, patient.id)
@@ -59,6 +73,7 @@ async def require_consent(update: Update, context: Context) -> None:
         if patient.status == PatientStatus.UNREACHABLE:
             # They had blocked the bot and now write again: their reminders start again.
             await services.reminders.mark_reachable(patient)
+            forget_sender(context)  # their status changed: a handler after this reads it anew
             log.info(
                 "patient reachable again update_id=%s patient_id=%s", update.update_id, patient.id
             )

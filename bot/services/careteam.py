@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.models import Alert, Clinician, Patient, more_severe
+from bot.storage.alerts import AlertRepository
 from bot.storage.db import Database, Transaction
 from bot.storage.deliveries import DeliveryRepository, PlannedDelivery
 from bot.storage.repositories import (
-    AlertRepository,
     AuditRepository,
     ClinicianRepository,
     PatientRepository,

@@ -23,7 +23,7 @@ the weekly digest and, where the clinic keeps ``ALERT_ON_USE`` on, as an alert t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -36,11 +36,9 @@ from bot.services import aftereffects
 from bot.services.careteam import AlertNotice, CareTeamService
 from bot.services.crypto import CryptoError, NoteCipher
 from bot.services.learn import PAGE
-from bot.storage.checkins import Checkin, CheckinRepository
-from bot.storage.db import Database, Transaction
-from bot.storage.deliveries import DeliveryRepository
+from bot.storage.checkins import Checkin, CheckinRepository, checkin_of
+from bot.storage.db import Database, Outcome, Statement
 from bot.storage.flows import FlowState, FlowValue
-from bot.storage.repositories import PatientRepository
 from bot.texts import Texts
 
 
@@ -63,6 +61,16 @@ class NoteFlows(Protocol):
 
     async def finish(self, user_id: int) -> FlowState | None:
         """End the user's flow."""
+        ...
+
+    def starting(
+        self, user_id: int, name: str, step: str, data: Mapping[str, FlowValue] | None = None
+    ) -> tuple[Statement, FlowState]:
+        """Return the statement that starts a flow for a user, and the flow it starts."""
+        ...
+
+    def ending(self, user_id: int, name: str) -> Statement:
+        """Return the statement that ends the user's flow of this name, if it is still open."""
         ...
 
 
@@ -238,8 +246,6 @@ class CheckinService:
         self._answer_days = answer_days
         self._checkins = CheckinRepository(db)
         self._alerts = aftereffects.AfterEffectAlerts(self._checkins, careteam)
-        self._deliveries = DeliveryRepository(db)
-        self._patients = PatientRepository(db)
 
     @property
     def notes_enabled(self) -> bool:
@@ -254,10 +260,8 @@ class CheckinService:
 
     async def start(self, patient: Patient) -> Screen:
         """Begin today's check-in: its first question, showing what today already holds."""
-        await self._leave_note_step(patient)
         today = self.local_today(patient)
-        current = await self._checkins.by_date(patient.id, today)
-        dtms = await self.dtms_day(patient, today)
+        current, dtms = await self._day(patient, today, leave_note=True)
         return self._ask(patient, today, CRAVING, current, dtms=dtms)
 
     async def dtms_day(self, patient: Patient, day: date) -> bool:
@@ -274,47 +278,55 @@ class CheckinService:
             return self._refused(patient)
         _, code, choice = parsed
         if code == callbacks.CHECKIN_CHANGE and choice == callbacks.CHECKIN_AGAIN:
-            await self._leave_note_step(patient)
-            current = await self._checkins.by_date(patient.id, day)
-            dtms = await self.dtms_day(patient, day)
+            current, dtms = await self._day(patient, day, leave_note=True)
             return CheckinReply(screen=self._ask(patient, day, CRAVING, current, dtms=dtms))
         if code == callbacks.CHECKIN_NOTE and choice == callbacks.CHECKIN_SKIP:
-            await self._leave_note_step(patient)
-            current = await self._checkins.by_date(patient.id, day)
+            current, dtms = await self._day(patient, day, leave_note=True)
             if current is None:
                 return self._refused(patient)
-            return CheckinReply(screen=await self._summary(patient, current))
+            return CheckinReply(screen=self._summary_of(patient, current, dtms=dtms))
         step = _STEP_OF_CODE.get(code, "")
         if step == DTMS and choice == aftereffects.TELL:
             return await self._tell_team(patient, day)
         value = _value(step, choice)
         if value is None:
             return self._refused(patient)
-        await self._leave_note_step(patient)
         alert = (
             await self._alerts.emergency(patient, day) if value == aftereffects.EMERGENCY else None
         )
-        current = await self._record(patient, day, step, value)
+        # The answer, the end of any note question left open, the prompt marked answered,
+        # whether the day had a dTMS session and the note question if it comes next: one
+        # transaction, one round trip.
+        current, dtms, note_open = await self._record(
+            patient,
+            day,
+            craving=int(value) if step == CRAVING else None,
+            mood=int(value) if step == MOOD else None,
+            used=bool(value) if step == USE else None,
+            dtms_effect=str(value) if step == DTMS else None,
+            then=self._note_opening(patient, day, step, message_id),
+        )
         log.info(
             "checkin answer patient_id=%s step=%s late=%s",
             patient.id,
             step,
             day != self.local_today(patient),
         )
-        return await self._next(patient, current, step, value, message_id, alert)
+        return self._next(patient, current, step, value, alert, dtms=dtms, note_open=note_open)
 
-    async def _next(
+    def _next(
         self,
         patient: Patient,
         current: Checkin,
         step: str,
         value: int | bool | str,
-        message_id: int | None,
         alert: AlertNotice | None,
+        *,
+        dtms: bool,
+        note_open: bool,
     ) -> CheckinReply:
         """Return what follows an answer: the next question, or the end, and any reply to it."""
         day = current.local_date
-        dtms = await self.dtms_day(patient, day)
         if step == CRAVING:
             return CheckinReply(screen=self._ask(patient, day, MOOD, current, dtms=dtms))
         if step == MOOD:
@@ -323,7 +335,12 @@ class CheckinService:
             follow_up = self._lapse(patient) if value is True else None
             screen = self._ask(patient, day, DTMS, current, dtms=dtms)
             return CheckinReply(screen=screen, follow_up=follow_up)
-        reply = CheckinReply(screen=await self._last_step(patient, day, current, message_id, dtms))
+        last = (
+            self._ask(patient, day, NOTE, current, dtms=dtms)
+            if note_open
+            else self._summary_of(patient, current, dtms=dtms)
+        )
+        reply = CheckinReply(screen=last)
         if step == USE:
             return replace(reply, follow_up=self._lapse(patient) if value is True else None)
         assert isinstance(value, str)
@@ -333,15 +350,20 @@ class CheckinService:
             return replace(reply, urgent=Screen(*said), alert=alert)
         return replace(reply, follow_up=Screen(*said) if said else None)
 
-    async def _last_step(
-        self, patient: Patient, day: date, current: Checkin, message_id: int | None, dtms: bool
-    ) -> Screen:
-        """Ask for the note (when notes are on) or show the summary."""
-        if self.notes_enabled and patient.telegram_user_id is not None:
-            where = {DAY_KEY: day.isoformat(), MESSAGE_KEY: message_id}
-            await self._flows.start(patient.telegram_user_id, CHECKIN_FLOW, NOTE, where)
-            return self._ask(patient, day, NOTE, current, dtms=dtms)
-        return self._summary_of(patient, current, dtms=dtms)
+    def _note_opening(
+        self, patient: Patient, day: date, step: str, message_id: int | None
+    ) -> Statement | None:
+        """Return the statement opening the note question, if this answer may lead to it.
+
+        With notes on, the after-effects answer leads to it, and "use" does on a day without
+        a dTMS session (else the after-effects question comes first): that statement runs
+        after the batch's dTMS read, and only if it found no session.
+        """
+        if step not in {USE, DTMS} or not self.notes_enabled or patient.telegram_user_id is None:
+            return None
+        where = {DAY_KEY: day.isoformat(), MESSAGE_KEY: message_id}
+        opening, _ = self._flows.starting(patient.telegram_user_id, CHECKIN_FLOW, NOTE, where)
+        return replace(opening, when=_no_session_found) if step == USE else opening
 
     async def _tell_team(self, patient: Patient, day: date) -> CheckinReply:
         """Tell the care team about a reported after-effect, once per day."""
@@ -354,12 +376,16 @@ class CheckinService:
         )
         return CheckinReply(screen=Screen(text, buttons), alert=notice)
 
-    async def take_note(self, user_id: int, text: str) -> CheckinReply | None:
-        """Store typed text as the note if the user is at the note question; else None."""
+    async def take_note(
+        self, user_id: int, text: str, patient: Patient | None
+    ) -> CheckinReply | None:
+        """Store typed text as the note if the user is at the note question; else None.
+
+        ``patient`` is the patient bound to ``user_id`` (the update's sender), if any.
+        """
         flow = await self._flows.get(user_id)
         if flow is None or flow.name != CHECKIN_FLOW:
             return None
-        patient = await self._patients.by_telegram_user(user_id)
         day = _parse_day(flow.text(DAY_KEY))
         if patient is None or day is None or not self._may_answer(patient, day):
             await self._flows.finish(user_id)
@@ -370,8 +396,8 @@ class CheckinService:
             # The key was removed (and the bot restarted) while the question was open: the text
             # is dropped, never stored unencrypted.
             await self._flows.finish(user_id)
-            current = await self._checkins.by_date(patient.id, day)
-            summary = await self._summary(patient, current) if current else None
+            current, dtms = await self._day(patient, day, leave_note=False)
+            summary = self._summary_of(patient, current, dtms=dtms) if current else None
             return CheckinReply(screen=summary, retired_message_id=retired)
         if not note or len(note) > NOTE_MAX_CHARS:
             problem = (
@@ -381,14 +407,14 @@ class CheckinService:
                 if note
                 else None
             )
-            current = await self._checkins.by_date(patient.id, day)
-            dtms = await self.dtms_day(patient, day)
+            current, dtms = await self._day(patient, day, leave_note=False)
             screen = self._ask(patient, day, NOTE, current, dtms=dtms, problem=problem)
             return CheckinReply(screen=screen)
-        current = await self._record_note(patient, day, self._cipher.encrypt(note))
-        await self._flows.finish(user_id)
+        # Stored with the note question closed, in one transaction: the flow was open a moment
+        # ago (``get`` above), so ending it if still open ends it.
+        current, dtms, _ = await self._record(patient, day, note_cipher=self._cipher.encrypt(note))
         log.info("checkin note stored patient_id=%s checkin_id=%s", patient.id, current.id)
-        summary = await self._summary(patient, current)
+        summary = self._summary_of(patient, current, dtms=dtms)
         return CheckinReply(screen=summary, retired_message_id=retired)
 
     async def end_note_step(self, user_id: int) -> bool:
@@ -396,13 +422,8 @@ class CheckinService:
         flow = await self._flows.get(user_id)
         if flow is None or flow.name != CHECKIN_FLOW:
             return False
-        await self._flows.finish(user_id)
+        await self._db.write(self._flows.ending(user_id, CHECKIN_FLOW))
         return True
-
-    async def _leave_note_step(self, patient: Patient) -> None:
-        """A patient who moved on to another answer is no longer typing a note."""
-        if patient.telegram_user_id is not None:
-            await self.end_note_step(patient.telegram_user_id)
 
     # Reading back ---------------------------------------------------------------------------
 
@@ -425,39 +446,78 @@ class CheckinService:
     # Storing --------------------------------------------------------------------------------
 
     async def _record(
-        self, patient: Patient, day: date, step: str, value: int | bool | str
-    ) -> Checkin:
-        now = self._clock.now()
-        async with self._db.transaction() as tx:
-            await self._checkins.record(
-                tx,
-                patient.id,
-                day,
-                now,
-                craving=int(value) if step == CRAVING else None,
-                mood=int(value) if step == MOOD else None,
-                used=bool(value) if step == USE else None,
-                dtms_effect=str(value) if step == DTMS else None,
-            )
-            return await self._answered(tx, patient, day, now)
+        self,
+        patient: Patient,
+        day: date,
+        *,
+        craving: int | None = None,
+        mood: int | None = None,
+        used: bool | None = None,
+        note_cipher: str | None = None,
+        dtms_effect: str | None = None,
+        then: Statement | None = None,
+    ) -> tuple[Checkin, bool, bool]:
+        """Store answers and close the note question, in one round trip.
 
-    async def _record_note(self, patient: Patient, day: date, ciphertext: str) -> Checkin:
+        The day's prompt is marked answered (a late answer counts; a prompt still waiting to
+        be sent is then never sent: the day is already answered); ``then`` runs last. Return
+        the day's row as it now stands, whether the day had a dTMS session, and whether
+        ``then`` ran.
+        """
         now = self._clock.now()
-        async with self._db.transaction() as tx:
-            await self._checkins.record(tx, patient.id, day, now, note_cipher=ciphertext)
-            return await self._answered(tx, patient, day, now)
+        recording = self._checkins.recording(
+            patient.id,
+            day,
+            now,
+            craving=craving,
+            mood=mood,
+            used=used,
+            note_cipher=note_cipher,
+            dtms_effect=dtms_effect,
+        )
+        ending = self._note_ending(patient)
+        outcomes = await self._db.write(
+            *ending,
+            recording,
+            self._checkins.answering_prompt(prompt_key(patient.id, day), now),
+            self._dtms_session(patient, day, now),  # just before ``then``: _no_session_found
+            *([then] if then is not None else []),
+        )
+        recorded, _, session = outcomes[len(ending) : len(ending) + 3]
+        assert recorded.first is not None
+        opened = then is not None and outcomes[-1].ran
+        return checkin_of(recorded.first), bool(session.rows), opened
 
-    async def _answered(
-        self, tx: Transaction, patient: Patient, day: date, now: datetime
-    ) -> Checkin:
-        """Mark the day's prompt answered (a late answer counts) and return the day's row."""
-        prompt = await self._checkins.prompt_id(tx, prompt_key(patient.id, day))
-        if prompt is not None:
-            # A prompt still waiting to be sent is then never sent: the day is already answered.
-            await self._deliveries.answer(tx, prompt, "checkin", None, now)
-        current = await self._checkins.by_date_tx(tx, patient.id, day)
-        assert current is not None
-        return current
+    async def _day(
+        self, patient: Patient, day: date, *, leave_note: bool
+    ) -> tuple[Checkin | None, bool]:
+        """Return a day's check-in and whether it had a dTMS session, in one round trip.
+
+        ``leave_note``: the patient moved on to another answer, so they are no longer typing a
+        note; the note question is closed in the same trip.
+        """
+        reads = (
+            self._checkins.reading_day(patient.id, day),
+            self._dtms_session(patient, day, self._clock.now()),
+        )
+        ending = self._note_ending(patient) if leave_note else []
+        if ending:
+            *_, day_rows, session = await self._db.write(*ending, *reads)
+            rows, sessions = day_rows.rows, session.rows
+        else:
+            rows, sessions = await self._db.read(*reads)
+        return (checkin_of(rows[0]) if rows else None), bool(sessions)
+
+    def _note_ending(self, patient: Patient) -> list[Statement]:
+        """Return the statement closing the patient's note question, if they can have one."""
+        if patient.telegram_user_id is None:
+            return []
+        return [self._flows.ending(patient.telegram_user_id, CHECKIN_FLOW)]
+
+    def _dtms_session(self, patient: Patient, day: date, now: datetime) -> Statement:
+        """Return the read that finds a session asking about after-effects (``aftereffects``)."""
+        start, end = aftereffects.day_window(day, ZoneInfo(patient.timezone))
+        return self._checkins.finding_dtms_session(patient.id, start, end, now)
 
     # Rules and rendering --------------------------------------------------------------------
 
@@ -498,10 +558,6 @@ class CheckinService:
             problem=problem,
         )
 
-    async def _summary(self, patient: Patient, current: Checkin) -> Screen:
-        dtms = await self.dtms_day(patient, current.local_date)
-        return self._summary_of(patient, current, dtms=dtms)
-
     def _summary_of(self, patient: Patient, current: Checkin, *, dtms: bool) -> Screen:
         locale = patient.locale
         context = _context(
@@ -522,6 +578,11 @@ class CheckinService:
         read = ((self._texts.button("checkin_lapse_article", locale), LAPSE_ARTICLE),)
         text = self._texts.render("checkin.lapse", locale, team_alerted=self._use_alerts_team)
         return Screen(text, (read,))
+
+
+def _no_session_found(done: Sequence[Outcome]) -> bool:
+    """Return whether the dTMS read just before found no session (on the database's thread)."""
+    return not done[-1].rows
 
 
 def _value(step: str, choice: str) -> int | bool | str | None:

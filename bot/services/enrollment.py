@@ -15,7 +15,7 @@ from datetime import timedelta
 from enum import StrEnum
 
 from bot.clock import Clock
-from bot.models import Clinician, ConsentDecision, IssuedInvite, Patient, PatientStatus
+from bot.models import Clinician, ConsentDecision, IssuedInvite, Patient, PatientStatus, Sender
 from bot.storage.db import Database, Transaction
 from bot.storage.repositories import (
     AuditRepository,
@@ -23,6 +23,7 @@ from bot.storage.repositories import (
     ConsentRepository,
     InviteRepository,
     PatientRepository,
+    SenderRepository,
 )
 
 LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
@@ -98,6 +99,7 @@ class EnrollmentService:
         self._invites = InviteRepository(db)
         self._consents = ConsentRepository(db)
         self._audit = AuditRepository(db)
+        self._senders = SenderRepository(db)
 
     async def create_invite(
         self,
@@ -209,11 +211,14 @@ class EnrollmentService:
             bound = await self._patients.by_id_tx(tx, patient.id)
         return StartResult(StartOutcome.ASK_CONSENT, bound)
 
-    async def needs_consent_again(self, patient: Patient) -> bool:
-        """Return whether an enrolled patient agreed to an older consent text than the current."""
-        if not patient.has_consented:
-            return False
-        return await self._consents.agreed_version(patient.id) != self.consent_version
+    def consent_outdated(self, sender: Sender) -> bool:
+        """Return whether the sender is an enrolled patient who agreed to an older consent text."""
+        patient = sender.patient
+        return (
+            patient is not None
+            and patient.has_consented
+            and sender.agreed_version != self.consent_version
+        )
 
     async def _rejoin(self, patient: Patient, code: str) -> StartResult:
         """Bring a patient who withdrew back with a new invite for their own label."""
@@ -286,6 +291,10 @@ class EnrollmentService:
     async def patient_for_user(self, user_id: int) -> Patient | None:
         """Return the patient bound to a Telegram user."""
         return await self._patients.by_telegram_user(user_id)
+
+    async def sender(self, user_id: int) -> Sender:
+        """Return who a Telegram user is (clinician, patient, consent agreed) in one read."""
+        return await self._senders.by_telegram_user(user_id)
 
 
 def _result_for_known(patient: Patient) -> StartResult:

@@ -22,7 +22,7 @@ from bot.clock import Clock
 from bot.models import Clinician, Patient
 from bot.services.reminders import ReminderService
 from bot.services.schedules import ScheduleError, check_zone, clean_text, parse_times
-from bot.storage.db import Database
+from bot.storage.db import Database, Statement
 from bot.storage.flows import FlowRepository, FlowState, FlowValue
 from bot.storage.repositories import AuditRepository, PatientRepository
 from bot.texts import LOCALES
@@ -76,14 +76,31 @@ class FlowService:
         self, user_id: int, name: str, step: str, data: Mapping[str, FlowValue] | None = None
     ) -> FlowState:
         """Start a flow for a user, replacing any flow they had open."""
+        statement, flow = self.starting(user_id, name, step, data)
+        await self._db.write(statement)
+        return flow
+
+    def starting(
+        self, user_id: int, name: str, step: str, data: Mapping[str, FlowValue] | None = None
+    ) -> tuple[Statement, FlowState]:
+        """Return the statement that starts a flow as ``start`` does, and the flow it starts.
+
+        For a service that starts a flow in the same round trip as its own writes.
+        """
         now = self._clock.now()
         answers: dict[str, FlowValue] = {
             **(data or {}),
             RUN_KEY: secrets.token_hex(RUN_TOKEN_BYTES),
         }
-        async with self._db.transaction() as tx:
-            await self._flows.put(tx, user_id, name, step, answers, now)
-        return FlowState(user_id=user_id, name=name, step=step, updated_at=now, data=answers)
+        flow = FlowState(user_id=user_id, name=name, step=step, updated_at=now, data=answers)
+        return self._flows.putting(user_id, name, step, answers, now), flow
+
+    def ending(self, user_id: int, name: str) -> Statement:
+        """Return the statement that ends the user's flow of this name, if it is still open.
+
+        For a service that ends a flow in the same round trip as its own writes.
+        """
+        return self._flows.ending_open(user_id, name, self._cutoff())
 
     async def get(self, user_id: int) -> FlowState | None:
         """Return the user's open flow; None if there is none or it went silent too long."""

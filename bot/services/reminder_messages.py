@@ -28,9 +28,10 @@ from bot.services.reminder_core import (
     Outgoing,
     ReminderCore,
 )
+from bot.storage.alerts import AlertRepository
 from bot.storage.checkins import CheckinRepository
 from bot.storage.db import Database
-from bot.storage.repositories import AlertRepository, ClinicianRepository
+from bot.storage.repositories import ClinicianRepository
 from bot.texts import Texts
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from bot.storage.db import Database, Transaction, from_db_time, to_db_time
+from bot.storage.db import Database, Statement, Transaction, from_db_time, to_db_time
 
 # One statement for every answer: a value given replaces the stored one, a value not given
 # (NULL) leaves the stored one alone.
@@ -26,6 +26,14 @@ _RECORD = (
     "note_cipher = COALESCE(excluded.note_cipher, checkins.note_cipher), "
     "dtms_effect = COALESCE(excluded.dtms_effect, checkins.dtms_effect), "
     "updated_at = excluded.updated_at"
+)
+_BY_DATE = "SELECT * FROM checkins WHERE patient_id = ? AND local_date = ?"
+# The day's prompt, answered by the check-in (a late answer counts; one still waiting to be
+# sent is then never sent). The same change as DeliveryRepository.answer, found by its key.
+_ANSWER_PROMPT = (
+    "UPDATE deliveries SET status = 'answered', response = 'checkin', response_detail = NULL, "
+    "answered_at = ?, next_repeat_at = NULL, miss_reason = NULL "
+    "WHERE dedupe_key = ? AND status IN ('sent', 'missed', 'pending', 'sending')"
 )
 
 # A session counts for the after-effects question when it has started and was not called off:
@@ -59,7 +67,8 @@ class Checkin:
         return self.note_cipher is not None
 
 
-def _checkin(row: sqlite3.Row) -> Checkin:
+def checkin_of(row: sqlite3.Row) -> Checkin:
+    """Read a stored check-in row."""
     used = row["used"]
     return Checkin(
         id=row["id"],
@@ -95,9 +104,34 @@ class CheckinRepository:
         dtms_effect: str | None = None,
     ) -> None:
         """Store the answers given (each replaces that day's value); leave the others alone."""
+        statement = self.recording(
+            patient_id,
+            day,
+            now,
+            craving=craving,
+            mood=mood,
+            used=used,
+            note_cipher=note_cipher,
+            dtms_effect=dtms_effect,
+        )
+        await tx.execute(statement.sql, statement.params)
+
+    def recording(
+        self,
+        patient_id: int,
+        day: date,
+        now: datetime,
+        *,
+        craving: int | None = None,
+        mood: int | None = None,
+        used: bool | None = None,
+        note_cipher: str | None = None,
+        dtms_effect: str | None = None,
+    ) -> Statement:
+        """Return the statement ``record`` runs, giving back the day's row as it then stands."""
         stamp = to_db_time(now)
-        await tx.execute(
-            _RECORD,
+        return Statement(
+            f"{_RECORD} RETURNING *",
             (
                 patient_id,
                 day.isoformat(),
@@ -111,33 +145,30 @@ class CheckinRepository:
             ),
         )
 
+    def reading_day(self, patient_id: int, day: date) -> Statement:
+        """Return the statement that reads a patient's check-in for one local date."""
+        return Statement(_BY_DATE, (patient_id, day.isoformat()))
+
+    def answering_prompt(self, dedupe_key: str, now: datetime) -> Statement:
+        """Return the statement that marks the day's prompt answered, if one was planned."""
+        return Statement(_ANSWER_PROMPT, (to_db_time(now), dedupe_key))
+
+    def finding_dtms_session(
+        self, patient_id: int, since: datetime, until: datetime, now: datetime
+    ) -> Statement:
+        """Return the statement whose row says a live dTMS session was in ``[since, until)``."""
+        return Statement(
+            _DTMS_SESSION, (patient_id, to_db_time(since), to_db_time(until), to_db_time(now))
+        )
+
     async def by_date(self, patient_id: int, day: date) -> Checkin | None:
         """Return a patient's check-in for one local date."""
-        row = await self._db.fetchone(
-            "SELECT * FROM checkins WHERE patient_id = ? AND local_date = ?",
-            (patient_id, day.isoformat()),
-        )
-        return _checkin(row) if row else None
-
-    async def by_date_tx(self, tx: Transaction, patient_id: int, day: date) -> Checkin | None:
-        """Return a patient's check-in for one local date, inside a transaction."""
-        row = await tx.fetchone(
-            "SELECT * FROM checkins WHERE patient_id = ? AND local_date = ?",
-            (patient_id, day.isoformat()),
-        )
-        return _checkin(row) if row else None
-
-    async def prompt_id(self, tx: Transaction, dedupe_key: str) -> int | None:
-        """Return the id of the day's check-in prompt delivery, if one was planned."""
-        row = await tx.fetchone("SELECT id FROM deliveries WHERE dedupe_key = ?", (dedupe_key,))
-        return int(row["id"]) if row else None
+        row = await self._db.fetchone(_BY_DATE, (patient_id, day.isoformat()))
+        return checkin_of(row) if row else None
 
     async def had_dtms_session(
         self, patient_id: int, since: datetime, until: datetime, now: datetime
     ) -> bool:
         """Return whether a live dTMS session started in ``[since, until)`` and by ``now``."""
-        row = await self._db.fetchone(
-            _DTMS_SESSION,
-            (patient_id, to_db_time(since), to_db_time(until), to_db_time(now)),
-        )
-        return row is not None
+        statement = self.finding_dtms_session(patient_id, since, until, now)
+        return await self._db.fetchone(statement.sql, statement.params) is not None

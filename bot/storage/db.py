@@ -9,15 +9,17 @@ when another process (the admin CLI) holds the write lock, whatever ``busy_timeo
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
@@ -25,6 +27,7 @@ BUSY_TIMEOUT_MS = 10_000
 WORKER_STOP_SECONDS = 10.0
 
 Params = Sequence[Any] | dict[str, Any]
+T = TypeVar("T")
 
 
 class MigrationError(Exception):
@@ -48,47 +51,146 @@ def from_db_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-class Transaction:
-    """A write transaction: run statements on the connection while holding the write lock."""
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One SQL statement and its parameters, to run with others in one round trip.
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    ``when``, if given, decides from what the statements before it in the same batch gave
+    whether it runs at all; it runs on the connection's thread, so it only reads them.
+    """
+
+    sql: str
+    params: Params = ()
+    when: Callable[[Sequence[Outcome]], bool] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one statement gave: its rows (none for most writes), changes and inserted id."""
+
+    rows: list[sqlite3.Row]
+    rowcount: int
+    lastrowid: int | None
+    ran: bool = True  # False: its ``when`` said no
+
+    @property
+    def first(self) -> sqlite3.Row | None:
+        """Return the first row, or None when there is none."""
+        return self.rows[0] if self.rows else None
+
+
+def _run(conn: sqlite3.Connection, statement: Statement) -> Outcome:
+    """Run one statement to its end on the connection's thread and free its cursor there."""
+    cursor = conn.execute(statement.sql, statement.params)
+    try:
+        rows = cursor.fetchall()
+        return Outcome(rows, cursor.rowcount, cursor.lastrowid)
+    finally:
+        cursor.close()
+
+
+def _first_row(conn: sqlite3.Connection, statement: Statement) -> sqlite3.Row | None:
+    """Read a statement's first row only (the rest are never fetched)."""
+    cursor = conn.execute(statement.sql, statement.params)
+    try:
+        row: sqlite3.Row | None = cursor.fetchone()
+        return row
+    finally:
+        cursor.close()
+
+
+def _in_order(conn: sqlite3.Connection, statements: Sequence[Statement]) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for statement in statements:
+        if statement.when is not None and not statement.when(outcomes):
+            outcomes.append(Outcome([], 0, None, ran=False))
+        else:
+            outcomes.append(_run(conn, statement))
+    return outcomes
+
+
+def _run_all(
+    conn: sqlite3.Connection, statements: Sequence[Statement], begin: str | None
+) -> list[Outcome]:
+    """Run statements in order, inside ``begin`` ... COMMIT when given; roll back on failure."""
+    if begin is None:
+        return _in_order(conn, statements)
+    conn.execute(begin)
+    try:
+        outcomes = _in_order(conn, statements)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return outcomes
+
+
+class Transaction:
+    """A write transaction: run statements on the connection while holding the write lock.
+
+    BEGIN IMMEDIATE goes to SQLite with the first statement, in the same round trip; a block
+    that runs no statement begins nothing.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.begun = False
+
+    async def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self.begun:
+            return await self._db._call(work)
+        # Marked before the round trip: if the task is cancelled while it runs, the
+        # transaction may be open, and the block's exit must roll it back.
+        self.begun = True
+
+        def begin_then(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN IMMEDIATE")
+            return work(conn)
+
+        return await self._db._call(begin_then)
 
     async def execute(self, sql: str, params: Params = ()) -> int | None:
         """Run one statement; return the last inserted row id."""
-        cursor = await self._conn.execute(sql, params)
-        row_id = cursor.lastrowid
-        await cursor.close()
-        return row_id
+        return (
+            await self._call(functools.partial(_run, statement=Statement(sql, params)))
+        ).lastrowid
 
     async def execute_rowcount(self, sql: str, params: Params = ()) -> int:
         """Run one statement; return how many rows it changed."""
-        cursor = await self._conn.execute(sql, params)
-        count = cursor.rowcount
-        await cursor.close()
-        return count
+        return (
+            await self._call(functools.partial(_run, statement=Statement(sql, params)))
+        ).rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         """Run one statement for each parameter set."""
-        await self._conn.executemany(sql, rows)
+        batch = list(rows)
+
+        def many(conn: sqlite3.Connection) -> None:
+            conn.executemany(sql, batch).close()
+
+        await self._call(many)
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """Read one row inside the transaction."""
-        cursor = await self._conn.execute(sql, params)
-        row = await cursor.fetchone()
-        await cursor.close()
-        return row
+        return await self._call(functools.partial(_first_row, statement=Statement(sql, params)))
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Read all rows inside the transaction."""
-        cursor = await self._conn.execute(sql, params)
-        rows = await cursor.fetchall()
-        await cursor.close()
-        return list(rows)
+        return (await self._call(functools.partial(_run, statement=Statement(sql, params)))).rows
+
+    async def run(self, *statements: Statement) -> list[Outcome]:
+        """Run several statements in order, in one round trip; return what each gave."""
+        return await self._call(functools.partial(_run_all, statements=statements, begin=None))
 
 
 class Database:
-    """One SQLite file in WAL mode, shared by the bot's coroutines."""
+    """One SQLite file in WAL mode, shared by the bot's coroutines.
+
+    Every call to SQLite is a round trip to aiosqlite's thread, and a round trip costs more
+    than most statements: each helper here makes one, whatever it runs (a statement read to
+    its end, several statements, a whole short transaction).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -153,6 +255,18 @@ class Database:
             raise RuntimeError(msg)
         return self._conn
 
+    async def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` with the sqlite3 connection on aiosqlite's thread: one round trip.
+
+        aiosqlite runs every call it offers this way (its public ``execute_fetchall`` is one);
+        a function of our own lets one trip run a statement to its end and close its cursor,
+        or run several statements. The caller holds the lock (or the transaction).
+        """
+        conn = self.conn
+        # aiosqlite's queue to its thread, which all its own calls use; the sqlite3 connection
+        # is only touched on that thread.
+        return cast(T, await conn._execute(lambda: work(conn._conn)))  # type: ignore[no-untyped-call]
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """Run a block as one write transaction started with BEGIN IMMEDIATE.
@@ -163,30 +277,48 @@ class Database:
         coroutine's statements.
         """
         async with self._lock:
-            conn = self.conn
+            tx = Transaction(self)
             try:
-                await conn.execute("BEGIN IMMEDIATE")
-                yield Transaction(conn)
-                await conn.execute("COMMIT")
+                yield tx
+                if tx.begun:
+                    await self._call(_commit)
             except BaseException:
-                await _roll_back(conn)
+                if tx.begun:
+                    await self._call(_roll_back)
                 raise
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """Read one row."""
         async with self._lock:
-            cursor = await self.conn.execute(sql, params)
-            row = await cursor.fetchone()
-            await cursor.close()
-            return row
+            return await self._call(functools.partial(_first_row, statement=Statement(sql, params)))
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Read all rows."""
         async with self._lock:
-            cursor = await self.conn.execute(sql, params)
-            rows = await cursor.fetchall()
-            await cursor.close()
-            return list(rows)
+            return (
+                await self._call(functools.partial(_run, statement=Statement(sql, params)))
+            ).rows
+
+    async def read(self, *statements: Statement) -> list[list[sqlite3.Row]]:
+        """Run several reads in one round trip, on one snapshot; return each one's rows."""
+        begin = "BEGIN" if len(statements) > 1 else None
+        async with self._lock:
+            outcomes = await self._call(
+                functools.partial(_run_all, statements=statements, begin=begin)
+            )
+        return [outcome.rows for outcome in outcomes]
+
+    async def write(self, *statements: Statement) -> list[Outcome]:
+        """Run statements as one write transaction in one round trip; return what each gave.
+
+        BEGIN IMMEDIATE, the statements and COMMIT all run on the connection's thread in one
+        go, so a cancelled caller can never leave the transaction half done: it commits whole,
+        or fails and is rolled back whole.
+        """
+        async with self._lock:
+            return await self._call(
+                functools.partial(_run_all, statements=statements, begin="BEGIN IMMEDIATE")
+            )
 
     async def checkpoint(self) -> bool:
         """Copy the WAL into the database file and empty it; False if a reader held it back.
@@ -239,19 +371,22 @@ class Database:
         return int(latest["v"] or 0) if latest is not None else 0
 
 
-async def _roll_back(conn: aiosqlite.Connection) -> None:
+def _commit(conn: sqlite3.Connection) -> None:
+    conn.execute("COMMIT").close()
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
     """Roll back the open transaction; nothing to do if none is open.
 
-    The connection runs statements one after another in the order they were queued, so the
-    ROLLBACK comes after a BEGIN or COMMIT still under way and before anything queued later.
+    The connection's thread runs calls one after another in the order they were queued, so
+    the ROLLBACK comes after a BEGIN or COMMIT still under way and before anything queued
+    later.
     """
-    try:
-        await conn.execute("ROLLBACK")
-    except sqlite3.OperationalError as exc:
+    if not conn.in_transaction:
         # BEGIN never ran or failed, a cancelled COMMIT went through, or SQLite ended the
         # transaction itself after an error: in each case no transaction is left open.
-        if "no transaction is active" not in str(exc):
-            raise
+        return
+    conn.execute("ROLLBACK").close()
 
 
 async def _worker_stopped(pending: aiosqlite.Connection) -> None:

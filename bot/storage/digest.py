@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from bot.models import Alert, Patient
+from bot.storage.alerts import alert_from_row
 from bot.storage.audit import AuditEntry, append_audit
 from bot.storage.db import Database, Transaction, from_db_time, to_db_time
-from bot.storage.repositories import _alert, _patient
+from bot.storage.repositories import _patient
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,7 @@ def parse_records(raw: RawRecords) -> GroupRecords:
             )
             for r in raw.sessions
         ],
-        alerts=[_alert(r) for r in raw.alerts],
+        alerts=[alert_from_row(r) for r in raw.alerts],
         prompts=[
             (r["patient_id"], date.fromisoformat(r["local_date"]), from_db_time(r["due_at"]))
             for r in raw.prompts

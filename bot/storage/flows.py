@@ -10,9 +10,9 @@ import json
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from bot.storage.db import Database, Transaction, from_db_time, to_db_time
+from bot.storage.db import Database, Statement, Transaction, from_db_time, to_db_time
 
 FlowValue = str | int | None
 
@@ -94,7 +94,14 @@ class FlowRepository:
         now: datetime,
     ) -> None:
         """Store a user's flow, replacing any flow they had."""
-        await tx.execute(
+        statement = self.putting(user_id, name, step, data, now)
+        await tx.execute(statement.sql, statement.params)
+
+    def putting(
+        self, user_id: int, name: str, step: str, data: Mapping[str, FlowValue], now: datetime
+    ) -> Statement:
+        """Return the statement ``put`` runs."""
+        return Statement(
             "INSERT INTO flows (user_id, name, step, data, updated_at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (user_id) DO UPDATE SET name = excluded.name, step = excluded.step, "
             "data = excluded.data, updated_at = excluded.updated_at",
@@ -105,6 +112,20 @@ class FlowRepository:
         """Remove a user's flow; False if they had none."""
         changed = await tx.execute_rowcount("DELETE FROM flows WHERE user_id = ?", (user_id,))
         return changed > 0
+
+    def ending_open(self, user_id: int, name: str, cutoff: datetime) -> Statement:
+        """Return the statement that removes a user's flow of this name unless it went idle.
+
+        (A flow whose last answer is older than the cutoff is no longer open: it is left for
+        the flow's own expiry to answer.)
+        """
+        # Stored times have whole seconds: the first one not older than the cutoff.
+        if cutoff.microsecond:
+            cutoff = cutoff.replace(microsecond=0) + timedelta(seconds=1)
+        return Statement(
+            "DELETE FROM flows WHERE user_id = ? AND name = ? AND updated_at >= ?",
+            (user_id, name, to_db_time(cutoff)),
+        )
 
     async def delete_if_idle(self, tx: Transaction, user_id: int, cutoff: datetime) -> bool:
         """Remove a user's flow if its last answer is older than the cutoff."""

@@ -1,4 +1,4 @@
-"""Repositories: all the SQL for people, enrollment, consent, alerts and the audit log.
+"""Repositories: the SQL for people, enrollment, consent, senders and the audit log.
 
 Methods that write take a ``Transaction`` so that a service can make several changes atomically;
 methods that only read take the ``Database``'s own read helpers.
@@ -11,15 +11,15 @@ import sqlite3
 from datetime import datetime
 
 from bot.models import (
-    Alert,
     Clinician,
     ConsentDecision,
     Invite,
     Patient,
     PatientStatus,
+    Sender,
 )
 from bot.storage.audit import AuditEntry, append_audit
-from bot.storage.db import Database, Transaction, from_db_time, to_db_time
+from bot.storage.db import Database, Statement, Transaction, from_db_time, to_db_time
 
 
 def _opt_time(value: str | None) -> datetime | None:
@@ -67,24 +67,23 @@ def _invite(row: sqlite3.Row) -> Invite:
     )
 
 
-def _alert(row: sqlite3.Row) -> Alert:
-    return Alert(
-        id=row["id"],
-        patient_id=row["patient_id"],
-        kind=row["kind"],
-        severity=row["severity"],
-        category=row["category"],
-        created_at=from_db_time(row["created_at"]),
-        acknowledged_by=row["acknowledged_by"],
-        acknowledged_at=_opt_time(row["acknowledged_at"]),
-        escalation=row["escalation"],
-    )
-
-
 _ACTIVE_CLINICIANS = "SELECT * FROM clinicians WHERE active = 1 ORDER BY name COLLATE NOCASE"
 _CARE_TEAM = (
     "SELECT c.* FROM clinicians c JOIN care_team t ON t.clinician_id = c.id "
     "WHERE t.patient_id = ? AND c.active = 1 ORDER BY c.name COLLATE NOCASE"
+)
+
+
+_ACTIVE_CLINICIAN = "SELECT * FROM clinicians WHERE telegram_id = ? AND active = 1"
+_AGREED_VERSION = (
+    "SELECT version FROM consents WHERE patient_id = ? AND decision = 'agreed' "
+    "ORDER BY decided_at DESC, id DESC LIMIT 1"
+)
+# The patient with the version ``_AGREED_VERSION`` would give, in one statement.
+_PATIENT_AND_CONSENT = (
+    "SELECT p.*, (SELECT c.version FROM consents c WHERE c.patient_id = p.id "
+    "AND c.decision = 'agreed' ORDER BY c.decided_at DESC, c.id DESC LIMIT 1) AS agreed_version "
+    "FROM patients p WHERE p.telegram_user_id = ?"
 )
 
 
@@ -125,9 +124,7 @@ class ClinicianRepository:
 
     async def by_telegram_id(self, telegram_id: int) -> Clinician | None:
         """Return the active clinician with this Telegram id."""
-        row = await self._db.fetchone(
-            "SELECT * FROM clinicians WHERE telegram_id = ? AND active = 1", (telegram_id,)
-        )
+        row = await self._db.fetchone(_ACTIVE_CLINICIAN, (telegram_id,))
         return _clinician(row) if row else None
 
     async def by_id(self, clinician_id: int) -> Clinician | None:
@@ -381,13 +378,36 @@ class ConsentRepository:
 
     async def agreed_version(self, patient_id: int, tx: Transaction | None = None) -> str | None:
         """Return the version of the consent text the patient last agreed to, if any."""
-        sql = (
-            "SELECT version FROM consents WHERE patient_id = ? AND decision = 'agreed' "
-            "ORDER BY decided_at DESC, id DESC LIMIT 1"
-        )
         reader = tx if tx is not None else self._db
-        row = await reader.fetchone(sql, (patient_id,))
+        row = await reader.fetchone(_AGREED_VERSION, (patient_id,))
         return str(row["version"]) if row else None
+
+
+def _sender_reads(user_id: int) -> tuple[Statement, Statement]:
+    """Return the reads that say who a Telegram user is: clinician, then patient and consent."""
+    return Statement(_ACTIVE_CLINICIAN, (user_id,)), Statement(_PATIENT_AND_CONSENT, (user_id,))
+
+
+def _sender(user_id: int, clinicians: list[sqlite3.Row], patients: list[sqlite3.Row]) -> Sender:
+    patient = patients[0] if patients else None
+    return Sender(
+        user_id=user_id,
+        clinician=_clinician(clinicians[0]) if clinicians else None,
+        patient=_patient(patient) if patient is not None else None,
+        agreed_version=patient["agreed_version"] if patient is not None else None,
+    )
+
+
+class SenderRepository:
+    """Who a Telegram user is: the active clinician and the patient bound to it, in one read."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def by_telegram_user(self, user_id: int) -> Sender:
+        """Return the clinician, the patient and the consent version agreed, in one round trip."""
+        clinicians, patients = await self._db.read(*_sender_reads(user_id))
+        return _sender(user_id, clinicians, patients)
 
 
 class UpdateLog:
@@ -396,14 +416,22 @@ class UpdateLog:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def first_sight(self, update_id: int, now: datetime) -> bool:
-        """Record an update id; return False if it was seen before."""
-        async with self._db.transaction() as tx:
-            changed = await tx.execute_rowcount(
-                "INSERT OR IGNORE INTO processed_updates (update_id, seen_at) VALUES (?, ?)",
-                (update_id, to_db_time(now)),
-            )
-        return changed == 1
+    async def take_in(
+        self, update_id: int, now: datetime, user_id: int | None
+    ) -> tuple[bool, Sender | None]:
+        """Record an update id and read who sent it, in one round trip.
+
+        Return whether the id was new (False: seen before) and the sender (None without a user).
+        """
+        insert = Statement(
+            "INSERT OR IGNORE INTO processed_updates (update_id, seen_at) VALUES (?, ?)",
+            (update_id, to_db_time(now)),
+        )
+        if user_id is None:
+            (recorded,) = await self._db.write(insert)
+            return recorded.rowcount == 1, None
+        recorded, clinicians, patients = await self._db.write(insert, *_sender_reads(user_id))
+        return recorded.rowcount == 1, _sender(user_id, clinicians.rows, patients.rows)
 
     async def forget_before(self, cutoff: datetime) -> int:
         """Drop ids older than the cutoff (Telegram may reuse ids after a quiet week)."""
@@ -411,94 +439,6 @@ class UpdateLog:
             return await tx.execute_rowcount(
                 "DELETE FROM processed_updates WHERE seen_at < ?", (to_db_time(cutoff),)
             )
-
-
-class AlertRepository:
-    """Alerts for the care team."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    async def add(
-        self,
-        tx: Transaction,
-        patient_id: int,
-        kind: str,
-        severity: str,
-        category: str | None,
-        now: datetime,
-    ) -> int:
-        """Insert an alert and return its id."""
-        row_id = await tx.execute(
-            "INSERT INTO alerts (patient_id, kind, severity, category, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (patient_id, kind, severity, category, to_db_time(now)),
-        )
-        assert row_id is not None
-        return row_id
-
-    async def add_keyed(
-        self,
-        tx: Transaction,
-        patient_id: int,
-        kind: str,
-        key: str,
-        detail: str,
-        now: datetime,
-    ) -> int | None:
-        """Insert a routine alert named by a key; None if that key was raised before."""
-        row = await tx.fetchone(
-            "INSERT INTO alerts (patient_id, kind, severity, category, created_at, dedupe_key) "
-            "VALUES (?, ?, 'routine', ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-            (patient_id, kind, detail, to_db_time(now), key),
-        )
-        return int(row["id"]) if row else None
-
-    async def recent_open(
-        self, tx: Transaction, patient_id: int, kind: str, *, since: datetime
-    ) -> int | None:
-        """Return the id of an open alert of this kind raised since a moment, if any."""
-        row = await tx.fetchone(
-            "SELECT id FROM alerts WHERE patient_id = ? AND kind = ? "
-            "AND acknowledged_at IS NULL AND created_at >= ? ORDER BY id DESC LIMIT 1",
-            (patient_id, kind, to_db_time(since)),
-        )
-        return int(row["id"]) if row else None
-
-    async def category_of(self, tx: Transaction, alert_id: int) -> str | None:
-        """Return an alert's crisis category (None when it has none)."""
-        row = await tx.fetchone("SELECT category FROM alerts WHERE id = ?", (alert_id,))
-        return row["category"] if row else None
-
-    async def acknowledge(
-        self, tx: Transaction, alert_id: int, clinician_id: int, now: datetime
-    ) -> bool:
-        """Acknowledge an open alert; False if it was already acknowledged."""
-        changed = await tx.execute_rowcount(
-            "UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ? "
-            "WHERE id = ? AND acknowledged_at IS NULL",
-            (clinician_id, to_db_time(now), alert_id),
-        )
-        return changed == 1
-
-    async def by_id(self, alert_id: int) -> Alert | None:
-        """Return an alert."""
-        row = await self._db.fetchone("SELECT * FROM alerts WHERE id = ?", (alert_id,))
-        return _alert(row) if row else None
-
-    async def by_id_tx(self, tx: Transaction, alert_id: int) -> Alert | None:
-        """Return an alert, inside a transaction."""
-        row = await tx.fetchone("SELECT * FROM alerts WHERE id = ?", (alert_id,))
-        return _alert(row) if row else None
-
-    async def open_for(self, patient_id: int) -> list[Alert]:
-        """Return a patient's unacknowledged alerts, newest first."""
-        rows = await self._db.fetchall(
-            "SELECT * FROM alerts WHERE patient_id = ? AND acknowledged_at IS NULL "
-            "ORDER BY created_at DESC, id DESC",
-            (patient_id,),
-        )
-        return [_alert(row) for row in rows]
 
 
 class AuditRepository:
