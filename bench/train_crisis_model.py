@@ -3,10 +3,9 @@
 Run with ``python -m bench.train_crisis_model`` (needs numpy, which the runtime does not).
 
 Data: every labelled message in ``tests/data/crisis_*.yaml`` (corpus positives and negatives,
-development set, probes, the three review sets), the fourth held-out set (measured once, now
-training data like the three before it; see :data:`FOURTH_SET`) and the medication questions
-of ``tests/data/guard_dev.yaml``. clear/possible = crisis, none and question = not a crisis (a
-question is answered, never paged).
+development set, probes, the three review sets) and the medication questions of
+``tests/data/guard_dev.yaml``. clear/possible = crisis, none and question = not a crisis (a
+question is answered, never paged). The held-out set in ``tests/heldout/`` is never read.
 
 The thresholds are chosen honestly: 5-fold cross-validation, grouped so that near-duplicate
 messages stay in one fold, gives every message an out-of-fold score; the whole detector
@@ -21,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import json
 import random
 import sys
@@ -38,11 +36,6 @@ from bot.services.crisis_model import MIN_WORDS, MODEL_FILE, features, word_coun
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
-# The fourth held-out set was measured once (the README has its figures) and is training data
-# now. It is read only while the file is the one that was measured: a fifth set dropped in its
-# place must never be trained on, so a file with another digest stops training.
-FOURTH_SET = ROOT / "tests" / "heldout" / "crisis_heldout.yaml"
-FOURTH_SET_SHA256 = "e35fa6341816264b829194e2439756402b5d410a10cb5d4abfa3db13dc04fef7"
 OUT = ROOT / "bot" / "services" / MODEL_FILE
 BITS = 18
 SEED = 20261130
@@ -75,21 +68,8 @@ class Example:
         return self.expect in {"clear", "possible"}
 
 
-def fourth_set() -> Path:
-    """Return the fourth set's file, after checking it is the set that was measured."""
-    digest = hashlib.sha256(FOURTH_SET.read_bytes()).hexdigest()
-    if digest != FOURTH_SET_SHA256:
-        message = (
-            f"{FOURTH_SET.relative_to(ROOT)} is not the fourth set that was measured (digest"
-            f" {digest[:12]}): a new held-out set is never trained on. Move the fourth set to"
-            " tests/data/crisis_review_v4.yaml and read it from there."
-        )
-        raise SystemExit(message)
-    return FOURTH_SET
-
-
 def load_examples() -> list[Example]:
-    """Every labelled message: tests/data and the fourth set (never a set still held out)."""
+    """Every labelled message in tests/data (never the held-out set)."""
     examples: list[Example] = []
     corpus = yaml.safe_load((DATA / "crisis_corpus.yaml").read_text("utf-8"))
     for entry in corpus["positives"]:
@@ -104,10 +84,8 @@ def load_examples() -> list[Example]:
     probes = yaml.safe_load((DATA / "crisis_probes.yaml").read_text("utf-8"))
     examples.extend(Example(text, "clear", None, False, "probes") for text in probes["crisis"])
     examples.extend(Example(text, "none", None, False, "probes") for text in probes["quiet"])
-    sets = {name: DATA / f"crisis_{name}.yaml" for name in ("dev", "review_v1", "review_v2")}
-    sets |= {"review_v3": DATA / "crisis_review_v3.yaml", "review_v4": fourth_set()}
-    for name, path in sets.items():
-        data = yaml.safe_load(path.read_text("utf-8"))
+    for name in ("dev", "review_v1", "review_v2", "review_v3"):
+        data = yaml.safe_load((DATA / f"crisis_{name}.yaml").read_text("utf-8"))
         examples.extend(
             Example(
                 m["text"],
