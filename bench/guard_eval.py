@@ -34,9 +34,9 @@ import yaml
 
 from bench.crisis_eval import Rate
 from bench.search_eval import ARTICLES_DIR, SAMPLE_WORDING
+from bot.services.crisis_semantic import load_semantic_layer
 from bot.services.learn import NALOXONE_ARTICLE, answer_for
 from bot.services.library import Library, load_library
-from bot.services.crisis_semantic import load_semantic_layer
 from bot.services.safety import CrisisCategory, assess
 
 ROOT = Path(__file__).resolve().parents[1]
