@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import charts, crisis_eval, fuzz, guard_eval, planner, reply_delay, search_eval
+from bench import (
+    charts,
+    crisis_eval,
+    crisis_semantic,
+    fuzz,
+    guard_eval,
+    planner,
+    reply_delay,
+    search_eval,
+)
 from bench.digest import measure_build, measure_crisis_delay
 from bench.dispatch import measure_cost, measure_paced
 from bot.config import configure_libraries
@@ -18,6 +27,7 @@ def main() -> None:
     guard_eval.main([])  # the development set, and the held-out set when it is in place
     # The crisis detector on its held-out set when it is in place, else on the development set.
     crisis_eval.main([] if crisis_eval.HELDOUT_FILE.exists() else ["--set", "dev"])
+    crisis_semantic.main([])
     asyncio.run(measure_cost(10_000))
     asyncio.run(measure_paced(1_000))
     planner.main([])
