@@ -7,6 +7,7 @@ import asyncio
 from bench import (
     charts,
     crisis_eval,
+    crisis_semantic,
     fuzz,
     guard_eval,
     load,
@@ -29,6 +30,7 @@ def main() -> None:
     guard_eval.main([])  # the development set, and the held-out set when it is in place
     # The crisis detector on its held-out set when it is in place, else on the development set.
     crisis_eval.main([] if crisis_eval.HELDOUT_FILE.exists() else ["--set", "dev"])
+    crisis_semantic.main([])
     updates.main([])  # a full check-in update against a bare echo bot
     asyncio.run(measure_cost(10_000))
     asyncio.run(measure_paced(1_000))

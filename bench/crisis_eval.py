@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.services.crisis_semantic import load_semantic_layer
 from bot.services.safety import Assessment, assess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -210,9 +211,11 @@ def load_cases(path: Path) -> list[Case]:
     return cases
 
 
-def evaluate(cases: Sequence[Case]) -> Evaluation:
-    """Run the detector on every case."""
-    return Evaluation(tuple(Outcome(case, assess(case.text)) for case in cases))
+def evaluate(cases: Sequence[Case], *, semantic: bool = True) -> Evaluation:
+    """Run the detector on every case, as the bot runs it: with the semantic layer when it
+    loads here (``semantic=False``: the rules and the n-gram model alone)."""
+    layer = load_semantic_layer() if semantic else None
+    return Evaluation(tuple(Outcome(case, assess(case.text, layer)) for case in cases))
 
 
 def report(evaluation: Evaluation, title: str) -> str:
@@ -262,6 +265,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--misses", action="store_true", help="list misses (never for the held-out set)"
     )
+    parser.add_argument(
+        "--no-semantic",
+        action="store_true",
+        help="the rules and the n-gram model alone, as when the semantic layer cannot load",
+    )
     args = parser.parse_args(argv)
     sets = {
         "heldout": HELDOUT_FILE,
@@ -277,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.misses and path == HELDOUT_FILE:
         print("misses are never listed for the held-out set", file=sys.stderr)
         return 2
-    evaluation = evaluate(load_cases(path))
+    evaluation = evaluate(load_cases(path), semantic=not args.no_semantic)
     shown = path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path
     print(report(evaluation, f"crisis detector on {shown}"))
     for target, met in targets_met(evaluation).items():

@@ -34,6 +34,7 @@ import yaml
 
 from bench.crisis_eval import Rate
 from bench.search_eval import ARTICLES_DIR, SAMPLE_WORDING
+from bot.services.crisis_semantic import load_semantic_layer
 from bot.services.learn import NALOXONE_ARTICLE, answer_for
 from bot.services.library import Library
 from bot.services.library_files import load_library
@@ -200,7 +201,7 @@ def load_real_library() -> Library:
 
 def answer(case: Case, library: Library) -> Outcome:
     """Answer one question the way the bot does: the crisis scan first, then the library."""
-    assessment = assess(case.text)
+    assessment = assess(case.text, load_semantic_layer())
     # Asked in the patient's language: a Spanish question gets Spanish articles where they exist.
     given = answer_for(case.text, library, "es" if case.lang == "es" else "en")
     if assessment.signal is not None:

@@ -61,6 +61,7 @@ class Example:
     category: str | None
     explicit: bool
     source: str
+    lang: str = "en"
 
     @property
     def crisis(self) -> bool:
@@ -75,7 +76,8 @@ def load_examples() -> list[Example]:
         category = entry.get("category")
         if isinstance(category, list):
             category = category[0]
-        examples.append(Example(entry["text"], "clear", category, False, "corpus"))
+        locale = entry.get("locale", "en")
+        examples.append(Example(entry["text"], "clear", category, False, "corpus", locale))
     examples.extend(
         Example(entry["text"], "none", None, False, "corpus") for entry in corpus["negatives"]
     )
@@ -91,6 +93,7 @@ def load_examples() -> list[Example]:
                 m.get("category"),
                 bool(m.get("explicit", False)),
                 name,
+                str(m.get("lang", "en")),
             )
             for m in data["messages"]
         )
@@ -99,7 +102,7 @@ def load_examples() -> list[Example]:
     # signs and naloxone questions are left out: the crisis path may rightly take them.
     guard = yaml.safe_load((DATA / "guard_dev.yaml").read_text("utf-8"))
     examples.extend(
-        Example(q["q"], "question", None, False, "guard_dev")
+        Example(q["q"], "question", None, False, "guard_dev", str(q.get("lang", "en")))
         for q in guard["questions"]
         if q["expect"] in {"prescriber", "education"}
     )

@@ -18,6 +18,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.services.careteam import CareTeamService
 from bot.services.checkins import CheckinService
+from bot.services.crisis_semantic import SemanticLayer, load_semantic_layer
 from bot.services.crypto import NoteCipher
 from bot.services.digest import DigestService
 from bot.services.digest_model import Rules
@@ -70,6 +71,9 @@ class Services:
     retention: RetentionService
     export_page: ExportPageRenderer
     safety_messages: SafetyMessages
+    # The crisis detector's semantic layer; None when its encoder cannot run here (the rules
+    # and the n-gram model then read every message alone, and a warning said why at start-up).
+    crisis_semantic: SemanticLayer | None
 
 
 def build_services(
@@ -140,6 +144,7 @@ def build_services(
         retention=RetentionService(db, clock, days=settings.retention_days),
         export_page=export_page,
         safety_messages=safety_messages,
+        crisis_semantic=load_semantic_layer(),
     )
 
 

@@ -12,6 +12,7 @@ notes, photos and other media get an answer too.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
@@ -58,13 +59,15 @@ async def scan_for_crisis(update: Update, context: Context) -> None:
     text = _readable_part(message.text or message.caption or "")
     if not text:
         return
-    assessment = assess(text)
+    services = services_of(context)
+    # In a worker thread: when the rules stay quiet the semantic layer embeds the message, C
+    # code that releases the GIL, so other patients' updates go on meanwhile.
+    assessment = await asyncio.to_thread(assess, text, services.crisis_semantic)
     signal = assessment.signal
     if signal is None:
         if assessment.question:
             await _answer_question(update, context, text)
         return
-    services = services_of(context)
     patient = await services.enrollment.patient_for_user(user.id)
     locale = user_locale(update, patient)
     texts = services.texts
@@ -77,7 +80,7 @@ async def scan_for_crisis(update: Update, context: Context) -> None:
         raise ApplicationHandlerStop
     if is_patient and signal.tier is Tier.POSSIBLE:
         assert patient is not None
-        await _ask_if_safe(update, context, patient, category)
+        await _ask_if_safe(update, context, patient, signal)
         raise ApplicationHandlerStop
     notice = None
     if is_patient:
@@ -92,13 +95,16 @@ async def scan_for_crisis(update: Update, context: Context) -> None:
         await services.reminders.enqueue_crisis_reply(patient, category)
     if notice is not None:
         log.warning(
-            "crisis signal update_id=%s patient_id=%s alert_id=%s new=%s category=%s tier=%s",
+            "crisis signal update_id=%s patient_id=%s alert_id=%s new=%s category=%s tier=%s"
+            " layer=%s score=%s",
             update.update_id,
             notice.patient.id,
             notice.alert.id,
             notice.is_new,
             category,
             signal.tier,
+            signal.layer,
+            signal.score,
         )
         if notice.is_new:
             await notify_care_team(context, notice)
@@ -156,19 +162,24 @@ async def _answer_in_group(
         await notify_care_team(context, notice)
 
 
-async def _ask_if_safe(update: Update, context: Context, patient: Patient, category: str) -> None:
+async def _ask_if_safe(
+    update: Update, context: Context, patient: Patient, signal: CrisisSignal
+) -> None:
     """Ask "Are you safe right now?" with resources and buttons; silence alerts the team."""
     services = services_of(context)
     texts = services.texts
     locale = patient.locale
+    category = signal.category.value
     check_id = await services.safety_net.open_check(patient, category)
     minutes = round(services.settings.safety_check_timeout_minutes)
     log.warning(
-        "possible crisis update_id=%s patient_id=%s delivery_id=%s category=%s",
+        "possible crisis update_id=%s patient_id=%s delivery_id=%s category=%s layer=%s score=%s",
         update.update_id,
         patient.id,
         check_id,
         category,
+        signal.layer,
+        signal.score,
     )
     await _reply_safely(
         update,

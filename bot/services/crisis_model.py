@@ -80,6 +80,7 @@ class Score:
     crisis: float  # probability of a crisis (either tier)
     category: str  # the most likely crisis category
     category_probability: float
+    category_probabilities: tuple[float, ...] = ()  # every category, in the model's order
 
 
 class CrisisModel:
@@ -115,10 +116,12 @@ class CrisisModel:
         top = max(logits)
         exps = [math.exp(logit - top) for logit in logits]
         best = max(range(len(exps)), key=exps.__getitem__)
+        total = sum(exps)
         return Score(
             crisis=crisis,
             category=self.categories[best],
-            category_probability=exps[best] / sum(exps),
+            category_probability=exps[best] / total,
+            category_probabilities=tuple(e / total for e in exps),
         )
 
     def top_ngrams(self, form: str, count: int = 3) -> tuple[str, ...]:

@@ -2,9 +2,11 @@
 
 This module owns the decision "does this text signal a crisis, and of which kind". It is pure
 (no I/O, no logging, no clock), deterministic (regular expressions, then a small linear model
-with fixed weights shipped in the package, :mod:`bot.services.crisis_model`; no network) and
-tuned for RECALL: a false alarm costs the patient one extra message and the care team one
-alert, a miss can cost a life. English and Spanish patterns are both applied to every message,
+with fixed weights shipped in the package, :mod:`bot.services.crisis_model`, and, when the
+caller passes it, the semantic layer of :mod:`bot.services.crisis_semantic`, a sentence encoder
+and a linear head whose weights ship in the package too; no network) and tuned for RECALL: a
+false alarm costs the patient one extra message and the care team one alert, a miss can cost a
+life. English and Spanish patterns are both applied to every message,
 whatever language the patient chose.
 
 How a message is matched:
@@ -41,16 +43,21 @@ and "this craving is killing me" do not match: "X is killing me" describes disco
 craving is recorded by the daily check-in. "odd" is an ordinary word and only "od'd" (with an
 apostrophe) is read as "overdosed".
 
-5. When the rules raise nothing, the model scores the message (:func:`_model_signal`): it
-   catches wording no rule spells out, with its score and top n-grams as reasons. It never
-   overrules a question, memory or idiom the rules recognised unless its score reaches the
-   "overrule" threshold (set out of reach by the current training).
+5. When the rules raise nothing, the models score the message (:func:`_model_signal`): the
+   n-gram model and, when the caller passes it, the semantic layer (a multilingual sentence
+   encoder and a linear head, :mod:`bot.services.crisis_semantic`), their two crisis
+   probabilities joined. They catch wording no rule spells out, with their scores and top
+   n-grams as reasons. They never overrule a question, memory or idiom the rules recognised
+   unless the score reaches the "overrule" threshold.
 
-The result never carries or logs the text, only the category and the locale of the pattern.
+The detector itself does no I/O and keeps no state; the semantic layer it may be given runs a
+model and logs, once, if that model fails. The result never carries or logs the text, only
+the category, the locale of the pattern and the scores.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Callable
@@ -60,6 +67,7 @@ from typing import Final
 
 from bot.models import SEVERITY_ORDER, CrisisCategory
 from bot.services import crisis_frames, crisis_model
+from bot.services.crisis_semantic import CrisisHead, HeadReading, SemanticLayer, combine
 
 __all__ = [
     "SEVERITY_ORDER",
@@ -98,7 +106,10 @@ class CrisisSignal:
 
     ``locale`` is the language of the first rule that fired; ``reasons`` names the rules and
     meaning slots that fired ("phrase:suicide:en", "slot:other+unresponsive"), so a clinician
-    or a test can see why a message alarmed.
+    or a test can see why a message alarmed. ``layer`` says which layer raised it ("rules",
+    "model" for the n-gram model alone, "semantic" for the n-gram model and the semantic head
+    together) and ``score`` the probability a model layer read (None for the rules): these two
+    are what a log line may carry.
     """
 
     category: CrisisCategory
@@ -106,6 +117,8 @@ class CrisisSignal:
     tier: Tier = Tier.CLEAR
     who: Who = Who.SELF
     reasons: tuple[str, ...] = ()
+    layer: str = "rules"
+    score: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -658,65 +671,131 @@ def _assess_rules(text: str) -> tuple[Assessment, str | None]:
     return Assessment(signal=_strongest(readings, slots, forms[0])), None
 
 
-def _model_signal(text: str, quieted: str | None) -> CrisisSignal | None:
-    """Return the model's signal for a message the rules left quiet, or None.
+def _model_signal(
+    text: str, quieted: str | None, semantic: SemanticLayer | None
+) -> CrisisSignal | None:
+    """Return the models' signal for a message the rules left quiet, or None.
 
-    A score at or above the clear threshold answers as a clear crisis, at or above the possible
-    threshold as a possible one ("Are you safe right now?"). Overdose and suicide are read
-    first for recall: when the category head names one of them with confidence, a lower score
-    is enough for the possible tier. A question, a memory or an idiom that the rules recognised
-    is overruled only by a score at or above the overrule threshold.
+    With the semantic layer (:mod:`bot.services.crisis_semantic`), the n-gram model's and the
+    head's crisis probabilities are joined (:func:`~bot.services.crisis_semantic.combine`) and
+    read against the head's thresholds: at or above "clear" a clear crisis, at or above
+    "possible" a possible one; a message the head reads as a question raises nothing. Without
+    it (it could not load, or failed on this message) the n-gram model reads alone, against
+    its own thresholds: a score at or above the clear threshold answers as a clear crisis, at
+    or above the possible threshold as a possible one, and overdose and suicide are read first
+    for recall: when the category head names one of them with confidence, a lower score is
+    enough for the possible tier. Either way, a question, a memory or an idiom that the rules
+    recognised is overruled only by a score at or above the "overrule" threshold.
     """
     forms = _forms(text)
     if crisis_model.word_count(forms[0]) < crisis_model.MIN_WORDS:
         return None  # "no", "Room 2", "9:30": too little text for n-grams to mean anything
     score = crisis_model.MODEL.score(forms[0])
-    limits = crisis_model.MODEL.thresholds
-    if quieted is not None:
-        if score.crisis < limits["overrule"]:
+    reading = semantic.read(text) if semantic is not None else None
+    if semantic is not None and reading is not None:
+        judged = _joined_judgement(score, reading, semantic.head, quieted)
+        if judged is None:
             return None
-        tier = Tier.POSSIBLE
-    elif score.crisis >= limits["clear"]:
-        tier = Tier.CLEAR
-    elif score.crisis >= limits["possible"] or (
-        score.category in _RECALL_FIRST
-        and score.category_probability >= limits["focus_category"]
-        and score.crisis >= limits["focus"]
-    ):
-        tier = Tier.POSSIBLE
+        tier, category, layer_reasons = judged
+        layer, layer_score = "semantic", combine(score.crisis, reading.crisis, semantic.head.weight)
     else:
-        return None
+        tier_alone = _model_tier(score, quieted)
+        if tier_alone is None:
+            return None
+        tier, category = tier_alone, CrisisCategory(score.category)
+        layer_reasons = (
+            f"model:{score.crisis:.2f}",
+            f"model_category:{score.category}:{score.category_probability:.2f}",
+        )
+        layer, layer_score = "model", score.crisis
     slots: frozenset[str] = frozenset()
     for form in forms:
         slots |= _slots(form)
-    category = CrisisCategory(score.category)
     who = _who(slots)
     if category is CrisisCategory.ABUSE_OR_DANGER and _WRITER_AS_OBJECT.search(forms[0]):
         who = Who.SELF
     reasons = (
-        f"model:{score.crisis:.2f}",
-        f"model_category:{score.category}:{score.category_probability:.2f}",
+        *layer_reasons,
         *(f"ngram:{name}" for name in crisis_model.MODEL.top_ngrams(forms[0])),
         *_slot_names(slots),
     )
     return CrisisSignal(
-        category=category, locale=_guess_locale(forms[0]), tier=tier, who=who, reasons=reasons
+        category=category,
+        locale=_guess_locale(forms[0]),
+        tier=tier,
+        who=who,
+        reasons=reasons,
+        layer=layer,
+        score=round(layer_score, 3),
     )
 
 
-def assess(text: str) -> Assessment:
+def _model_tier(score: crisis_model.Score, quieted: str | None) -> Tier | None:
+    """The n-gram model alone: the tier its score reaches, or None."""
+    limits = crisis_model.MODEL.thresholds
+    if quieted is not None:
+        return Tier.POSSIBLE if score.crisis >= limits["overrule"] else None
+    if score.crisis >= limits["clear"]:
+        return Tier.CLEAR
+    if score.crisis >= limits["possible"] or (
+        score.category in _RECALL_FIRST
+        and score.category_probability >= limits["focus_category"]
+        and score.crisis >= limits["focus"]
+    ):
+        return Tier.POSSIBLE
+    return None
+
+
+def _joined_judgement(
+    score: crisis_model.Score,
+    reading: HeadReading,
+    head: CrisisHead,
+    quieted: str | None,
+) -> tuple[Tier, CrisisCategory, tuple[str, ...]] | None:
+    """The n-gram model and the semantic head together: tier, category and reasons, or None."""
+    if reading.reads_as_question:
+        return None  # asked, not told: the article answers, nobody is paged
+    limits = head.thresholds
+    joined = combine(score.crisis, reading.crisis, head.weight)
+    if quieted is not None:
+        if joined < limits["overrule"]:
+            return None
+        tier = Tier.POSSIBLE
+    elif joined >= limits["clear"]:
+        tier = Tier.CLEAR
+    elif joined >= limits["possible"]:
+        tier = Tier.POSSIBLE
+    else:
+        return None
+    # The category both heads find likeliest together (a sum of log-probabilities).
+    log_model = (math.log(max(p, 1e-12)) for p in score.category_probabilities)
+    together = [m + h for m, h in zip(log_model, reading.category_log_probabilities, strict=True)]
+    best = max(range(len(together)), key=together.__getitem__)
+    category = CrisisCategory(head.categories[best])
+    reasons = (
+        f"semantic:{joined:.2f}",
+        f"model:{score.crisis:.2f}",
+        f"semantic_head:{reading.crisis:.2f}",
+        f"semantic_category:{category.value}",
+    )
+    return tier, category, reasons
+
+
+def assess(text: str, semantic: SemanticLayer | None = None) -> Assessment:
     """Read one message: a crisis signal (with tier, who and reasons), a question, or quiet.
 
-    The rules are read first; when they raise nothing, the statistical model
-    (:mod:`bot.services.crisis_model`) may still raise a signal on wording the rules do not
-    know.
+    The rules are read first; when they raise nothing, the statistical models may still raise a
+    signal on wording the rules do not know: the n-gram model (:mod:`bot.services.crisis_model`)
+    and, when it is given, the semantic layer (:mod:`bot.services.crisis_semantic`), which
+    embeds the message (milliseconds of C code that release the GIL: the handler runs this in
+    a worker thread). A message the rules decide on is never embedded.
     """
     if not text:
         return Assessment(signal=None)
     assessment, quieted = _assess_rules(text)
     if assessment.signal is not None:
         return assessment
-    signal = _model_signal(text, quieted)
+    signal = _model_signal(text, quieted, semantic)
     if signal is None:
         return assessment
     return Assessment(signal=signal, question=assessment.question, reasons=assessment.reasons)
@@ -735,6 +814,6 @@ def _slot_names(slots: frozenset[str]) -> tuple[str, ...]:
     return tuple(f"slot:{name}" for name in sorted(slots))
 
 
-def detect_crisis(text: str) -> CrisisSignal | None:
+def detect_crisis(text: str, semantic: SemanticLayer | None = None) -> CrisisSignal | None:
     """Return the crisis signal in ``text`` (clear before possible, most severe first), or None."""
-    return assess(text).signal
+    return assess(text, semantic).signal

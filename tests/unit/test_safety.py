@@ -291,7 +291,11 @@ def test_signal_carries_no_text_and_cannot_be_changed() -> None:
         "tier",
         "who",
         "reasons",
+        "layer",
+        "score",
     }
+    assert signal.layer in {"rules", "model", "semantic"}
+    assert signal.score is None or isinstance(signal.score, float)
     assert all(":" in reason for reason in signal.reasons)
     assert not any("die" in reason for reason in signal.reasons)
     with pytest.raises(dataclasses.FrozenInstanceError):
