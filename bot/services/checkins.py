@@ -4,10 +4,11 @@ On a day with a dTMS session one more question comes after "use": the session's 
 (the rules, and what each answer gets, are in ``bot/services/aftereffects.py``).
 
 ``/checkin`` and the daily prompt (a delivery the reminder planner makes at the patient's
-check-in time) start the same questions. Every answer is stored as soon as it is given, in the
-row of the local date the check-in was asked for: that date travels in the buttons' callback
-data, so a press on yesterday's prompt counts for yesterday, and answering again replaces that
-day's values. A day nobody answered has no row: a missing check-in is never filled in.
+check-in time) start the same questions (``bot/services/checkin_screens.py`` renders them).
+Every answer is stored as soon as it is given, in the row of the local date the check-in was
+asked for: that date travels in the buttons' callback data, so a press on yesterday's prompt
+counts for yesterday, and answering again replaces that day's values. A day nobody answered has
+no row: a missing check-in is never filled in.
 
 The note is the only free text. It is sealed with ``NoteCipher`` before it reaches storage and
 is never logged, shown in clinician messages, or echoed back. Without a configured key the
@@ -26,7 +27,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot import callbacks
@@ -34,8 +35,20 @@ from bot.clock import Clock
 from bot.models import Patient
 from bot.services import aftereffects
 from bot.services.careteam import AlertNotice, CareTeamService
+from bot.services.checkin_screens import (
+    CRAVING,
+    DTMS,
+    MOOD,
+    NOTE,
+    SCALE,
+    USE,
+    Screen,
+    lapse_screen,
+    prompt_key,
+    question_screen,
+    summary_screen,
+)
 from bot.services.crypto import CryptoError, NoteCipher
-from bot.services.learn import PAGE
 from bot.storage.checkins import Checkin, CheckinRepository, checkin_of
 from bot.storage.db import Database, Outcome, Statement
 from bot.storage.flows import FlowState, FlowValue
@@ -46,7 +59,8 @@ class NoteFlows(Protocol):
     """What the check-in needs of the flow service for its note step.
 
     A protocol rather than an import: the flow service depends on the reminders, which render
-    this module's prompt, and the layers stay a line, not a circle.
+    the check-in's prompt (``checkin_screens``), and the check-in needs none of that, only
+    these calls.
     """
 
     async def start(
@@ -80,27 +94,14 @@ __all__ = [
     "Checkin",
     "CheckinReply",
     "CheckinService",
-    "Screen",
-    "prompt_key",
-    "prompt_screen",
 ]
 
 log = logging.getLogger(__name__)
-
-# Question names, as the templates know them.
-CRAVING = "craving"
-MOOD = "mood"
-USE = "use"
-DTMS = "dtms"
-NOTE = "note"
 
 CHECKIN_FLOW = "checkin"  # the flow open while the patient may type a note
 DAY_KEY = "day"  # flow data: the local date the note belongs to
 MESSAGE_KEY = "message"  # flow data: the question's message, whose Skip button a note retires
 NOTE_MAX_CHARS = 1000
-SCALE = tuple(str(n) for n in range(11))
-SCALE_ROWS = (SCALE[:6], SCALE[6:])  # 0-5 and 6-10: two rows fit a phone screen
-LAPSE_ARTICLE = f"{PAGE}after-a-lapse:0"
 
 _STEP_OF_CODE = {
     callbacks.CHECKIN_CRAVING: CRAVING,
@@ -108,16 +109,6 @@ _STEP_OF_CODE = {
     callbacks.CHECKIN_USE: USE,
     callbacks.CHECKIN_DTMS: DTMS,
 }
-
-Buttons = tuple[tuple[tuple[str, str], ...], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Screen:
-    """A message to show: Telegram HTML and rows of (label, callback data)."""
-
-    text: str
-    buttons: Buttons = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,89 +128,6 @@ class CheckinReply:
     retired_message_id: int | None = None
     urgent: Screen | None = None
     alert: AlertNotice | None = None
-
-
-def prompt_key(patient_id: int, day: date) -> str:
-    """Return the dedupe key of a patient's daily check-in prompt for one local date."""
-    return f"checkin:{patient_id}:{day.isoformat()}"
-
-
-def prompt_screen(
-    texts: Texts, locale: str, day: date, *, today: date, notes: bool, dtms: bool = False
-) -> Screen:
-    """Render the daily prompt: the check-in's first question, with its 0-10 buttons."""
-    return _question(texts, locale, day, CRAVING, today=today, current=None, notes=notes, dtms=dtms)
-
-
-def _steps(*, notes: bool, dtms: bool) -> tuple[str, ...]:
-    return (CRAVING, MOOD, USE, *((DTMS,) if dtms else ()), *((NOTE,) if notes else ()))
-
-
-def _context(
-    day: date,
-    today: date,
-    current: Checkin | None,
-    *,
-    notes: bool,
-    dtms: bool = False,
-    step: str = "",
-) -> dict[str, Any]:
-    steps = _steps(notes=notes, dtms=dtms)
-    return {
-        "date": day.isoformat(),
-        "weekday": day.weekday(),
-        "is_today": day == today,
-        "craving": current.craving if current else None,
-        "mood": current.mood if current else None,
-        "used": current.used if current else None,
-        "has_note": current.has_note if current else False,
-        "dtms_effect": current.dtms_effect if current else None,
-        "dtms": dtms,
-        "notes": notes,
-        "step": step,
-        "number": steps.index(step) + 1 if step in steps else len(steps),
-        "total": len(steps),
-    }
-
-
-def _question(
-    texts: Texts,
-    locale: str,
-    day: date,
-    step: str,
-    *,
-    today: date,
-    current: Checkin | None,
-    notes: bool,
-    dtms: bool = False,
-    problem: str | None = None,
-) -> Screen:
-    context = _context(day, today, current, notes=notes, dtms=dtms, step=step)
-    text = texts.render("checkin.question", locale, **context)
-    if problem:
-        text = f"{problem}\n\n{text}"
-    iso = day.isoformat()
-    if step in {CRAVING, MOOD}:
-        code = callbacks.CHECKIN_CRAVING if step == CRAVING else callbacks.CHECKIN_MOOD
-        buttons: Buttons = tuple(
-            tuple((n, callbacks.checkin(iso, code, n)) for n in row) for row in SCALE_ROWS
-        )
-    elif step == USE:
-        buttons = (
-            tuple(
-                (
-                    texts.button(f"checkin_{choice}", locale),
-                    callbacks.checkin(iso, callbacks.CHECKIN_USE, choice),
-                )
-                for choice in (callbacks.CHECKIN_NO, callbacks.CHECKIN_YES)
-            ),
-        )
-    elif step == DTMS:
-        buttons = aftereffects.question_buttons(texts, locale, iso)
-    else:
-        skip = callbacks.checkin(iso, callbacks.CHECKIN_NOTE, callbacks.CHECKIN_SKIP)
-        buttons = (((texts.button("checkin_skip_note", locale), skip),),)
-    return Screen(text, buttons)
 
 
 class CheckinService:
@@ -546,7 +454,7 @@ class CheckinService:
         dtms: bool,
         problem: str | None = None,
     ) -> Screen:
-        return _question(
+        return question_screen(
             self._texts,
             patient.locale,
             day,
@@ -559,25 +467,17 @@ class CheckinService:
         )
 
     def _summary_of(self, patient: Patient, current: Checkin, *, dtms: bool) -> Screen:
-        locale = patient.locale
-        context = _context(
-            current.local_date,
-            self.local_today(patient),
+        return summary_screen(
+            self._texts,
+            patient.locale,
             current,
+            today=self.local_today(patient),
             notes=self.notes_enabled,
-            dtms=dtms or current.dtms_effect is not None,
+            dtms=dtms,
         )
-        text = self._texts.render("checkin.saved", locale, **context)
-        change = callbacks.checkin(
-            current.local_date.isoformat(), callbacks.CHECKIN_CHANGE, callbacks.CHECKIN_AGAIN
-        )
-        return Screen(text, (((self._texts.button("checkin_change", locale), change),),))
 
     def _lapse(self, patient: Patient) -> Screen:
-        locale = patient.locale
-        read = ((self._texts.button("checkin_lapse_article", locale), LAPSE_ARTICLE),)
-        text = self._texts.render("checkin.lapse", locale, team_alerted=self._use_alerts_team)
-        return Screen(text, (read,))
+        return lapse_screen(self._texts, patient.locale, team_alerted=self._use_alerts_team)
 
 
 def _no_session_found(done: Sequence[Outcome]) -> bool:
