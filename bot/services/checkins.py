@@ -24,9 +24,9 @@ the weekly digest and, where the clinic keeps ``ALERT_ON_USE`` on, as an alert t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -35,6 +35,7 @@ from bot.clock import Clock
 from bot.models import Patient
 from bot.services import aftereffects
 from bot.services.careteam import AlertNotice, CareTeamService
+from bot.services.checkin_days import CheckinDays, no_session_found
 from bot.services.checkin_screens import (
     CRAVING,
     DTMS,
@@ -44,13 +45,12 @@ from bot.services.checkin_screens import (
     USE,
     Screen,
     lapse_screen,
-    prompt_key,
     question_screen,
     summary_screen,
 )
 from bot.services.crypto import CryptoError, NoteCipher
-from bot.storage.checkins import Checkin, CheckinRepository, checkin_of
-from bot.storage.db import Database, Outcome, Statement
+from bot.storage.checkins import Checkin, CheckinRepository
+from bot.storage.db import Database, Statement
 from bot.storage.flows import FlowState, FlowValue
 from bot.texts import Texts
 
@@ -153,6 +153,7 @@ class CheckinService:
         self._cipher = cipher
         self._answer_days = answer_days
         self._checkins = CheckinRepository(db)
+        self._days = CheckinDays(db, clock, self._checkins)
         self._alerts = aftereffects.AfterEffectAlerts(self._checkins, careteam)
 
     @property
@@ -205,9 +206,10 @@ class CheckinService:
         # The answer, the end of any note question left open, the prompt marked answered,
         # whether the day had a dTMS session and the note question if it comes next: one
         # transaction, one round trip.
-        current, dtms, note_open = await self._record(
+        current, dtms, note_open = await self._days.record(
             patient,
             day,
+            before=self._note_ending(patient),
             craving=int(value) if step == CRAVING else None,
             mood=int(value) if step == MOOD else None,
             used=bool(value) if step == USE else None,
@@ -271,7 +273,7 @@ class CheckinService:
             return None
         where = {DAY_KEY: day.isoformat(), MESSAGE_KEY: message_id}
         opening, _ = self._flows.starting(patient.telegram_user_id, CHECKIN_FLOW, NOTE, where)
-        return replace(opening, when=_no_session_found) if step == USE else opening
+        return replace(opening, when=no_session_found) if step == USE else opening
 
     async def _tell_team(self, patient: Patient, day: date) -> CheckinReply:
         """Tell the care team about a reported after-effect, once per day."""
@@ -320,7 +322,9 @@ class CheckinService:
             return CheckinReply(screen=screen)
         # Stored with the note question closed, in one transaction: the flow was open a moment
         # ago (``get`` above), so ending it if still open ends it.
-        current, dtms, _ = await self._record(patient, day, note_cipher=self._cipher.encrypt(note))
+        current, dtms, _ = await self._days.record(
+            patient, day, before=self._note_ending(patient), note_cipher=self._cipher.encrypt(note)
+        )
         log.info("checkin note stored patient_id=%s checkin_id=%s", patient.id, current.id)
         summary = self._summary_of(patient, current, dtms=dtms)
         return CheckinReply(screen=summary, retired_message_id=retired)
@@ -353,49 +357,6 @@ class CheckinService:
 
     # Storing --------------------------------------------------------------------------------
 
-    async def _record(
-        self,
-        patient: Patient,
-        day: date,
-        *,
-        craving: int | None = None,
-        mood: int | None = None,
-        used: bool | None = None,
-        note_cipher: str | None = None,
-        dtms_effect: str | None = None,
-        then: Statement | None = None,
-    ) -> tuple[Checkin, bool, bool]:
-        """Store answers and close the note question, in one round trip.
-
-        The day's prompt is marked answered (a late answer counts; a prompt still waiting to
-        be sent is then never sent: the day is already answered); ``then`` runs last. Return
-        the day's row as it now stands, whether the day had a dTMS session, and whether
-        ``then`` ran.
-        """
-        now = self._clock.now()
-        recording = self._checkins.recording(
-            patient.id,
-            day,
-            now,
-            craving=craving,
-            mood=mood,
-            used=used,
-            note_cipher=note_cipher,
-            dtms_effect=dtms_effect,
-        )
-        ending = self._note_ending(patient)
-        outcomes = await self._db.write(
-            *ending,
-            recording,
-            self._checkins.answering_prompt(prompt_key(patient.id, day), now),
-            self._dtms_session(patient, day, now),  # just before ``then``: _no_session_found
-            *([then] if then is not None else []),
-        )
-        recorded, _, session = outcomes[len(ending) : len(ending) + 3]
-        assert recorded.first is not None
-        opened = then is not None and outcomes[-1].ran
-        return checkin_of(recorded.first), bool(session.rows), opened
-
     async def _day(
         self, patient: Patient, day: date, *, leave_note: bool
     ) -> tuple[Checkin | None, bool]:
@@ -404,28 +365,14 @@ class CheckinService:
         ``leave_note``: the patient moved on to another answer, so they are no longer typing a
         note; the note question is closed in the same trip.
         """
-        reads = (
-            self._checkins.reading_day(patient.id, day),
-            self._dtms_session(patient, day, self._clock.now()),
-        )
-        ending = self._note_ending(patient) if leave_note else []
-        if ending:
-            *_, day_rows, session = await self._db.write(*ending, *reads)
-            rows, sessions = day_rows.rows, session.rows
-        else:
-            rows, sessions = await self._db.read(*reads)
-        return (checkin_of(rows[0]) if rows else None), bool(sessions)
+        before = self._note_ending(patient) if leave_note else []
+        return await self._days.read(patient, day, before=before)
 
     def _note_ending(self, patient: Patient) -> list[Statement]:
         """Return the statement closing the patient's note question, if they can have one."""
         if patient.telegram_user_id is None:
             return []
         return [self._flows.ending(patient.telegram_user_id, CHECKIN_FLOW)]
-
-    def _dtms_session(self, patient: Patient, day: date, now: datetime) -> Statement:
-        """Return the read that finds a session asking about after-effects (``aftereffects``)."""
-        start, end = aftereffects.day_window(day, ZoneInfo(patient.timezone))
-        return self._checkins.finding_dtms_session(patient.id, start, end, now)
 
     # Rules and rendering --------------------------------------------------------------------
 
@@ -478,11 +425,6 @@ class CheckinService:
 
     def _lapse(self, patient: Patient) -> Screen:
         return lapse_screen(self._texts, patient.locale, team_alerted=self._use_alerts_team)
-
-
-def _no_session_found(done: Sequence[Outcome]) -> bool:
-    """Return whether the dTMS read just before found no session (on the database's thread)."""
-    return not done[-1].rows
 
 
 def _value(step: str, choice: str) -> int | bool | str | None:
