@@ -66,7 +66,7 @@ from bot.app import build_application
 from bot.config import Settings, configure_libraries
 from bot.container import Services
 from bot.ratelimit import TelegramRateLimiter
-from bot.services.checkins import prompt_key
+from bot.services.checkin_screens import prompt_key
 from bot.services.crypto import generate_key
 from tests.support.botapi import LocalBotApi
 from tests.support.roundtrips import counting_round_trips

@@ -26,7 +26,8 @@ from bot.handlers.common import (
     services_of,
     user_locale,
 )
-from bot.services.checkins import CheckinReply, Screen
+from bot.services.checkin_screens import Screen
+from bot.services.checkins import CheckinReply
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,11 @@ On a day with a dTMS session one more question comes after "use": the session's 
 (the rules, and what each answer gets, are in ``bot/services/aftereffects.py``).
 
 ``/checkin`` and the daily prompt (a delivery the reminder planner makes at the patient's
-check-in time) start the same questions. Every answer is stored as soon as it is given, in the
-row of the local date the check-in was asked for: that date travels in the buttons' callback
-data, so a press on yesterday's prompt counts for yesterday, and answering again replaces that
-day's values. A day nobody answered has no row: a missing check-in is never filled in.
+check-in time) start the same questions (``bot/services/checkin_screens.py`` renders them).
+Every answer is stored as soon as it is given, in the row of the local date the check-in was
+asked for: that date travels in the buttons' callback data, so a press on yesterday's prompt
+counts for yesterday, and answering again replaces that day's values. A day nobody answered has
+no row: a missing check-in is never filled in.
 
 The note is the only free text. It is sealed with ``NoteCipher`` before it reaches storage and
 is never logged, shown in clinician messages, or echoed back. Without a configured key the
@@ -23,10 +24,10 @@ the weekly digest and, where the clinic keeps ``ALERT_ON_USE`` on, as an alert t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from datetime import date, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot import callbacks
@@ -34,10 +35,22 @@ from bot.clock import Clock
 from bot.models import Patient
 from bot.services import aftereffects
 from bot.services.careteam import AlertNotice, CareTeamService
+from bot.services.checkin_days import CheckinDays, no_session_found
+from bot.services.checkin_screens import (
+    CRAVING,
+    DTMS,
+    MOOD,
+    NOTE,
+    SCALE,
+    USE,
+    Screen,
+    lapse_screen,
+    question_screen,
+    summary_screen,
+)
 from bot.services.crypto import CryptoError, NoteCipher
-from bot.services.learn import PAGE
-from bot.storage.checkins import Checkin, CheckinRepository, checkin_of
-from bot.storage.db import Database, Outcome, Statement
+from bot.storage.checkins import Checkin, CheckinRepository
+from bot.storage.db import Database, Statement
 from bot.storage.flows import FlowState, FlowValue
 from bot.texts import Texts
 
@@ -46,7 +59,8 @@ class NoteFlows(Protocol):
     """What the check-in needs of the flow service for its note step.
 
     A protocol rather than an import: the flow service depends on the reminders, which render
-    this module's prompt, and the layers stay a line, not a circle.
+    the check-in's prompt (``checkin_screens``), and the check-in needs none of that, only
+    these calls.
     """
 
     async def start(
@@ -80,27 +94,14 @@ __all__ = [
     "Checkin",
     "CheckinReply",
     "CheckinService",
-    "Screen",
-    "prompt_key",
-    "prompt_screen",
 ]
 
 log = logging.getLogger(__name__)
-
-# Question names, as the templates know them.
-CRAVING = "craving"
-MOOD = "mood"
-USE = "use"
-DTMS = "dtms"
-NOTE = "note"
 
 CHECKIN_FLOW = "checkin"  # the flow open while the patient may type a note
 DAY_KEY = "day"  # flow data: the local date the note belongs to
 MESSAGE_KEY = "message"  # flow data: the question's message, whose Skip button a note retires
 NOTE_MAX_CHARS = 1000
-SCALE = tuple(str(n) for n in range(11))
-SCALE_ROWS = (SCALE[:6], SCALE[6:])  # 0-5 and 6-10: two rows fit a phone screen
-LAPSE_ARTICLE = f"{PAGE}after-a-lapse:0"
 
 _STEP_OF_CODE = {
     callbacks.CHECKIN_CRAVING: CRAVING,
@@ -108,16 +109,6 @@ _STEP_OF_CODE = {
     callbacks.CHECKIN_USE: USE,
     callbacks.CHECKIN_DTMS: DTMS,
 }
-
-Buttons = tuple[tuple[tuple[str, str], ...], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Screen:
-    """A message to show: Telegram HTML and rows of (label, callback data)."""
-
-    text: str
-    buttons: Buttons = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,89 +128,6 @@ class CheckinReply:
     retired_message_id: int | None = None
     urgent: Screen | None = None
     alert: AlertNotice | None = None
-
-
-def prompt_key(patient_id: int, day: date) -> str:
-    """Return the dedupe key of a patient's daily check-in prompt for one local date."""
-    return f"checkin:{patient_id}:{day.isoformat()}"
-
-
-def prompt_screen(
-    texts: Texts, locale: str, day: date, *, today: date, notes: bool, dtms: bool = False
-) -> Screen:
-    """Render the daily prompt: the check-in's first question, with its 0-10 buttons."""
-    return _question(texts, locale, day, CRAVING, today=today, current=None, notes=notes, dtms=dtms)
-
-
-def _steps(*, notes: bool, dtms: bool) -> tuple[str, ...]:
-    return (CRAVING, MOOD, USE, *((DTMS,) if dtms else ()), *((NOTE,) if notes else ()))
-
-
-def _context(
-    day: date,
-    today: date,
-    current: Checkin | None,
-    *,
-    notes: bool,
-    dtms: bool = False,
-    step: str = "",
-) -> dict[str, Any]:
-    steps = _steps(notes=notes, dtms=dtms)
-    return {
-        "date": day.isoformat(),
-        "weekday": day.weekday(),
-        "is_today": day == today,
-        "craving": current.craving if current else None,
-        "mood": current.mood if current else None,
-        "used": current.used if current else None,
-        "has_note": current.has_note if current else False,
-        "dtms_effect": current.dtms_effect if current else None,
-        "dtms": dtms,
-        "notes": notes,
-        "step": step,
-        "number": steps.index(step) + 1 if step in steps else len(steps),
-        "total": len(steps),
-    }
-
-
-def _question(
-    texts: Texts,
-    locale: str,
-    day: date,
-    step: str,
-    *,
-    today: date,
-    current: Checkin | None,
-    notes: bool,
-    dtms: bool = False,
-    problem: str | None = None,
-) -> Screen:
-    context = _context(day, today, current, notes=notes, dtms=dtms, step=step)
-    text = texts.render("checkin.question", locale, **context)
-    if problem:
-        text = f"{problem}\n\n{text}"
-    iso = day.isoformat()
-    if step in {CRAVING, MOOD}:
-        code = callbacks.CHECKIN_CRAVING if step == CRAVING else callbacks.CHECKIN_MOOD
-        buttons: Buttons = tuple(
-            tuple((n, callbacks.checkin(iso, code, n)) for n in row) for row in SCALE_ROWS
-        )
-    elif step == USE:
-        buttons = (
-            tuple(
-                (
-                    texts.button(f"checkin_{choice}", locale),
-                    callbacks.checkin(iso, callbacks.CHECKIN_USE, choice),
-                )
-                for choice in (callbacks.CHECKIN_NO, callbacks.CHECKIN_YES)
-            ),
-        )
-    elif step == DTMS:
-        buttons = aftereffects.question_buttons(texts, locale, iso)
-    else:
-        skip = callbacks.checkin(iso, callbacks.CHECKIN_NOTE, callbacks.CHECKIN_SKIP)
-        buttons = (((texts.button("checkin_skip_note", locale), skip),),)
-    return Screen(text, buttons)
 
 
 class CheckinService:
@@ -245,6 +153,7 @@ class CheckinService:
         self._cipher = cipher
         self._answer_days = answer_days
         self._checkins = CheckinRepository(db)
+        self._days = CheckinDays(db, clock, self._checkins)
         self._alerts = aftereffects.AfterEffectAlerts(self._checkins, careteam)
 
     @property
@@ -297,9 +206,10 @@ class CheckinService:
         # The answer, the end of any note question left open, the prompt marked answered,
         # whether the day had a dTMS session and the note question if it comes next: one
         # transaction, one round trip.
-        current, dtms, note_open = await self._record(
+        current, dtms, note_open = await self._days.record(
             patient,
             day,
+            before=self._note_ending(patient),
             craving=int(value) if step == CRAVING else None,
             mood=int(value) if step == MOOD else None,
             used=bool(value) if step == USE else None,
@@ -363,7 +273,7 @@ class CheckinService:
             return None
         where = {DAY_KEY: day.isoformat(), MESSAGE_KEY: message_id}
         opening, _ = self._flows.starting(patient.telegram_user_id, CHECKIN_FLOW, NOTE, where)
-        return replace(opening, when=_no_session_found) if step == USE else opening
+        return replace(opening, when=no_session_found) if step == USE else opening
 
     async def _tell_team(self, patient: Patient, day: date) -> CheckinReply:
         """Tell the care team about a reported after-effect, once per day."""
@@ -412,7 +322,9 @@ class CheckinService:
             return CheckinReply(screen=screen)
         # Stored with the note question closed, in one transaction: the flow was open a moment
         # ago (``get`` above), so ending it if still open ends it.
-        current, dtms, _ = await self._record(patient, day, note_cipher=self._cipher.encrypt(note))
+        current, dtms, _ = await self._days.record(
+            patient, day, before=self._note_ending(patient), note_cipher=self._cipher.encrypt(note)
+        )
         log.info("checkin note stored patient_id=%s checkin_id=%s", patient.id, current.id)
         summary = self._summary_of(patient, current, dtms=dtms)
         return CheckinReply(screen=summary, retired_message_id=retired)
@@ -445,49 +357,6 @@ class CheckinService:
 
     # Storing --------------------------------------------------------------------------------
 
-    async def _record(
-        self,
-        patient: Patient,
-        day: date,
-        *,
-        craving: int | None = None,
-        mood: int | None = None,
-        used: bool | None = None,
-        note_cipher: str | None = None,
-        dtms_effect: str | None = None,
-        then: Statement | None = None,
-    ) -> tuple[Checkin, bool, bool]:
-        """Store answers and close the note question, in one round trip.
-
-        The day's prompt is marked answered (a late answer counts; a prompt still waiting to
-        be sent is then never sent: the day is already answered); ``then`` runs last. Return
-        the day's row as it now stands, whether the day had a dTMS session, and whether
-        ``then`` ran.
-        """
-        now = self._clock.now()
-        recording = self._checkins.recording(
-            patient.id,
-            day,
-            now,
-            craving=craving,
-            mood=mood,
-            used=used,
-            note_cipher=note_cipher,
-            dtms_effect=dtms_effect,
-        )
-        ending = self._note_ending(patient)
-        outcomes = await self._db.write(
-            *ending,
-            recording,
-            self._checkins.answering_prompt(prompt_key(patient.id, day), now),
-            self._dtms_session(patient, day, now),  # just before ``then``: _no_session_found
-            *([then] if then is not None else []),
-        )
-        recorded, _, session = outcomes[len(ending) : len(ending) + 3]
-        assert recorded.first is not None
-        opened = then is not None and outcomes[-1].ran
-        return checkin_of(recorded.first), bool(session.rows), opened
-
     async def _day(
         self, patient: Patient, day: date, *, leave_note: bool
     ) -> tuple[Checkin | None, bool]:
@@ -496,28 +365,14 @@ class CheckinService:
         ``leave_note``: the patient moved on to another answer, so they are no longer typing a
         note; the note question is closed in the same trip.
         """
-        reads = (
-            self._checkins.reading_day(patient.id, day),
-            self._dtms_session(patient, day, self._clock.now()),
-        )
-        ending = self._note_ending(patient) if leave_note else []
-        if ending:
-            *_, day_rows, session = await self._db.write(*ending, *reads)
-            rows, sessions = day_rows.rows, session.rows
-        else:
-            rows, sessions = await self._db.read(*reads)
-        return (checkin_of(rows[0]) if rows else None), bool(sessions)
+        before = self._note_ending(patient) if leave_note else []
+        return await self._days.read(patient, day, before=before)
 
     def _note_ending(self, patient: Patient) -> list[Statement]:
         """Return the statement closing the patient's note question, if they can have one."""
         if patient.telegram_user_id is None:
             return []
         return [self._flows.ending(patient.telegram_user_id, CHECKIN_FLOW)]
-
-    def _dtms_session(self, patient: Patient, day: date, now: datetime) -> Statement:
-        """Return the read that finds a session asking about after-effects (``aftereffects``)."""
-        start, end = aftereffects.day_window(day, ZoneInfo(patient.timezone))
-        return self._checkins.finding_dtms_session(patient.id, start, end, now)
 
     # Rules and rendering --------------------------------------------------------------------
 
@@ -546,7 +401,7 @@ class CheckinService:
         dtms: bool,
         problem: str | None = None,
     ) -> Screen:
-        return _question(
+        return question_screen(
             self._texts,
             patient.locale,
             day,
@@ -559,30 +414,17 @@ class CheckinService:
         )
 
     def _summary_of(self, patient: Patient, current: Checkin, *, dtms: bool) -> Screen:
-        locale = patient.locale
-        context = _context(
-            current.local_date,
-            self.local_today(patient),
+        return summary_screen(
+            self._texts,
+            patient.locale,
             current,
+            today=self.local_today(patient),
             notes=self.notes_enabled,
-            dtms=dtms or current.dtms_effect is not None,
+            dtms=dtms,
         )
-        text = self._texts.render("checkin.saved", locale, **context)
-        change = callbacks.checkin(
-            current.local_date.isoformat(), callbacks.CHECKIN_CHANGE, callbacks.CHECKIN_AGAIN
-        )
-        return Screen(text, (((self._texts.button("checkin_change", locale), change),),))
 
     def _lapse(self, patient: Patient) -> Screen:
-        locale = patient.locale
-        read = ((self._texts.button("checkin_lapse_article", locale), LAPSE_ARTICLE),)
-        text = self._texts.render("checkin.lapse", locale, team_alerted=self._use_alerts_team)
-        return Screen(text, (read,))
-
-
-def _no_session_found(done: Sequence[Outcome]) -> bool:
-    """Return whether the dTMS read just before found no session (on the database's thread)."""
-    return not done[-1].rows
+        return lapse_screen(self._texts, patient.locale, team_alerted=self._use_alerts_team)
 
 
 def _value(step: str, choice: str) -> int | bool | str | None:

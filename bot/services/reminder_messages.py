@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.models import Appointment, Delivery, Patient, PatientStatus
 from bot.services.aftereffects import had_session
 from bot.services.careteam import ALERT, ESCALATED, CareTeamService
-from bot.services.checkins import prompt_screen
+from bot.services.checkin_screens import prompt_screen
 from bot.services.jit import JIT, SafetyMessages
 from bot.services.reminder_core import (
     APPT_EVENING,

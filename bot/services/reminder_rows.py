@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.models import Appointment, Medication, Patient
-from bot.services.checkins import prompt_key
+from bot.services.checkin_screens import prompt_key
 from bot.services.occurrences import (
     NonexistentLocalDateError,
     occurrences_between,
