@@ -2,8 +2,8 @@
 
 Run with ``python -m bench.crisis_eval`` (the held-out set, ``tests/heldout/crisis_heldout.yaml``),
 ``python -m bench.crisis_eval --set dev`` (the development set the detector is tuned on) or
-``--set review`` / ``review2`` / ``review3`` (``tests/data/crisis_review_v1.yaml`` to
-``_v3.yaml``: the first three held-out sets, each measured once and then turned into tuning
+``--set review`` / ``review2`` / ``review3`` / ``review4`` (``tests/data/crisis_review_v1.yaml``
+to ``_v4.yaml``: the first four held-out sets, each measured once and then turned into tuning
 data). The held-out set is written apart from the detector's
 patterns, by someone who has not read them, and is never used for tuning: its figures are
 reported as they come out, and its misses are never printed (``--misses`` works on the other
@@ -38,6 +38,7 @@ DEV_FILE = ROOT / "tests" / "data" / "crisis_dev.yaml"
 REVIEW_FILE = ROOT / "tests" / "data" / "crisis_review_v1.yaml"
 REVIEW2_FILE = ROOT / "tests" / "data" / "crisis_review_v2.yaml"
 REVIEW3_FILE = ROOT / "tests" / "data" / "crisis_review_v3.yaml"
+REVIEW4_FILE = ROOT / "tests" / "data" / "crisis_review_v4.yaml"
 CRISIS = ("clear", "possible")
 EXPECTS = (*CRISIS, "question", "none")
 LANGS = ("en", "es", "mixed")
@@ -259,7 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Print the evaluation of the held-out set (or of another set with --set or --file)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "--set", choices=("heldout", "dev", "review", "review2", "review3"), default="heldout"
+        "--set",
+        choices=("heldout", "dev", "review", "review2", "review3", "review4"),
+        default="heldout",
     )
     parser.add_argument("--file", type=Path, help="another file in the same format")
     parser.add_argument(
@@ -277,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "review": REVIEW_FILE,
         "review2": REVIEW2_FILE,
         "review3": REVIEW3_FILE,
+        "review4": REVIEW4_FILE,
     }
     path = args.file or sets[args.set]
     if not path.exists():

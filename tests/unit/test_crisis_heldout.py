@@ -2,9 +2,9 @@
 
 The held-out set (``tests/heldout/crisis_heldout.yaml``) is written apart from the detector's
 patterns, by someone who has not read them; the test skips while the file is absent. Each
-held-out set is measured once and then used for tuning (the first three were moved to
+held-out set is measured once and then used for tuning (the first four were moved to
 ``tests/data/crisis_review_vN.yaml``); a new one, written apart in the same way, takes its
-place. The set there now is the fourth, already measured and trained on (see below). This
+place. The set there now is the fifth (see below); the fourth is in ``tests/data/``. This
 test prints its figures, with floors so that a later change cannot lower them unnoticed. Its
 misses are never listed.
 """
@@ -15,18 +15,15 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The fourth held-out set was measured once (recall 355/390, overdose 83/86, explicit suicide
-# 43/46, false alarms 21/200: the README keeps those figures) and is TRAINING DATA since: the
-# semantic head has learnt from it and its thresholds were chosen on it (the n-gram model that
-# ships predates it). The floors below are the figures it gives now, with the semantic layer;
-# being partly in sample, they only guard against a regression and measure nothing unseen. The
-# README has the cross-validated figures; a fifth set, written apart, measures the detector next.
+# The fifth held-out set (640 messages, by two new writers who read neither the detector nor
+# any other set) was measured once, on the detector with the semantic layer: these are its
+# figures, kept as floors. Its misses are never listed.
 HELDOUT_FLOORS = {
-    "recall": 360 / 390,
-    "recall_overdose": 83 / 86,
-    "recall_explicit_suicide": 43 / 46,
+    "recall": 342 / 360,
+    "recall_overdose": 80 / 82,
+    "recall_explicit_suicide": 40 / 41,
 }
-HELDOUT_FALSE_ALARM_CEILING = 16 / 200
+HELDOUT_FALSE_ALARM_CEILING = 26 / 220
 
 
 @pytest.mark.skipif(not HELDOUT_FILE.exists(), reason="the held-out set is not in this checkout")
@@ -36,7 +33,7 @@ def test_heldout_figures_are_printed_and_hold_their_floors(
     """Recall per category and language, tiers and false alarms on the held-out set are shown."""
     evaluation = evaluate(load_cases(HELDOUT_FILE))
     with capsys.disabled():
-        print("\n" + report(evaluation, "crisis detector on the fourth set (trained on)"))
+        print("\n" + report(evaluation, "crisis detector on the fifth held-out set"))
         for target, met in targets_met(evaluation).items():
             print(f"  target {target:<30} {'met' if met else 'NOT met'}")
     assert evaluation.recall.value >= HELDOUT_FLOORS["recall"]
