@@ -679,26 +679,30 @@ def _model_signal(
     With the semantic layer (:mod:`bot.services.crisis_semantic`), the n-gram model's and the
     head's crisis probabilities are joined (:func:`~bot.services.crisis_semantic.combine`) and
     read against the head's thresholds: at or above "clear" a clear crisis, at or above
-    "possible" a possible one; a message the head reads as a question raises nothing. Without
-    it (it could not load, or failed on this message) the n-gram model reads alone, against
-    its own thresholds: a score at or above the clear threshold answers as a clear crisis, at
-    or above the possible threshold as a possible one, and overdose and suicide are read first
-    for recall: when the category head names one of them with confidence, a lower score is
-    enough for the possible tier. Either way, a question, a memory or an idiom that the rules
-    recognised is overruled only by a score at or above the "overrule" threshold.
+    "possible" a possible one; a message the head reads as a question raises nothing from the
+    join. Whenever the join raises nothing (and without the layer: it could not load, or
+    failed on this message) the n-gram model reads alone, against its own thresholds, so the
+    layer only ever adds catches: a score at or above the clear threshold answers as a clear
+    crisis, at or above the possible threshold as a possible one, and overdose and suicide are
+    read first for recall: when the category head names one of them with confidence, a lower
+    score is enough for the possible tier. Either way, a question, a memory or an idiom that the
+    rules recognised is overruled only by a score at or above the "overrule" threshold.
     """
     forms = _forms(text)
     if crisis_model.word_count(forms[0]) < crisis_model.MIN_WORDS:
         return None  # "no", "Room 2", "9:30": too little text for n-grams to mean anything
     score = crisis_model.MODEL.score(forms[0])
     reading = semantic.read(text) if semantic is not None else None
+    judged = None
     if semantic is not None and reading is not None:
         judged = _joined_judgement(score, reading, semantic.head, quieted)
-        if judged is None:
-            return None
-        tier, category, layer_reasons = judged
-        layer, layer_score = "semantic", combine(score.crisis, reading.crisis, semantic.head.weight)
-    else:
+        if judged is not None:
+            tier, category, layer_reasons = judged
+            joined = combine(score.crisis, reading.crisis, semantic.head.weight)
+            layer, layer_score = "semantic", joined
+    if judged is None:
+        # The n-gram model's own reading stands whatever the head says: the semantic layer
+        # adds catches, it never takes one away (a miss can cost a life, a false alarm little).
         tier_alone = _model_tier(score, quieted)
         if tier_alone is None:
             return None

@@ -15,15 +15,19 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The fifth held-out set (640 messages, by two new writers who read neither the detector nor
-# any other set) was measured once, on the detector with the semantic layer: these are its
-# figures, kept as floors. Its misses are never listed.
+# The fifth held-out set (640 messages, by two new writers) was measured once, on the detector
+# with the semantic layer as it was merged: recall 342/360, overdose 80/82, explicit suicide
+# 40/41, false alarms 26/220 (the README keeps those figures). That run showed the layer's
+# join silencing a catch of the n-gram model; the join was then made additive (the model's own
+# catch stands), a change made on the recall-first principle but after seeing these figures.
+# So the floors below, the figures it gives now, are not a clean held-out measure: they guard
+# against a regression, and a sixth set, written apart, measures the detector next.
 HELDOUT_FLOORS = {
-    "recall": 342 / 360,
+    "recall": 344 / 360,
     "recall_overdose": 80 / 82,
-    "recall_explicit_suicide": 40 / 41,
+    "recall_explicit_suicide": 41 / 41,
 }
-HELDOUT_FALSE_ALARM_CEILING = 26 / 220
+HELDOUT_FALSE_ALARM_CEILING = 32 / 220
 
 
 @pytest.mark.skipif(not HELDOUT_FILE.exists(), reason="the held-out set is not in this checkout")

@@ -156,6 +156,32 @@ def test_the_layer_decides_what_the_rules_leave_to_the_models(layer: SemanticLay
     assert not any(LEFT_TO_THE_MODELS in reason for reason in signal.reasons)
 
 
+class EverydayEncoder:
+    """Gives every message the vector of an everyday one: a head sure nothing is wrong."""
+
+    def __init__(self, inner: crisis_semantic.Encoder) -> None:
+        self.inner = inner
+        self.dim = inner.dim
+        self.version = CrisisHead.bundled().version
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[Any]:
+        return self.inner.embed([EVERYDAY[1]] * len(texts))
+
+
+def test_the_layer_never_takes_away_a_catch_of_the_n_gram_model(layer: SemanticLayer) -> None:
+    """A head sure that a message is everyday talk cannot silence what the model alone raises:
+    the layer adds catches, a false alarm costs little and a miss can cost a life."""
+    alone = assess(LEFT_TO_THE_MODELS).signal
+    assert alone is not None
+    sure_nothing = SemanticLayer(EverydayEncoder(layer.encoder), layer.head)
+    reading = sure_nothing.read(LEFT_TO_THE_MODELS)
+    assert reading is not None
+    assert reading.crisis < layer.head.thresholds["possible"]
+    signal = assess(LEFT_TO_THE_MODELS, sure_nothing).signal
+    assert signal is not None
+    assert (signal.layer, signal.tier, signal.category) == ("model", alone.tier, alone.category)
+
+
 def test_the_head_can_lift_or_hold_back_a_middling_n_gram_score(layer: SemanticLayer) -> None:
     """An unsure n-gram score is raised by a head sure of a crisis, and dropped by one sure of
     everyday talk; the tier follows the joined score."""
