@@ -31,6 +31,8 @@ from bot.texts import LOCALES, Texts, normalise_locale
 # Telegram's limit is 4,096 characters a message; a margin keeps a split part well under it.
 MESSAGE_LIMIT = 3900
 CAPTION_LIMIT = 1024
+# At most this many charts go to a worker process at a time.
+CHART_BATCH = 16
 
 
 class ReportTemplateError(Exception):
@@ -80,7 +82,9 @@ class ChartPool:
             # Starting the workers takes tens of milliseconds: a thread does it, not the loop.
             self._executor = await asyncio.to_thread(self._start)
         loop = asyncio.get_running_loop()
-        size = -(-len(jobs) // self._workers)
+        # Small batches: each is pickled to a worker, and its PNGs unpickled back, in one call
+        # that holds the interpreter lock, so a few hundred charts at once would stall the loop.
+        size = min(CHART_BATCH, -(-len(jobs) // self._workers))
         batches = [list(jobs[i : i + size]) for i in range(0, len(jobs), size)]
         results = await asyncio.gather(
             *(loop.run_in_executor(self._executor, render_many, batch) for batch in batches)

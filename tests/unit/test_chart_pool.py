@@ -22,12 +22,15 @@ class RecordingPool(ThreadPoolExecutor):
     """
 
     submits: ClassVar[list[int]] = []
+    batches: ClassVar[list[int]] = []
 
     def __init__(self, workers: int, mp_context: Any = None) -> None:
         super().__init__(workers)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         RecordingPool.submits.append(threading.get_ident())
+        if args and isinstance(args[0], list):
+            RecordingPool.batches.append(len(args[0]))
         return super().submit(fn, *args, **kwargs)
 
 
@@ -51,3 +54,20 @@ async def test_the_workers_start_in_a_thread_not_on_the_event_loop(
     loop_thread = threading.get_ident()
     assert RecordingPool.submits, "the pool was used"
     assert RecordingPool.submits[0] != loop_thread, "the first submit starts the workers"
+
+
+async def test_charts_go_to_the_workers_in_small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each batch is pickled in one call that holds the interpreter lock: a few hundred charts
+    at once would stall the event loop, so they go a few at a time."""
+    monkeypatch.setattr(reports, "ProcessPoolExecutor", RecordingPool)
+    monkeypatch.setattr(reports, "render_many", fake_render)
+    RecordingPool.batches = []
+    pool = ChartPool(workers=2)
+    jobs: list[Any] = [object() for _ in range(333)]
+    try:
+        assert len(await pool.render(jobs)) == 333
+    finally:
+        pool.close()
+    drawn = RecordingPool.batches[1:]  # the first is the empty warm-up job
+    assert sum(drawn) == 333
+    assert max(drawn) <= reports.CHART_BATCH
