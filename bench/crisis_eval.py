@@ -30,7 +30,8 @@ from pathlib import Path
 import yaml
 
 from bot.services.crisis_semantic import load_semantic_layer
-from bot.services.safety import Assessment, assess
+from bot.services.crisis_signal import Assessment
+from bot.services.safety import assess
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT_FILE = ROOT / "tests" / "heldout" / "crisis_heldout.yaml"

@@ -34,11 +34,12 @@ import yaml
 
 from bench.crisis_eval import Rate
 from bench.search_eval import ARTICLES_DIR, SAMPLE_WORDING
+from bot.models import CrisisCategory
 from bot.services.crisis_semantic import load_semantic_layer
 from bot.services.learn import NALOXONE_ARTICLE, answer_for
 from bot.services.library import Library
 from bot.services.library_files import load_library
-from bot.services.safety import CrisisCategory, assess
+from bot.services.safety import assess
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT_FILE = ROOT / "tests" / "heldout" / "guard_heldout.yaml"

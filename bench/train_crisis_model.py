@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from bot.services import safety
 from bot.services.crisis_model import MIN_WORDS, MODEL_FILE, features, word_count
+from bot.services.crisis_rules import assess_rules
+from bot.services.crisis_text import forms_of
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -315,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dump", type=Path, help="write out-of-fold scores (JSON lines) here")
     args = parser.parse_args(argv)
     examples = load_examples()
-    forms = [safety._forms(e.text)[0] for e in examples]
+    forms = [forms_of(e.text)[0] for e in examples]
     x, keys = build_matrix(forms)
     size = len(keys)
     y = np.array([1.0 if e.crisis else 0.0 for e in examples])
@@ -343,8 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     rules = []
     for e in examples:
-        assessment, quieted = safety._assess_rules(e.text)
-        short = word_count(safety._forms(e.text)[0]) < MIN_WORDS
+        assessment, quieted = assess_rules(e.text)
+        short = word_count(forms_of(e.text)[0]) < MIN_WORDS
         rules.append(RuleReading(assessment.signal is not None, quieted is not None, short))
 
     if args.dump:

@@ -34,7 +34,8 @@ from bot.handlers.common import (
     user_locale,
 )
 from bot.models import Patient
-from bot.services.safety import CrisisSignal, Tier, assess
+from bot.services.crisis_signal import CrisisSignal, Tier
+from bot.services.safety import assess
 from bot.services.safetynet import REPLY_HOLD
 
 log = logging.getLogger(__name__)

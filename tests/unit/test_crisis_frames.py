@@ -9,9 +9,11 @@ import yaml
 
 from bot.models import CrisisCategory
 from bot.models import CrisisCategory as C
-from bot.services import safety
+from bot.services import crisis_rules
 from bot.services.crisis_frames import BUNDLED_FRAMES, FrameError, load_frames
-from bot.services.safety import Tier, assess
+from bot.services.crisis_signal import Tier
+from bot.services.crisis_text import forms_of
+from bot.services.safety import assess
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -117,8 +119,8 @@ def test_no_frame_fires_on_the_everyday_talk_of_the_labelled_sets() -> None:
     fired = [
         (text, frame.reason)
         for text in _everyday_talk()
-        for frame in safety._FRAMES
-        if any(frame.pattern.search(form) for form in safety._forms(text))
+        for frame in crisis_rules._FRAMES
+        if any(frame.pattern.search(form) for form in forms_of(text))
     ]
     assert fired == []
 
@@ -203,7 +205,7 @@ def test_a_phrase_that_does_not_compile_is_named() -> None:
 def test_the_meaning_slots_and_rules_load_from_content() -> None:
     from bot.services.crisis_frames import BUNDLED_SLOTS, load_slots  # noqa: PLC0415
 
-    data = load_slots(BUNDLED_SLOTS, safety._PIECES)
+    data = load_slots(BUNDLED_SLOTS, crisis_rules._PIECES)
     assert {"first_person", "other", "unresponsive", "question"} <= set(data.slots)
     assert all("<" not in source or "(?<" in source for source in data.slots.values())
     assert {rule.name for rule in data.rules} >= {"self_harm_now", "violence_against_me"}

@@ -8,9 +8,12 @@ import time
 
 import pytest
 
-from bot.services import crisis_model, safety
+from bot.models import CrisisCategory
+from bot.services import crisis_judgement, crisis_model
 from bot.services.crisis_model import MODEL, features
-from bot.services.safety import CrisisCategory, Tier, assess, detect_crisis, normalize
+from bot.services.crisis_signal import Tier
+from bot.services.crisis_text import normalize
+from bot.services.safety import assess, detect_crisis
 
 
 def test_the_model_ships_in_the_package_and_loads() -> None:
@@ -126,7 +129,7 @@ def test_rules_still_decide_when_they_fire() -> None:
 
 def test_the_detector_imports_the_model_once() -> None:
     """The detector scores with the module-level model loaded at import."""
-    assert safety.crisis_model.MODEL is MODEL
+    assert crisis_judgement.crisis_model.MODEL is MODEL
 
 
 @pytest.mark.parametrize("text", ["no", "No", "yes", "Room 2", "9:30", "2026-03-09", "20", "hi"])

@@ -13,7 +13,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from bot.services import crisis_model, crisis_semantic, safety
+from bot.models import CrisisCategory
+from bot.services import crisis_judgement, crisis_model, crisis_semantic, safety
 from bot.services.crisis_semantic import (
     CLASSES,
     MAX_WINDOWS,
@@ -26,7 +27,8 @@ from bot.services.crisis_semantic import (
     load_semantic_layer,
     windows,
 )
-from bot.services.safety import CrisisCategory, Tier, assess
+from bot.services.crisis_signal import Tier
+from bot.services.safety import assess
 
 # Messages from the labelled sets the head is trained on (tests/data and the fourth set).
 CRISES = (
@@ -198,15 +200,15 @@ def test_the_head_can_lift_or_hold_back_a_middling_n_gram_score(layer: SemanticL
     sure_everyday = layer.read(EVERYDAY[1])
     assert sure_crisis is not None
     assert sure_everyday is not None
-    raised = safety._joined_judgement(unsure, sure_crisis, head, None)
+    raised = crisis_judgement._joined_judgement(unsure, sure_crisis, head, None)
     assert raised is not None
     tier, category, _ = raised
     assert category is CrisisCategory.SUICIDE
     joined = combine(unsure.crisis, sure_crisis.crisis, head.weight)
     assert (tier is Tier.CLEAR) == (joined >= head.thresholds["clear"])
-    assert safety._joined_judgement(unsure, sure_everyday, head, None) is None
+    assert crisis_judgement._joined_judgement(unsure, sure_everyday, head, None) is None
     # A reading the rules explained away (a question, a memory) needs the overrule score.
-    overruled = safety._joined_judgement(unsure, sure_crisis, head, "explained")
+    overruled = crisis_judgement._joined_judgement(unsure, sure_crisis, head, "explained")
     assert (overruled is not None) == (joined >= head.thresholds["overrule"])
 
 

@@ -16,16 +16,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.services import safety
-from bot.services.safety import (
-    SEVERITY_ORDER,
-    CrisisCategory,
-    CrisisSignal,
-    Tier,
-    Who,
-    detect_crisis,
-    normalize,
-)
+from bot.models import SEVERITY_ORDER, CrisisCategory
+from bot.services import crisis_rules, safety
+from bot.services.crisis_signal import CrisisSignal, Tier, Who
+from bot.services.crisis_text import normalize
+from bot.services.safety import detect_crisis
 
 CORPUS_PATH = Path(__file__).resolve().parents[1] / "data" / "crisis_corpus.yaml"
 MAX_FALSE_POSITIVE_RATE = 0.10
@@ -383,14 +378,14 @@ def test_neutral_text_around_a_positive_keeps_it_detected(
 
 def test_no_rule_matches_plain_small_talk() -> None:
     """Every phrase, slot and meaning rule stays quiet on small talk (no empty alternative)."""
-    patterns = [pattern for _, _, pattern in safety._PHRASES]
-    patterns += [pattern for _, pattern in safety._POSSIBLE]
-    patterns += [pattern for _, _, _, pattern in safety._MEANING]
+    patterns = [pattern for _, _, pattern in crisis_rules._PHRASES]
+    patterns += [pattern for _, pattern in crisis_rules._POSSIBLE]
+    patterns += [pattern for _, _, _, pattern in crisis_rules._MEANING]
     for pattern in patterns:
         assert pattern.search("ok thanks see you") is None, pattern.pattern[:80]
     crisis_slots = {"unresponsive", "sedated", "overdose", "lost_tolerance", "wont_wake"}
     for name in crisis_slots:
-        assert safety._SLOTS[name].search("ok thanks see you") is None, name
+        assert crisis_rules._SLOTS[name].search("ok thanks see you") is None, name
 
 
 @pytest.mark.parametrize(
