@@ -7,6 +7,7 @@ import concurrent.futures
 import inspect
 import logging
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,15 @@ import numpy.typing as npt
 import pytest
 
 from bot.models import CrisisCategory
-from bot.services import crisis_judgement, crisis_model, crisis_semantic, safety
+from bot.services import (
+    crisis_judgement,
+    crisis_model,
+    crisis_rules,
+    crisis_semantic,
+    crisis_signal,
+    crisis_text,
+    safety,
+)
 from bot.services.crisis_semantic import (
     CLASSES,
     MAX_WINDOWS,
@@ -363,9 +372,12 @@ def test_a_question_the_rules_answer_is_not_overruled_by_an_ordinary_score(
     assert assessment.question
 
 
-def test_the_detector_module_stays_free_of_io() -> None:
-    """safety.py still logs nothing and loads no model itself: the layer is passed in."""
-    tree = ast.parse(inspect.getsource(safety))
+@pytest.mark.parametrize(
+    "module", [safety, crisis_judgement, crisis_rules, crisis_signal, crisis_text]
+)
+def test_the_detector_modules_stay_free_of_io(module: ModuleType) -> None:
+    """The detector logs nothing and loads no model itself: the layer is passed in."""
+    tree = ast.parse(inspect.getsource(module))
     imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -9,6 +9,7 @@ import logging
 import statistics
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.models import SEVERITY_ORDER, CrisisCategory
-from bot.services import crisis_rules, safety
+from bot.services import crisis_judgement, crisis_rules, crisis_signal, crisis_text, safety
 from bot.services.crisis_signal import CrisisSignal, Tier, Who
 from bot.services.crisis_text import normalize
 from bot.services.safety import detect_crisis
@@ -324,9 +325,12 @@ def test_detection_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
     assert caplog.records == []
 
 
-def test_detector_module_does_not_import_telegram() -> None:
+@pytest.mark.parametrize(
+    "module", [safety, crisis_judgement, crisis_rules, crisis_signal, crisis_text]
+)
+def test_detector_modules_do_not_import_telegram(module: ModuleType) -> None:
     """The detector is a service and imports nothing from telegram."""
-    tree = ast.parse(inspect.getsource(safety))
+    tree = ast.parse(inspect.getsource(module))
     imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
