@@ -19,6 +19,7 @@ import yaml
 from jinja2 import Environment, StrictUndefined, Template, TemplateError
 from markupsafe import Markup
 
+from bot import yamlfile
 from bot.markup import check_telegram_html
 
 DEFAULT_LOCALE = "en"
@@ -146,7 +147,7 @@ def load_texts(root: Path, globals_: Mapping[str, Any]) -> Texts:
 
 def _read_catalogue(path: Path) -> dict[str, str]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlfile.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         msg = f"{path}: not valid YAML: {exc}"
         raise ContentError(msg) from exc
@@ -183,7 +184,7 @@ def _check_renders(
     samples_path = messages / "samples.yaml"
     samples: dict[str, dict[str, Any]] = {}
     if samples_path.exists():
-        loaded = yaml.safe_load(samples_path.read_text(encoding="utf-8")) or {}
+        loaded = yamlfile.safe_load(samples_path.read_text(encoding="utf-8")) or {}
         if not isinstance(loaded, dict):
             msg = f"{samples_path}: must map message keys to sample variables"
             raise ContentError(msg)

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import yaml
 
+from bot import yamlfile
 from bot.models import CrisisCategory
 from bot.texts import content_root
 
@@ -72,7 +73,7 @@ class Frame:
 def load_frames(path: Path, pieces: Mapping[str, str]) -> tuple[Frame, ...]:
     """Read, expand and compile the frames in ``path``."""
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
+        data = yamlfile.safe_load(path.read_text("utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise FrameError(f"{path}: {error}") from error
     entries = data.get("frames") if isinstance(data, dict) else None
@@ -120,7 +121,7 @@ def _expand(pattern: str, where: str, pieces: Mapping[str, str]) -> str:
 def load_lexicon(path: Path) -> dict[str, Any]:
     """Read the phrase lists, checking their shape; every pattern is compiled by the caller."""
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
+        data = yamlfile.safe_load(path.read_text("utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise FrameError(f"{path}: {error}") from error
     if not isinstance(data, dict):
@@ -196,7 +197,7 @@ class SlotData:
 def load_slots(path: Path, pieces: Mapping[str, str]) -> SlotData:
     """Read the slots file; its patterns may use ``pieces`` and its own pieces."""
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
+        data = yamlfile.safe_load(path.read_text("utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise FrameError(f"{path}: {error}") from error
     if not isinstance(data, dict):

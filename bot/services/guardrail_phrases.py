@@ -19,6 +19,7 @@ from typing import Final
 
 import yaml
 
+from bot import yamlfile
 from bot.texts import content_root
 
 __all__ = ["BUNDLED_PHRASES", "GuardrailPhrases", "PhraseError", "load_phrases"]
@@ -55,7 +56,7 @@ class GuardrailPhrases:
 def load_phrases(path: Path) -> GuardrailPhrases:
     """Read the phrases file, expand its pieces and compile every pattern."""
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
+        data = yamlfile.safe_load(path.read_text("utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise PhraseError(f"{path}: {error}") from error
     if not isinstance(data, dict):

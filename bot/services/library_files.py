@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from bot import yamlfile
 from bot.markup import check_telegram_html, plain_body, render_pages
 from bot.services.lexicon import Lexicon, LexiconError
 from bot.services.library import (
@@ -166,7 +167,7 @@ def _check_language_folders(root: Path, languages: Iterable[str]) -> None:
 
 def _read_yaml(path: Path) -> object:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yamlfile.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ContentError(f"{path}: cannot read: {error.strerror}") from error
     except yaml.YAMLError as error:
@@ -296,7 +297,7 @@ def _split_front_matter(path: Path) -> tuple[object, str]:
     except StopIteration:
         raise ContentError(f"{path}: front matter: no closing '---' line") from None
     try:
-        meta = yaml.safe_load("\n".join(lines[1:end]))
+        meta = yamlfile.safe_load("\n".join(lines[1:end]))
     except yaml.YAMLError as error:
         raise ContentError(f"{path}: front matter: invalid YAML: {_yaml_problem(error)}") from error
     return meta, "\n".join(lines[end + 1 :])
