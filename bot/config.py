@@ -42,6 +42,16 @@ def _shown(value: str) -> str:
     return value if len(value) <= _SHOWN_LIMIT else value[: _SHOWN_LIMIT - 3] + "..."
 
 
+def _secret_shaped(value: object, shape: re.Pattern[str], problem: str) -> str | None:
+    """Return a secret setting stripped, None when empty, or raise ``problem`` if misshapen."""
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if not isinstance(raw, str) or not shape.fullmatch(raw.strip()):
+        raise ValueError(problem)
+    return raw.strip()
+
+
 def _validate_zone(value: str) -> str:
     try:
         ZoneInfo(value)
@@ -230,17 +240,13 @@ class Settings(BaseSettings):
     @field_validator("data_encryption_key", mode="before")
     @classmethod
     def _encryption_key(cls, value: object) -> object:
-        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            return None
-        if not isinstance(raw, str) or not _FERNET_KEY.fullmatch(raw.strip()):
-            msg = (
-                "must be a Fernet key (44 characters of urlsafe base64); generate one with "
-                'python -c "from cryptography.fernet import Fernet; '
-                'print(Fernet.generate_key().decode())"'
-            )
-            raise ValueError(msg)
-        return raw.strip()
+        return _secret_shaped(
+            value,
+            _FERNET_KEY,
+            "must be a Fernet key (44 characters of urlsafe base64); generate one with "
+            'python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"',
+        )
 
     @field_validator("retention_days")
     @classmethod
@@ -284,16 +290,12 @@ class Settings(BaseSettings):
     @field_validator("webhook_secret_token", mode="before")
     @classmethod
     def _webhook_secret(cls, value: object) -> object:
-        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            return None
-        if not isinstance(raw, str) or not _WEBHOOK_SECRET.fullmatch(raw.strip()):
-            msg = (
-                f"must be {MIN_WEBHOOK_SECRET} to 256 letters, digits, _ or -; generate one "
-                'with python -c "import secrets; print(secrets.token_urlsafe(32))"'
-            )
-            raise ValueError(msg)
-        return raw.strip()
+        return _secret_shaped(
+            value,
+            _WEBHOOK_SECRET,
+            f"must be {MIN_WEBHOOK_SECRET} to 256 letters, digits, _ or -; generate one "
+            'with python -c "import secrets; print(secrets.token_urlsafe(32))"',
+        )
 
     @field_validator("log_level")
     @classmethod
