@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import json
-import socket
 import urllib.error
 import urllib.request
 
 from tests.e2e.conftest import BotProcess
 from tests.emulator import AsyncEmulatorClient
+from tests.support.ports import unused_port
 
 SECRET = "e2e-webhook-secret-0123456789"
 PATIENT = 710001
-
-
-def free_port() -> int:
-    """Return a loopback port that nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def post(url: str, update: dict[str, object], secret: str | None) -> int:
@@ -55,7 +48,7 @@ async def test_webhook_mode_answers_refuses_forgeries_and_acts_once_on_a_repost(
 ) -> None:
     """Updates arrive by webhook with the secret; without it they are refused; a repost is
     taken once; SIGTERM stops the bot cleanly."""
-    port = free_port()
+    port = unused_port()
     url = f"http://127.0.0.1:{port}/telegram-hook"
     bot.env.update({"WEBHOOK_URL": url, "WEBHOOK_PORT": str(port), "WEBHOOK_SECRET_TOKEN": SECRET})
     await bot.launch(emu, "--webhook")

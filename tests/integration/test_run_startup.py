@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -14,16 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import unused_port
+
 TOKEN = "424242:startup-test-token-never-printed-00000"
 WAIT = 30.0
-
-
-def closed_port() -> int:
-    """Return a loopback port where nothing listens (connections are refused at once)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 class Run:
@@ -39,7 +32,7 @@ class Run:
         settings.update(
             {
                 "TELEGRAM_BOT_TOKEN": TOKEN,
-                "TELEGRAM_BASE_URL": f"http://127.0.0.1:{closed_port()}",
+                "TELEGRAM_BASE_URL": f"http://127.0.0.1:{unused_port()}",
                 "TELEGRAM_BOT_USERNAME": "startup_bot",
                 "DATABASE_PATH": str(folder / "companion.sqlite3"),
                 "CHART_WORKERS": "0",
