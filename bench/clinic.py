@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.storage.db import Database, from_db_time, to_db_time
+from bot.storage.db import from_db_time, to_db_time
+from bot.storage.sqlite_engine import SqliteDatabase
 from tests.emulator import EmulatorThread
 
 ZONE = "America/New_York"
@@ -148,7 +149,7 @@ def seed_clinic(db_path: Path, plans: list[PatientPlan], consent_version: str) -
 
 async def migrate(db_path: Path) -> None:
     """Create the database's tables with the project's own migrations."""
-    db = Database(db_path)
+    db = SqliteDatabase(db_path)
     await db.connect()
     try:
         await db.migrate()

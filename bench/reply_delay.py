@@ -33,7 +33,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
-from bot.storage.db import Database
+from bot.storage.sqlite_engine import SqliteDatabase
 from tests.emulator import AsyncEmulatorClient, AsyncUser, EmulatorThread, Stats
 
 TOKEN = "424242:BENCH-token-for-the-emulator-00000"
@@ -251,7 +251,7 @@ async def measure(*, fanout: bool) -> Figures:
     with tempfile.TemporaryDirectory() as tmp, EmulatorThread() as emulator:
         folder = Path(tmp)
         emulator.add_bot(TOKEN, username="companion_bench_bot")
-        db = Database(folder / "companion.sqlite3")
+        db = SqliteDatabase(folder / "companion.sqlite3")
         await db.connect()
         await db.migrate()
         await db.close()

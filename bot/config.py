@@ -31,6 +31,7 @@ MIN_RETENTION_DAYS = 30
 # be guessable.
 MIN_WEBHOOK_SECRET = 16
 _WEBHOOK_SECRET = re.compile(rf"[A-Za-z0-9_-]{{{MIN_WEBHOOK_SECRET},256}}")
+_POSTGRES_URL = re.compile(r"postgres(?:ql)?://\S+")
 # Settings whose value must never be echoed in an error line.
 _SECRET_NAMES = ("TOKEN", "KEY")
 # How much of a bad value an error line quotes.
@@ -87,6 +88,11 @@ class Settings(BaseSettings):
     telegram_base_url: str | None = None
     telegram_bot_username: str | None = None
     database_path: Path = Path("data/companion.sqlite3")
+    # PostgreSQL instead of the SQLite file, for several workers on one managed server:
+    # postgresql://USER:PASSWORD@HOST:5432/DBNAME. Unset: the SQLite file at DATABASE_PATH.
+    database_url: SecretStr | None = None
+    # Connections each worker keeps open to PostgreSQL at most.
+    database_pool_size: Annotated[int, Field(ge=1, le=100)] = 10
     # A clinic's own copy of content/ (articles and message templates); default: the shipped one.
     content_dir: Path | None = None
     # How many months a clinician's review of an article stays current (companion content status).
@@ -246,6 +252,16 @@ class Settings(BaseSettings):
             "must be a Fernet key (44 characters of urlsafe base64); generate one with "
             'python -c "from cryptography.fernet import Fernet; '
             'print(Fernet.generate_key().decode())"',
+        )
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value: object) -> object:
+        return _secret_shaped(
+            value,
+            _POSTGRES_URL,
+            "must be a PostgreSQL address, postgresql://USER:PASSWORD@HOST:5432/DBNAME "
+            "(leave it unset for the SQLite file at DATABASE_PATH)",
         )
 
     @field_validator("retention_days")

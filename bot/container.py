@@ -37,7 +37,7 @@ from bot.services.safetynet import SafetyNetService
 from bot.services.schedules import ScheduleService
 from bot.services.watch import AlertWatch
 from bot.services.weekly import DigestDeliveries
-from bot.storage.db import Database
+from bot.storage.db import Database, open_database
 from bot.storage.repositories import UpdateLog
 from bot.storage.schedules import ScheduleRepository
 from bot.texts import LOCALES, Texts, content_root, load_texts
@@ -85,7 +85,7 @@ def build_services(
 ) -> Services:
     """Create the services (the database is connected later, in ``post_init``)."""
     clock = clock or SystemClock()
-    db = db or Database(settings.database_path)
+    db = db or open_database(settings)
     root = settings.content_dir or content_root()
     texts, library = load_content(root, tuple(sorted(settings.crisis_context().items())))
     careteam = CareTeamService(

@@ -24,8 +24,8 @@ from bot.container import Services, build_services
 from bot.models import Patient
 from bot.services.reports import ChartPool, DigestFiles, write_files
 from bot.storage.checkins import CheckinRepository
-from bot.storage.db import Database
 from bot.storage.schedules import ScheduleRepository
+from bot.storage.sqlite_engine import SqliteDatabase
 
 WEEKS = 4
 SEED = 14
@@ -95,7 +95,7 @@ async def build_demo(out: Path, settings: Settings, *, locale: str = "en") -> Di
         digest_day = today - timedelta(days=(today.weekday() - demo_settings.digest_weekday) % 7)
         first_day = digest_day - timedelta(days=WEEKS * 7)
         clock = ManualClock(_at(first_day, time(6, 0), zone))
-        db = Database(demo_settings.database_path)
+        db = SqliteDatabase(demo_settings.database_path)
         charts = ChartPool(demo_settings.chart_workers)
         services = build_services(demo_settings, clock, db, charts=charts)
         await db.connect()

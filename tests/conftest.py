@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,19 +15,44 @@ from bot.clock import ManualClock
 from bot.config import Settings, configure_libraries
 from bot.container import Services, build_services
 from tests.support.botapi import LocalBotApi
+from tests.support.postgres import PostgresServer, start_server
 
 configure_libraries()
 
 TEST_TOKEN = "123456789:TEST-token-for-local-tests-only-xxxxx"
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for this test process, on a loopback port."""
+    server = start_server()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A migrated PostgreSQL database of this test's own, dropped after it."""
+    name = postgres_server.new_database()
+    yield postgres_server.url(name)
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def engine() -> str:
+    """The storage engine of ``settings``: SQLite, but both engines in tests/integration."""
+    return "sqlite"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> Settings:
     """Settings that ignore the environment's .env file and use a fresh database."""
+    database_url = request.getfixturevalue("postgres_url") if engine == "postgresql" else None
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         telegram_bot_token=TEST_TOKEN,  # type: ignore[arg-type]
         database_path=tmp_path / "companion.sqlite3",
+        database_url=database_url,
         clinic_name="Harbor Clinic",
         clinic_timezone="America/New_York",
         clinic_oncall_phone="555-0100",

@@ -21,7 +21,7 @@ from bot.config import Settings, SettingsError, configure_libraries, load_settin
 from bot.services.enrollment import EnrollmentError
 from bot.services.library_files import ContentError as LibraryContentError
 from bot.services.reports import ReportTemplateError
-from bot.storage.db import Database, MigrationError
+from bot.storage.db import Database, MigrationError, open_database
 from bot.texts import ContentError as TextsContentError
 
 _COMMANDS: dict[str, Callable[[Settings, Database, argparse.Namespace], Awaitable[None]]] = {
@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[None]]) -> None:
-    db = Database(settings.database_path)
+    db = open_database(settings)
     await db.connect()
     try:
         await db.migrate()

@@ -17,11 +17,18 @@ from bot.services.crypto import CryptoError, NoteCipher
 from bot.services.keys import KeyRotation, RotationCounts
 from bot.services.privacy import UnknownPatientError
 from bot.storage.db import Database
+from bot.storage.sqlite_engine import SqliteDatabase
 
 
 async def backup(settings: Settings, db: Database, args: argparse.Namespace) -> None:
     """Copy the database to a new owner-only file while the bot may run."""
     destination: Path = args.destination
+    if not isinstance(db, SqliteDatabase):
+        msg = (
+            f"backup copies the SQLite file; the data is in a {db.describe()}: back it up with "
+            "pg_dump or the server's own backups"
+        )
+        raise CliError(msg)
     # Claimed owner-only before anything is copied into it: a backup is the whole health record.
     _new_private_file(destination).close()
     try:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from bot.models import Alert
-from bot.storage.db import Database, Transaction, from_db_time, to_db_time
+from bot.storage.db import Database, Row, Transaction, from_db_time, to_db_time
 from bot.storage.repositories import _opt_time
 
 
-def alert_from_row(row: sqlite3.Row) -> Alert:
+def alert_from_row(row: Row) -> Alert:
     return Alert(
         id=row["id"],
         patient_id=row["patient_id"],

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.storage.db import Database, Transaction, from_db_time, to_db_time
+from bot.storage.db import Database, Row, Transaction, from_db_time, to_db_time
 
 GENESIS = "0" * 64
 PATIENT_ACTOR = "patient"
@@ -182,7 +181,7 @@ class AuditTrailRepository:
         ]
 
 
-def _stored(row: sqlite3.Row) -> StoredAuditRow:
+def _stored(row: Row) -> StoredAuditRow:
     return StoredAuditRow(
         id=row["id"],
         at=row["at"],

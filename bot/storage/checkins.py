@@ -8,11 +8,10 @@ It also answers whether a day had a dTMS session, which decides the after-effect
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from bot.storage.db import Database, Statement, Transaction, from_db_time, to_db_time
+from bot.storage.db import Database, Row, Statement, Transaction, from_db_time, to_db_time
 
 # One statement for every answer: a value given replaces the stored one, a value not given
 # (NULL) leaves the stored one alone.
@@ -67,7 +66,7 @@ class Checkin:
         return self.note_cipher is not None
 
 
-def checkin_of(row: sqlite3.Row) -> Checkin:
+def checkin_of(row: Row) -> Checkin:
     """Read a stored check-in row."""
     used = row["used"]
     return Checkin(

@@ -1,33 +1,45 @@
-"""The SQLite connection: pragmas, write transactions and numbered migrations.
+"""The storage interface: one ``Database`` whatever engine holds the data.
 
-One ``Database`` owns one aiosqlite connection. Every statement goes through a lock so a read
-never sees another coroutine's half-done write; writes start with ``BEGIN IMMEDIATE`` because a
-transaction that starts as a read and later writes fails at once with "database is locked"
-when another process (the admin CLI) holds the write lock, whatever ``busy_timeout`` says.
+Two engines implement it: SQLite (``bot/storage/sqlite_engine.py``, the embedded default, one
+file) and PostgreSQL (``bot/storage/postgres_engine.py``, for several workers on a managed
+server). The repositories write their SQL once, in SQLite's dialect; the few constructs that
+PostgreSQL spells differently are translated in one place, ``bot/storage/dialect.py``, where
+each SQLite form stands beside its PostgreSQL form. Migrations are kept per engine, version for
+version, in ``bot/storage/migrations/<engine>/``.
+
+Both engines give the same guarantees: a write transaction (``transaction()`` or ``write()``)
+is serialised with every other write transaction, whichever process runs it, so a transaction
+that reads and then decides never acts on a stale read; ``read()`` of several statements sees
+one snapshot; a block that fails or is cancelled is rolled back whole.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import os
-import sqlite3
-import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
-from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import aiosqlite
-
-BUSY_TIMEOUT_MS = 10_000
-WORKER_STOP_SECONDS = 10.0
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 Params = Sequence[Any] | dict[str, Any]
-T = TypeVar("T")
+Engine = Literal["sqlite", "postgresql"]
+
+
+class Row(Protocol):
+    """A result row, read by column name (case-insensitive) or by position."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+
+    def keys(self) -> list[str]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
 
 
 class MigrationError(Exception):
@@ -36,6 +48,11 @@ class MigrationError(Exception):
 
 class DatabaseFileError(OSError):
     """The database file or its folder cannot be created or opened; the message names it."""
+
+
+class DatabaseUnavailableError(OSError):
+    """The database server cannot be reached or refused us; the message says which, never how
+    to log in."""
 
 
 def to_db_time(moment: datetime) -> str:
@@ -56,7 +73,7 @@ class Statement:
     """One SQL statement and its parameters, to run with others in one round trip.
 
     ``when``, if given, decides from what the statements before it in the same batch gave
-    whether it runs at all; it runs on the connection's thread, so it only reads them.
+    whether it runs at all; it may run on a database thread, so it only reads them.
     """
 
     sql: str
@@ -68,338 +85,109 @@ class Statement:
 class Outcome:
     """What one statement gave: its rows (none for most writes), changes and inserted id."""
 
-    rows: list[sqlite3.Row]
+    rows: list[Row]
     rowcount: int
     lastrowid: int | None
     ran: bool = True  # False: its ``when`` said no
 
     @property
-    def first(self) -> sqlite3.Row | None:
+    def first(self) -> Row | None:
         """Return the first row, or None when there is none."""
         return self.rows[0] if self.rows else None
 
 
-def _run(conn: sqlite3.Connection, statement: Statement) -> Outcome:
-    """Run one statement to its end on the connection's thread and free its cursor there."""
-    cursor = conn.execute(statement.sql, statement.params)
-    try:
-        rows = cursor.fetchall()
-        return Outcome(rows, cursor.rowcount, cursor.lastrowid)
-    finally:
-        cursor.close()
+class Transaction(ABC):
+    """A write transaction: statements run on one connection while holding the write lock."""
 
+    engine: Engine
 
-def _first_row(conn: sqlite3.Connection, statement: Statement) -> sqlite3.Row | None:
-    """Read a statement's first row only (the rest are never fetched)."""
-    cursor = conn.execute(statement.sql, statement.params)
-    try:
-        row: sqlite3.Row | None = cursor.fetchone()
-        return row
-    finally:
-        cursor.close()
-
-
-def _in_order(conn: sqlite3.Connection, statements: Sequence[Statement]) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    for statement in statements:
-        if statement.when is not None and not statement.when(outcomes):
-            outcomes.append(Outcome([], 0, None, ran=False))
-        else:
-            outcomes.append(_run(conn, statement))
-    return outcomes
-
-
-def _run_all(
-    conn: sqlite3.Connection, statements: Sequence[Statement], begin: str | None
-) -> list[Outcome]:
-    """Run statements in order, inside ``begin`` ... COMMIT when given; roll back on failure."""
-    if begin is None:
-        return _in_order(conn, statements)
-    conn.execute(begin)
-    try:
-        outcomes = _in_order(conn, statements)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return outcomes
-
-
-class Transaction:
-    """A write transaction: run statements on the connection while holding the write lock.
-
-    BEGIN IMMEDIATE goes to SQLite with the first statement, in the same round trip; a block
-    that runs no statement begins nothing.
-    """
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-        self.begun = False
-
-    async def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        if self.begun:
-            return await self._db._call(work)
-        # Marked before the round trip: if the task is cancelled while it runs, the
-        # transaction may be open, and the block's exit must roll it back.
-        self.begun = True
-
-        def begin_then(conn: sqlite3.Connection) -> T:
-            conn.execute("BEGIN IMMEDIATE")
-            return work(conn)
-
-        return await self._db._call(begin_then)
-
+    @abstractmethod
     async def execute(self, sql: str, params: Params = ()) -> int | None:
-        """Run one statement; return the last inserted row id."""
-        return (
-            await self._call(functools.partial(_run, statement=Statement(sql, params)))
-        ).lastrowid
+        """Run one statement; return the id of the row it inserted, if any."""
 
+    @abstractmethod
     async def execute_rowcount(self, sql: str, params: Params = ()) -> int:
         """Run one statement; return how many rows it changed."""
-        return (
-            await self._call(functools.partial(_run, statement=Statement(sql, params)))
-        ).rowcount
 
+    @abstractmethod
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         """Run one statement for each parameter set."""
-        batch = list(rows)
 
-        def many(conn: sqlite3.Connection) -> None:
-            conn.executemany(sql, batch).close()
-
-        await self._call(many)
-
-    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+    @abstractmethod
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """Read one row inside the transaction."""
-        return await self._call(functools.partial(_first_row, statement=Statement(sql, params)))
 
-    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         """Read all rows inside the transaction."""
-        return (await self._call(functools.partial(_run, statement=Statement(sql, params)))).rows
 
+    @abstractmethod
     async def run(self, *statements: Statement) -> list[Outcome]:
-        """Run several statements in order, in one round trip; return what each gave."""
-        return await self._call(functools.partial(_run_all, statements=statements, begin=None))
+        """Run several statements in order; return what each gave."""
 
 
-class Database:
-    """One SQLite file in WAL mode, shared by the bot's coroutines.
+class Database(ABC):
+    """The bot's data, on one engine; every method is one round trip where the engine allows."""
 
-    Every call to SQLite is a round trip to aiosqlite's thread, and a round trip costs more
-    than most statements: each helper here makes one, whatever it runs (a statement read to
-    its end, several statements, a whole short transaction).
-    """
+    engine: Engine
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._conn: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
-
+    @abstractmethod
     async def connect(self) -> None:
-        """Open the file (creating it and its folder private) and set the pragmas relied on.
+        """Open the connection (or pool); raise a clear error if the database cannot be used."""
 
-        A file that cannot be opened or is not a database raises at once, with the
-        connection's worker thread stopped: a thread left waiting would keep the process alive
-        after the error, so a service manager would never see it exit.
-        """
-        if self._conn is not None:
-            return
-        self._create_private_file()
-        pending = aiosqlite.connect(self.path, isolation_level=None)
-        try:
-            conn = await pending
-        except BaseException:
-            await _worker_stopped(pending)
-            raise
-        try:
-            conn.row_factory = sqlite3.Row
-            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            # Erased rows are overwritten with zeros rather than left in free pages.
-            await conn.execute("PRAGMA secure_delete = ON")
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await conn.execute("PRAGMA foreign_keys = ON")
-        except BaseException:
-            await conn.close()
-            raise
-        self._conn = conn
-
-    def _create_private_file(self) -> None:
-        """Create the database file 0600 (and its folder 0700) if it does not exist yet.
-
-        SQLite gives the -wal, -shm and journal files the database file's permissions, so
-        health data never lands in a file that other local users may read.
-        """
-        try:
-            if not self.path.parent.exists():
-                self.path.parent.mkdir(mode=0o700, parents=True)
-            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            msg = f"cannot open the database {self.path}: {exc.strerror or exc}"
-            raise DatabaseFileError(msg) from exc
-        os.close(descriptor)
-
+    @abstractmethod
     async def close(self) -> None:
-        """Close the connection."""
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        """Close every connection."""
 
-    @property
-    def conn(self) -> aiosqlite.Connection:
-        """Return the open connection."""
-        if self._conn is None:
-            msg = "database is not connected"
-            raise RuntimeError(msg)
-        return self._conn
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """Run a block as one write transaction, serialised with every other writer."""
 
-    async def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work`` with the sqlite3 connection on aiosqlite's thread: one round trip.
-
-        aiosqlite runs every call it offers this way (its public ``execute_fetchall`` is one);
-        a function of our own lets one trip run a statement to its end and close its cursor,
-        or run several statements. The caller holds the lock (or the transaction).
-        """
-        conn = self.conn
-        # aiosqlite's queue to its thread, which all its own calls use; the sqlite3 connection
-        # is only touched on that thread.
-        return cast(T, await conn._execute(lambda: work(conn._conn)))  # type: ignore[no-untyped-call]
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        """Run a block as one write transaction started with BEGIN IMMEDIATE.
-
-        Whatever ends the block early (an error, a failed COMMIT, a cancelled task, even while
-        BEGIN is still under way), the transaction is rolled back before the lock is released:
-        the connection is shared, and a transaction left open would take in the next
-        coroutine's statements.
-        """
-        async with self._lock:
-            tx = Transaction(self)
-            try:
-                yield tx
-                if tx.begun:
-                    await self._call(_commit)
-            except BaseException:
-                if tx.begun:
-                    await self._call(_roll_back)
-                raise
-
-    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+    @abstractmethod
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """Read one row."""
-        async with self._lock:
-            return await self._call(functools.partial(_first_row, statement=Statement(sql, params)))
 
-    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         """Read all rows."""
-        async with self._lock:
-            return (
-                await self._call(functools.partial(_run, statement=Statement(sql, params)))
-            ).rows
 
-    async def read(self, *statements: Statement) -> list[list[sqlite3.Row]]:
-        """Run several reads in one round trip, on one snapshot; return each one's rows."""
-        begin = "BEGIN" if len(statements) > 1 else None
-        async with self._lock:
-            outcomes = await self._call(
-                functools.partial(_run_all, statements=statements, begin=begin)
-            )
-        return [outcome.rows for outcome in outcomes]
+    @abstractmethod
+    async def read(self, *statements: Statement) -> list[list[Row]]:
+        """Run several reads on one snapshot; return each one's rows."""
 
+    @abstractmethod
     async def write(self, *statements: Statement) -> list[Outcome]:
-        """Run statements as one write transaction in one round trip; return what each gave.
+        """Run statements as one write transaction; return what each gave."""
 
-        BEGIN IMMEDIATE, the statements and COMMIT all run on the connection's thread in one
-        go, so a cancelled caller can never leave the transaction half done: it commits whole,
-        or fails and is rolled back whole.
-        """
-        async with self._lock:
-            return await self._call(
-                functools.partial(_run_all, statements=statements, begin="BEGIN IMMEDIATE")
-            )
+    @abstractmethod
+    async def claim(self, *statements: Statement) -> list[Outcome]:
+        """Run statements that claim rows with row locks (``FOR UPDATE SKIP LOCKED`` where the
+        engine has it) as one transaction that does not wait for other writers' lock."""
 
+    @abstractmethod
     async def checkpoint(self) -> bool:
-        """Copy the WAL into the database file and empty it; False if a reader held it back.
+        """Make erased rows unreadable from the engine's logs where it can; False if held back."""
 
-        Until a checkpoint, the WAL keeps the old versions of every page a transaction changed,
-        so rows just deleted can still be read from it.
-        """
-        async with self._lock:
-            cursor = await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            row = await cursor.fetchone()
-            await cursor.close()
-        return row is not None and int(row[0]) == 0
-
+    @abstractmethod
     async def migrate(self) -> list[int]:
         """Apply every numbered migration not yet applied; return the versions applied."""
-        async with self._lock:
-            await self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-            )
-        applied_rows = await self.fetchall("SELECT version FROM schema_migrations")
-        applied = {int(row["version"]) for row in applied_rows}
-        done: list[int] = []
-        for version, name, sql in _migration_files():
-            if version in applied:
-                continue
-            try:
-                async with self.transaction() as tx:
-                    for statement in split_sql(sql):
-                        await tx.execute(statement)
-                    await tx.execute(
-                        "INSERT INTO schema_migrations (version, name, applied_at) "
-                        "VALUES (?, ?, ?)",
-                        (version, name, to_db_time(datetime.now(UTC))),
-                    )
-            except sqlite3.Error as exc:
-                msg = f"migration {name} failed: {exc}"
-                raise MigrationError(msg) from exc
-            done.append(version)
-        return done
 
+    @abstractmethod
     async def schema_version(self) -> int:
-        """Return the highest applied migration, 0 for a new file."""
-        row = await self.fetchone(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-        )
-        if row is None:
-            return 0
-        latest = await self.fetchone("SELECT MAX(version) AS v FROM schema_migrations")
-        return int(latest["v"] or 0) if latest is not None else 0
+        """Return the highest applied migration, 0 for a new database."""
+
+    @abstractmethod
+    async def table_names(self) -> list[str]:
+        """Return the names of the bot's tables, sorted."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Say where the data is, for logs and messages, without any password."""
 
 
-def _commit(conn: sqlite3.Connection) -> None:
-    conn.execute("COMMIT").close()
-
-
-def _roll_back(conn: sqlite3.Connection) -> None:
-    """Roll back the open transaction; nothing to do if none is open.
-
-    The connection's thread runs calls one after another in the order they were queued, so
-    the ROLLBACK comes after a BEGIN or COMMIT still under way and before anything queued
-    later.
-    """
-    if not conn.in_transaction:
-        # BEGIN never ran or failed, a cancelled COMMIT went through, or SQLite ended the
-        # transaction itself after an error: in each case no transaction is left open.
-        return
-    conn.execute("ROLLBACK").close()
-
-
-async def _worker_stopped(pending: aiosqlite.Connection) -> None:
-    """Wait until a connection that failed to open has stopped its worker thread."""
-    # aiosqlite queues the thread's stop itself after a failed open; the thread must see it
-    # while the event loop still runs, or it raises "Event loop is closed" and never ends.
-    worker = getattr(pending, "_thread", None)
-    if isinstance(worker, threading.Thread):
-        await asyncio.to_thread(worker.join, WORKER_STOP_SECONDS)
-
-
-def _migration_files() -> list[tuple[int, str, str]]:
-    folder = resources.files("bot.storage") / "migrations"
+def migration_files(engine: Engine) -> list[tuple[int, str, str]]:
+    """Return ``(version, file name, SQL)`` for one engine's migrations, in order."""
+    folder = resources.files("bot.storage") / "migrations" / engine
     found: list[tuple[int, str, str]] = []
     for entry in folder.iterdir():
         name = entry.name
@@ -418,19 +206,14 @@ def _migration_files() -> list[tuple[int, str, str]]:
     return found
 
 
-def split_sql(script: str) -> list[str]:
-    """Split a migration script into complete statements (executescript would auto-commit)."""
-    statements: list[str] = []
-    buffer: list[str] = []
-    for line in script.splitlines():
-        if not buffer and (not line.strip() or line.strip().startswith("--")):
-            continue
-        buffer.append(line)
-        candidate = "\n".join(buffer)
-        if sqlite3.complete_statement(candidate):
-            statements.append(candidate.strip())
-            buffer = []
-    if "\n".join(buffer).strip():
-        msg = "migration ends in an incomplete statement"
-        raise MigrationError(msg)
-    return statements
+def open_database(settings: Settings) -> Database:
+    """Return the database the settings name: PostgreSQL for ``DATABASE_URL``, else SQLite."""
+    if settings.database_url is not None:
+        from bot.storage.postgres_engine import PostgresDatabase  # noqa: PLC0415
+
+        return PostgresDatabase(
+            settings.database_url.get_secret_value(), pool_size=settings.database_pool_size
+        )
+    from bot.storage.sqlite_engine import SqliteDatabase  # noqa: PLC0415
+
+    return SqliteDatabase(settings.database_path)

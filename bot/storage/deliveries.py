@@ -7,13 +7,12 @@ taken in one transaction before the network call, so a crash leaves evidence: on
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.models import Delivery, DeliveryStatus
-from bot.storage.db import Database, Transaction, from_db_time, to_db_time
+from bot.storage.db import Database, Row, Transaction, from_db_time, to_db_time
 
 # Larger than any delivery's priority: "every row".
 _LEAST_URGENT = 1_000_000
@@ -23,7 +22,7 @@ def _opt_time(value: str | None) -> datetime | None:
     return from_db_time(value) if value else None
 
 
-def _delivery(row: sqlite3.Row) -> Delivery:
+def _delivery(row: Row) -> Delivery:
     return Delivery(
         id=row["id"],
         dedupe_key=row["dedupe_key"],

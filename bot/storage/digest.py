@@ -8,7 +8,6 @@ rows that the digest service folds per patient.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -16,7 +15,7 @@ from datetime import date, datetime
 from bot.models import Alert, Patient
 from bot.storage.alerts import alert_from_row
 from bot.storage.audit import AuditEntry, append_audit
-from bot.storage.db import Database, Transaction, from_db_time, to_db_time
+from bot.storage.db import Database, Row, Transaction, from_db_time, to_db_time
 from bot.storage.repositories import _patient
 
 
@@ -73,12 +72,12 @@ class GroupRecords:
 class RawRecords:
     """The rows as read, before ``parse_records`` turns them into values."""
 
-    checkins: list[sqlite3.Row]
-    doses: list[sqlite3.Row]
-    prompts: list[sqlite3.Row]
-    sessions: list[sqlite3.Row]
-    alerts: list[sqlite3.Row]
-    safety: list[sqlite3.Row] = field(default_factory=list)
+    checkins: list[Row]
+    doses: list[Row]
+    prompts: list[Row]
+    sessions: list[Row]
+    alerts: list[Row]
+    safety: list[Row] = field(default_factory=list)
 
 
 def parse_records(raw: RawRecords) -> GroupRecords:

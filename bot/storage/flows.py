@@ -7,12 +7,11 @@ row (a hand-edited database, an older format) is dropped rather than trusted.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.storage.db import Database, Statement, Transaction, from_db_time, to_db_time
+from bot.storage.db import Database, Row, Statement, Transaction, from_db_time, to_db_time
 
 FlowValue = str | int | None
 
@@ -58,7 +57,7 @@ def decode_data(text: str) -> dict[str, FlowValue]:
     }
 
 
-def _flow(row: sqlite3.Row) -> FlowState:
+def _flow(row: Row) -> FlowState:
     return FlowState(
         user_id=row["user_id"],
         name=row["name"],

@@ -1,6 +1,6 @@
 """Privacy: all the SQL behind a patient's data export and erasure, found from the schema itself.
 
-Tables are discovered from ``sqlite_master`` on every call, so a table added by a later
+Tables are discovered from the engine's catalog on every call, so a table added by a later
 migration is covered the day it lands. A table holds a patient's rows when it has a
 ``patient_id`` column; ``flows`` is keyed by the patient's Telegram user id; a table without a
 column of its own but with a foreign key to ``patients`` or to one of those tables is reached
@@ -9,13 +9,14 @@ through that key. Every other table is reported as holding nothing about patient
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from bot.storage.db import Database, Transaction
+from bot.storage.db import Row as DbRow
+from bot.storage.dialect import CATALOG
 
 PATIENTS_TABLE = "patients"
 PATIENT_COLUMN = "patient_id"
@@ -66,8 +67,8 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _as_dict(row: sqlite3.Row) -> Row:
-    return {key: row[key] for key in row.keys()}  # noqa: SIM118 - sqlite3.Row is not a mapping
+def _as_dict(row: DbRow) -> Row:
+    return {key: row[key] for key in row.keys()}  # noqa: SIM118 - DbRow is not a mapping
 
 
 class PrivacyRepository:
@@ -86,29 +87,25 @@ class PrivacyRepository:
 
     async def shapes(self, tx: Transaction) -> list[TableShape]:
         """Return every table in the database with how its rows belong to a patient, by name."""
-        names = [
-            str(row["name"])
-            for row in await tx.fetchall(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
-            )
-        ]
+        catalog = CATALOG[tx.engine]
+        names = [str(row["name"]) for row in await tx.fetchall(catalog.tables)]
         columns: dict[str, tuple[str, ...]] = {}
         primary: dict[str, str] = {}
         keys: dict[str, tuple[ForeignKey, ...]] = {}
         for name in names:
-            info = await tx.fetchall("SELECT name, pk FROM pragma_table_info(?)", (name,))
+            info = await tx.fetchall(catalog.columns, {"table": name})
             columns[name] = tuple(str(row["name"]) for row in info)
             pks = [str(row["name"]) for row in info if row["pk"]]
-            primary[name] = pks[0] if len(pks) == 1 else "rowid"
+            primary[name] = pks[0] if len(pks) == 1 else catalog.row_identity
         for name in names:
-            fks = await tx.fetchall(
-                'SELECT "from", "table", "to" FROM pragma_foreign_key_list(?)', (name,)
-            )
+            fks = await tx.fetchall(catalog.foreign_keys, {"table": name})
             keys[name] = tuple(
                 ForeignKey(
                     column=str(row["from"]),
                     table=str(row["table"]),
-                    to=str(row["to"]) if row["to"] else primary.get(str(row["table"]), "rowid"),
+                    to=str(row["to"])
+                    if row["to"]
+                    else primary.get(str(row["table"]), catalog.row_identity),
                 )
                 for row in fks
             )

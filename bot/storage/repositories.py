@@ -7,7 +7,6 @@ methods that only read take the ``Database``'s own read helpers.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 
 from bot.models import (
@@ -19,14 +18,14 @@ from bot.models import (
     Sender,
 )
 from bot.storage.audit import AuditEntry, append_audit
-from bot.storage.db import Database, Statement, Transaction, from_db_time, to_db_time
+from bot.storage.db import Database, Row, Statement, Transaction, from_db_time, to_db_time
 
 
 def _opt_time(value: str | None) -> datetime | None:
     return from_db_time(value) if value else None
 
 
-def _clinician(row: sqlite3.Row) -> Clinician:
+def _clinician(row: Row) -> Clinician:
     return Clinician(
         id=row["id"],
         telegram_id=row["telegram_id"],
@@ -38,7 +37,7 @@ def _clinician(row: sqlite3.Row) -> Clinician:
     )
 
 
-def _patient(row: sqlite3.Row) -> Patient:
+def _patient(row: Row) -> Patient:
     return Patient(
         id=row["id"],
         label=row["label"],
@@ -55,7 +54,7 @@ def _patient(row: sqlite3.Row) -> Patient:
     )
 
 
-def _invite(row: sqlite3.Row) -> Invite:
+def _invite(row: Row) -> Invite:
     return Invite(
         id=row["id"],
         patient_id=row["patient_id"],
@@ -388,7 +387,7 @@ def _sender_reads(user_id: int) -> tuple[Statement, Statement]:
     return Statement(_ACTIVE_CLINICIAN, (user_id,)), Statement(_PATIENT_AND_CONSENT, (user_id,))
 
 
-def _sender(user_id: int, clinicians: list[sqlite3.Row], patients: list[sqlite3.Row]) -> Sender:
+def _sender(user_id: int, clinicians: list[Row], patients: list[Row]) -> Sender:
     patient = patients[0] if patients else None
     return Sender(
         user_id=user_id,

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Collection
 from datetime import date, datetime
 
 from bot.models import Appointment, Medication, TmsCourse
-from bot.storage.db import Database, Transaction, from_db_time, to_db_time
+from bot.storage.db import Database, Row, Transaction, from_db_time, to_db_time
 
 
 def _opt_date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def _medication(row: sqlite3.Row) -> Medication:
+def _medication(row: Row) -> Medication:
     return Medication(
         id=row["id"],
         patient_id=row["patient_id"],
@@ -30,7 +29,7 @@ def _medication(row: sqlite3.Row) -> Medication:
     )
 
 
-def _course(row: sqlite3.Row) -> TmsCourse:
+def _course(row: Row) -> TmsCourse:
     return TmsCourse(
         id=row["id"],
         patient_id=row["patient_id"],
@@ -44,7 +43,7 @@ def _course(row: sqlite3.Row) -> TmsCourse:
     )
 
 
-def _appointment(row: sqlite3.Row) -> Appointment:
+def _appointment(row: Row) -> Appointment:
     return Appointment(
         id=row["id"],
         patient_id=row["patient_id"],

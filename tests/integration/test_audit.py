@@ -17,6 +17,7 @@ from bot.container import Services
 from bot.services.audit import AuditService
 from bot.storage.db import from_db_time
 from tests.support.botapi import LocalBotApi
+from tests.support.sql import DATABASE_ERRORS, run_sql
 from tests.support.updates import callback_update, text_update
 
 App = Application[Any, Any, Any, Any, Any, Any]
@@ -135,8 +136,8 @@ async def test_the_database_refuses_to_change_or_remove_audit_rows(
     """UPDATE (other than erasure's de-link), DELETE and an unchained INSERT are aborted."""
     await busy_clinic(app, api)
     before = await rows(app)
-    with pytest.raises(sqlite3.IntegrityError, match="audit_log"):
-        await svc(app).db.conn.execute(statement)
+    with pytest.raises(DATABASE_ERRORS, match="audit_log"):
+        await run_sql(svc(app).db, statement)
     assert await rows(app) == before
 
 
@@ -168,6 +169,7 @@ def tamper(path: str, *statements: str) -> None:
         ("UPDATE audit_log SET patient_id = NULL WHERE id = {id}", 0, "patient link"),
     ],
 )
+@pytest.mark.sqlite_only
 async def test_verify_names_the_first_row_an_attacker_changed(
     app: App, api: LocalBotApi, statement: str, broken: int, problem: str
 ) -> None:
@@ -180,7 +182,6 @@ async def test_verify_names_the_first_row_an_attacker_changed(
     )
     assert target is not None
     victim = int(target["id"])
-    await s.db.conn.commit()
     tamper(str(s.settings.database_path), statement.format(id=victim))
     report = await AuditService(s.db, s.clock).verify()
     assert not report.ok
@@ -195,9 +196,10 @@ async def test_audit_show_lists_who_read_the_patient_by_name_in_local_time(
     """`companion audit show --patient` names the clinician, the action and the clinic's time."""
     await busy_clinic(app, api)
     s = svc(app)
-    await s.db.conn.commit()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
     env.update(DATABASE_PATH=str(s.settings.database_path), CLINIC_TIMEZONE="America/Chicago")
+    if s.settings.database_url is not None:
+        env["DATABASE_URL"] = s.settings.database_url.get_secret_value()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

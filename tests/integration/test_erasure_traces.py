@@ -5,12 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from telegram.ext import Application
 
 from bot.container import Services
 from bot.services.privacy import EraseOutcome
 from tests.integration.test_cli import run_cli
 from tests.support.updates import callback_update, text_update
+
+# File, WAL and backup traces, and round trips to aiosqlite's thread, are SQLite's own.
+pytestmark = pytest.mark.sqlite_only
 
 App = Application[Any, Any, Any, Any, Any, Any]
 PATIENT = 5301

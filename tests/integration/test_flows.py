@@ -15,6 +15,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.container import Services
 from tests.support.botapi import LocalBotApi
+from tests.support.sql import run_sql
 from tests.support.updates import callback_update, text_update
 
 App = Application[Any, Any, Any, Any, Any, Any]
@@ -259,7 +260,7 @@ async def test_clinician_cannot_pick_another_clinicians_patient(app: App, api: L
 async def test_assignment_is_checked_again_at_every_step(app: App, api: LocalBotApi) -> None:
     """A clinician taken off the patient's care team mid-flow cannot go on."""
     await fill_medication_up_to_times(app, api)
-    await svc(app).db.conn.execute("DELETE FROM care_team")
+    await run_sql(svc(app).db, "DELETE FROM care_team")
     await send(app, DR, "08:00")
     assert "for clinicians" in screen(api)
     assert await step_of(app) is None

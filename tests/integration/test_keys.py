@@ -11,6 +11,7 @@ from bot.services.crypto import CryptoError, NoteCipher, generate_key
 from bot.services.keys import KeyRotation
 from bot.storage.db import to_db_time
 from bot.storage.notes import NoteRepository
+from tests.support.sql import run_sql
 
 NOTES = [f"note {n}: slept badly, walked instead" for n in range(7)]
 
@@ -21,7 +22,8 @@ async def seed(services: Services, old: NoteCipher) -> None:
     patient = await services.schedules.patient("P-001")
     now = to_db_time(datetime(2026, 3, 2, tzinfo=UTC))
     for n, note in enumerate(NOTES):
-        await services.db.conn.execute(
+        await run_sql(
+            services.db,
             "INSERT INTO checkins (patient_id, local_date, note_cipher, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?)",
             (
@@ -32,7 +34,6 @@ async def seed(services: Services, old: NoteCipher) -> None:
                 now,
             ),
         )
-    await services.db.conn.commit()
 
 
 async def opened(services: Services, cipher: NoteCipher) -> list[str]:
@@ -90,8 +91,7 @@ async def test_a_note_opened_by_neither_key_is_counted_and_left_alone(
     old, new, other = (NoteCipher(generate_key()) for _ in range(3))
     await seed(services, old)
     stray = other.encrypt("from another deployment")
-    await services.db.conn.execute("UPDATE checkins SET note_cipher = ? WHERE id = 1", (stray,))
-    await services.db.conn.commit()
+    await run_sql(services.db, "UPDATE checkins SET note_cipher = ? WHERE id = 1", (stray,))
     counts = await KeyRotation(services.db, old, new).run()
     assert (counts.rotated, counts.unreadable) == (6, 1)
     row = await services.db.fetchone("SELECT note_cipher FROM checkins WHERE id = 1")

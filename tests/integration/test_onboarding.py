@@ -9,6 +9,7 @@ from telegram.ext import Application
 
 from bot.models import PatientStatus
 from tests.support.botapi import LocalBotApi
+from tests.support.sql import run_sql
 from tests.support.updates import callback_update, text_update
 
 App = Application[Any, Any, Any, Any, Any, Any]
@@ -134,9 +135,7 @@ async def test_used_code_is_refused_for_a_second_person(app: App, api: LocalBotA
 async def test_expired_code_is_refused(app: App, api: LocalBotApi) -> None:
     """A code past its expiry is refused and binds nobody."""
     code = await invite(app, days=1)
-    await services(app).db.conn.execute(
-        "UPDATE invites SET expires_at = '2000-01-01T00:00:00+00:00'"
-    )
+    await run_sql(services(app).db, "UPDATE invites SET expires_at = '2000-01-01T00:00:00+00:00'")
     await send(app, ALICE, f"/start {code}")
     assert "expired" in api.last_text(ALICE)
     assert await services(app).enrollment.patient_for_user(ALICE) is None

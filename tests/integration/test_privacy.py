@@ -19,6 +19,7 @@ from bot.container import Services, build_services
 from bot.services.crypto import NoteCipher, generate_key
 from bot.services.privacy import PrivacyService
 from tests.support.botapi import LocalBotApi
+from tests.support.sql import run_sql, table_sql
 from tests.support.updates import callback_update, text_update
 
 App = Application[Any, Any, Any, Any, Any, Any]
@@ -113,27 +114,36 @@ async def give_history(app: App, user_id: int, label: str) -> None:
     notice = await s.careteam.raise_alert(patient, kind="sos", severity="urgent", category=None)
     await s.reminders.enqueue_alert(notice)
     await s.reminders.enqueue_crisis_reply(patient)
-    conn = s.db.conn
-    cursor = await conn.execute(
-        "INSERT INTO journal_entries (patient_id, note_cipher, mood) VALUES (?, ?, ?)",
+    entry = await run_sql(
+        s.db,
+        "INSERT INTO journal_entries (patient_id, note_cipher, mood) VALUES (?, ?, ?) RETURNING id",
         (patient.id, f"sealed-{label}", 6),
     )
-    entry_id = cursor.lastrowid
-    await conn.execute(
-        "INSERT INTO loose_links (patient_id, what) VALUES (?, ?)", (patient.id, f"x-{label}")
+    assert entry.first is not None
+    entry_id = entry.first["id"]
+    await run_sql(
+        s.db, "INSERT INTO loose_links (patient_id, what) VALUES (?, ?)", (patient.id, f"x-{label}")
     )
-    await conn.execute(
-        "INSERT INTO entry_tags (entry_id, tag) VALUES (?, ?)", (entry_id, f"tag-{label}")
+    await run_sql(
+        s.db, "INSERT INTO entry_tags (entry_id, tag) VALUES (?, ?)", (entry_id, f"tag-{label}")
     )
 
 
 async def patient_tables(app: App) -> list[str]:
     """Return every table with a patient_id column, found the way a reviewer would."""
-    rows = await services(app).db.fetchall(
-        "SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) c "
-        "WHERE m.type = 'table' AND c.name = 'patient_id' ORDER BY m.name"
-    )
-    return [str(row["name"]) for row in rows]
+    db = services(app).db
+    if db.engine == "sqlite":
+        sql = (
+            "SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) c "
+            "WHERE m.type = 'table' AND c.name = 'patient_id' ORDER BY m.name"
+        )
+    else:
+        sql = (
+            "SELECT table_name AS name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND column_name = 'patient_id' "
+            "ORDER BY table_name"
+        )
+    return [str(row["name"]) for row in await db.fetchall(sql)]
 
 
 async def rows_of(app: App, table: str, patient_id: int) -> list[dict[str, Any]]:
@@ -164,7 +174,7 @@ async def clinic(app: App) -> App:
     """The app with a clinician, the extra tables, and two patients with a full history."""
     await services(app).careteam.add_clinician(DR, DR_NAME)
     for statement in EXTRA_TABLES:
-        await services(app).db.conn.execute(statement)
+        await run_sql(services(app).db, table_sql(services(app).db, statement))
     await enroll(app, ALICE, "P-ALICE")
     await enroll(app, BOB, "P-BOB")
     await give_history(app, ALICE, "P-ALICE")
@@ -236,8 +246,7 @@ async def test_mydata_lists_every_table_of_the_database(
 ) -> None:
     """The export's table index names every table, saying which hold nothing about patients."""
     document = await my_file(clinic, api, ALICE)
-    rows = await services(clinic).db.fetchall("SELECT name FROM sqlite_master WHERE type='table'")
-    assert {str(row["name"]) for row in rows} == set(document["tables"])
+    assert set(await services(clinic).db.table_names()) == set(document["tables"])
     assert document["tables"]["clinicians"]["contents"] == "nothing_about_patients"
     assert document["tables"]["processed_updates"]["contents"] == "nothing_about_patients"
     assert document["tables"]["patients"]["contents"] == "profile"
@@ -285,12 +294,13 @@ async def test_encrypted_notes_are_decrypted_when_the_key_is_configured(
     await keyed.db.connect()
     try:
         await keyed.db.migrate()
-        await keyed.db.conn.execute(EXTRA_TABLES[0])
+        await run_sql(keyed.db, table_sql(keyed.db, EXTRA_TABLES[0]))
         await keyed.enrollment.create_invite("P-NOTE", clinician_telegram_id=None, days=7)
         patient = await keyed.db.fetchone("SELECT id FROM patients WHERE label = 'P-NOTE'")
         assert patient is not None
         sealed = NoteCipher(key).encrypt("slept badly, walked instead")
-        await keyed.db.conn.execute(
+        await run_sql(
+            keyed.db,
             "INSERT INTO journal_entries (patient_id, note_cipher) VALUES (?, ?), (?, ?)",
             (patient["id"], sealed, patient["id"], "not-a-token"),
         )

@@ -13,6 +13,7 @@ from bot.config import Settings, SettingsError, load_settings
 from bot.container import Services, build_services
 from bot.storage.db import to_db_time
 from tests.support.botapi import LocalBotApi
+from tests.support.sql import run_sql
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -31,7 +32,8 @@ async def clinic(settings: Settings) -> AsyncIterator[Services]:
 async def add_delivery(services: Services, key: str, due: datetime, status: str) -> None:
     """Store one dose reminder with a status (and an answer when answered)."""
     patient = await services.schedules.patient("P-001")
-    await services.db.conn.execute(
+    await run_sql(
+        services.db,
         "INSERT INTO deliveries (dedupe_key, kind, patient_id, chat_id, due_at, expires_at, "
         "status, response, created_at) VALUES (?, 'dose', ?, 1, ?, ?, ?, ?, ?)",
         (
@@ -49,7 +51,8 @@ async def add_delivery(services: Services, key: str, due: datetime, status: str)
 async def add_checkin(services: Services, day: datetime) -> None:
     """Store one check-in for a local day."""
     patient = await services.schedules.patient("P-001")
-    await services.db.conn.execute(
+    await run_sql(
+        services.db,
         "INSERT INTO checkins (patient_id, local_date, craving, mood, used, note_cipher, "
         "created_at, updated_at) VALUES (?, ?, 3, 6, 0, 'sealed', ?, ?)",
         (patient.id, day.date().isoformat(), to_db_time(day), to_db_time(day)),
@@ -72,7 +75,6 @@ async def test_purge_deletes_settled_reminders_and_checkins_older_than_the_setti
     await add_delivery(clinic, "recent-answered", recent, "answered")
     await add_checkin(clinic, old)
     await add_checkin(clinic, recent)
-    await clinic.db.conn.commit()
     audit_before = await keys(clinic, "SELECT id FROM audit_log")
 
     purged = await clinic.retention.purge()

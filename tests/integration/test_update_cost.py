@@ -26,6 +26,9 @@ from tests.support.botapi import LocalBotApi
 from tests.support.roundtrips import counting_round_trips
 from tests.support.updates import callback_update, text_update
 
+# File, WAL and backup traces, and round trips to aiosqlite's thread, are SQLite's own.
+pytestmark = pytest.mark.sqlite_only
+
 ALICE = 7301
 DR = 9301
 # Thursday 26 November 2026, 09:00 in New York.

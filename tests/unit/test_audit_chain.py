@@ -9,8 +9,9 @@ from pathlib import Path
 from bot.clock import ManualClock
 from bot.services.audit import AuditService
 from bot.storage.audit import GENESIS
-from bot.storage.db import Database, _migration_files, split_sql
+from bot.storage.db import migration_files
 from bot.storage.repositories import AuditRepository
+from bot.storage.sqlite_engine import SqliteDatabase, split_sql
 
 CHAIN_MIGRATION = 7
 
@@ -22,7 +23,7 @@ def old_database(path: Path) -> None:
         "CREATE TABLE schema_migrations "
         "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
-    for version, name, sql in _migration_files():
+    for version, name, sql in migration_files("sqlite"):
         if version >= CHAIN_MIGRATION:
             continue
         for statement in split_sql(sql):
@@ -45,7 +46,7 @@ async def test_rows_written_before_the_chain_are_counted_apart(tmp_path: Path) -
     """Old rows keep NULL hashes; the first new row chains from zeros; verify says OK."""
     path = tmp_path / "old.sqlite3"
     old_database(path)
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.connect()
     try:
         assert CHAIN_MIGRATION in await db.migrate()

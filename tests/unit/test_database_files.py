@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage.db import Database
+from bot.storage.sqlite_engine import SqliteDatabase
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def mode(path: Path) -> int:
 async def test_database_wal_and_shm_files_are_readable_by_the_owner_only(tmp_path: Path) -> None:
     """The database, its -wal and -shm files are created 0600, its new folder 0700."""
     path = tmp_path / "data" / "companion.sqlite3"
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.connect()
     try:
         await db.migrate()
@@ -59,7 +59,7 @@ async def test_a_file_that_is_not_a_database_fails_without_leaving_a_thread(
     path = tmp_path / "not-a-database.sqlite3"
     path.write_bytes(b"this is a text file, not SQLite, and it is long enough" * 40)
     before = set(threading.enumerate())
-    db = Database(path)
+    db = SqliteDatabase(path)
     with pytest.raises(sqlite3.DatabaseError):
         await db.connect()
     await db.close()
@@ -71,7 +71,7 @@ async def test_a_folder_given_as_the_database_fails_without_leaving_a_thread(
 ) -> None:
     """A folder where the file should be is refused with a message naming it; no thread stays."""
     before = set(threading.enumerate())
-    db = Database(tmp_path)
+    db = SqliteDatabase(tmp_path)
     with pytest.raises(OSError, match="cannot open the database") as raised:
         await db.connect()
     assert str(tmp_path) in str(raised.value)
@@ -80,7 +80,7 @@ async def test_a_folder_given_as_the_database_fails_without_leaving_a_thread(
 
 async def test_secure_delete_is_on(tmp_path: Path) -> None:
     """Deleted rows are overwritten with zeros, whatever SQLite's compiled-in default."""
-    db = Database(tmp_path / "companion.sqlite3")
+    db = SqliteDatabase(tmp_path / "companion.sqlite3")
     await db.connect()
     try:
         row = await db.fetchone("PRAGMA secure_delete")

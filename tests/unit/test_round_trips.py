@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.storage.db import Database, Outcome, Statement
+from bot.storage.sqlite_engine import SqliteDatabase
 from tests.support.roundtrips import counting_round_trips
 
 STAMP = "2026-11-26T12:00:00+00:00"
@@ -26,7 +27,7 @@ ADD = (
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
     """A migrated database."""
-    database = Database(tmp_path / "companion.sqlite3")
+    database = SqliteDatabase(tmp_path / "companion.sqlite3")
     await database.connect()
     await database.migrate()
     yield database

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.storage.db import Database
+from bot.storage.sqlite_engine import SqliteDatabase
 
 STAMP = "2026-11-26T12:00:00+00:00"
 
@@ -22,7 +23,7 @@ STAMP = "2026-11-26T12:00:00+00:00"
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
     """A migrated database."""
-    database = Database(tmp_path / "companion.sqlite3")
+    database = SqliteDatabase(tmp_path / "companion.sqlite3")
     await database.connect()
     await database.migrate()
     yield database
