@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     # Connections each worker keeps open to PostgreSQL at most.
     database_pool_size: Annotated[int, Field(ge=1, le=100)] = 10
+    # On PostgreSQL: how long a worker may be silent before the others take over its leased
+    # duties and resend what it was sending.
+    worker_lease_seconds: Annotated[float, Field(ge=1, le=600)] = 30
     # A clinic's own copy of content/ (articles and message templates); default: the shipped one.
     content_dir: Path | None = None
     # How many months a clinician's review of an article stays current (companion content status).

@@ -37,7 +37,9 @@ from bot.services.safetynet import SafetyNetService
 from bot.services.schedules import ScheduleService
 from bot.services.watch import AlertWatch
 from bot.services.weekly import DigestDeliveries
-from bot.storage.db import Database, open_database
+from bot.services.workers import Worker
+from bot.storage.db import Database
+from bot.storage.engines import open_database
 from bot.storage.repositories import UpdateLog
 from bot.storage.schedules import ScheduleRepository
 from bot.texts import LOCALES, Texts, content_root, load_texts
@@ -71,6 +73,8 @@ class Services:
     retention: RetentionService
     export_page: ExportPageRenderer
     safety_messages: SafetyMessages
+    # This process among the workers sharing the database: its id, heartbeat and leases.
+    worker: Worker
     # The crisis detector's semantic layer; None when its encoder cannot run here (the rules
     # and the n-gram model then read every message alone, and a warning said why at start-up).
     crisis_semantic: SemanticLayer | None
@@ -110,6 +114,7 @@ def build_services(
         settings=settings,
         clock=clock,
         db=db,
+        worker=Worker(db, clock, lease=timedelta(seconds=settings.worker_lease_seconds)),
         texts=texts,
         enrollment=EnrollmentService(
             db,

@@ -81,6 +81,8 @@ class Dispatcher:
     digests: DigestDeliveries | None = None
     # Resolves the safety net's timeout rows (an unanswered "are you safe?" alerts the team).
     safety_net: SafetyNetService | None = None
+    # This process's worker id: its claims carry it, so survivors know whose sends to take over.
+    worker: str | None = None
     _in_flight: set[asyncio.Task[None]] = field(default_factory=set)
     _urgent_in_flight: set[asyncio.Task[None]] = field(default_factory=set)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -100,7 +102,7 @@ class Dispatcher:
 
     async def recover(self) -> None:
         """After a crash: rows claimed but never recorded are resent once."""
-        resend, assumed = await self.reminders.deliveries.recover_in_flight()
+        resend, assumed = await self.reminders.deliveries.recover_in_flight(self.worker)
         if resend or assumed:
             log.warning("recovered in-flight deliveries resend=%s assumed_sent=%s", resend, assumed)
 
@@ -142,10 +144,13 @@ class Dispatcher:
             )
         # Urgent rows first, with room of their own: a full fan-out never holds them back.
         room = self.max_in_flight - len(self._urgent_in_flight)
-        for delivery in await deliveries.claim_due(now, room, up_to_priority=ALERT_PRIORITY):
+        urgent = await deliveries.claim_due(
+            now, room, up_to_priority=ALERT_PRIORITY, worker=self.worker
+        )
+        for delivery in urgent:
             self._start(self._send_first(delivery), urgent=True)
         room = self.max_in_flight - self._routine_in_flight
-        for delivery in await deliveries.claim_due(now, room):
+        for delivery in await deliveries.claim_due(now, room, worker=self.worker):
             self._start(self._send_first(delivery), urgent=delivery.priority <= ALERT_PRIORITY)
         room = self.max_in_flight - self._routine_in_flight
         for delivery in await deliveries.claim_repeats(now, room, now + REPEAT_LEASE):

@@ -13,7 +13,8 @@ from typing import Any
 
 from telegram.ext import Application, ContextTypes
 
-from bot.container import Services, get_services
+from bot.container import SERVICES_KEY, Services, get_services
+from bot.services.workers import HOUSEKEEPING, PLANNER, WATCH
 from scheduler.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -47,14 +48,23 @@ async def start_jobs(
         max_in_flight=max(2 * settings.rate_limit_per_second, 10),
         digests=services.weekly,
         safety_net=services.safety_net,
+        worker=services.worker.id,
     )
     application.bot_data[DISPATCHER_KEY] = dispatcher
-    await dispatcher.recover()
+    # Registers this worker and takes over the sends left under way by stopped ones.
+    await services.worker.start()
     freeze_startup_objects()
     queue = application.job_queue
     if queue is None:
         msg = "the job-queue extra of python-telegram-bot is not installed"
         raise RuntimeError(msg)
+    queue.run_repeating(
+        _beat,
+        interval=services.worker.heartbeat_interval,
+        first=services.worker.heartbeat_interval,
+        name="BEAT: this worker is alive; take over the sends of stopped workers",
+        job_kwargs=JOB_KWARGS,
+    )
     queue.run_repeating(
         _plan,
         interval=settings.planner_interval_seconds,
@@ -120,10 +130,14 @@ def freeze_startup_objects() -> None:
 
 
 async def stop_jobs(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Let the sends under way finish (briefly) before the bot shuts down."""
+    """Let the sends under way finish (briefly) before the bot shuts down, then leave the
+    other workers this one's duties."""
     dispatcher = application.bot_data.get(DISPATCHER_KEY)
     if isinstance(dispatcher, Dispatcher):
         await dispatcher.drain(within_seconds=10)
+    services = application.bot_data.get(SERVICES_KEY)
+    if isinstance(services, Services) and dispatcher is not None:
+        await services.worker.stop()
 
 
 async def plan_tick(services: Services) -> None:
@@ -132,12 +146,22 @@ async def plan_tick(services: Services) -> None:
     await services.weekly.plan()
 
 
+async def _beat(context: ContextTypes.DEFAULT_TYPE) -> None:
+    resend, _ = await get_services(context).worker.beat()
+    if resend:
+        await get_dispatcher(context.application).tick()
+
+
 async def _plan(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await plan_tick(get_services(context))
+    services = get_services(context)
+    if await services.worker.holds(PLANNER):
+        await plan_tick(services)
 
 
 async def _watch(context: ContextTypes.DEFAULT_TYPE) -> None:
     services = get_services(context)
+    if not await services.worker.holds(WATCH):
+        return
     raised = await services.watch.sweep(silence=False)
     escalated = await services.watch.escalate()
     if raised or escalated:
@@ -146,7 +170,9 @@ async def _watch(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _watch_silence(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await get_services(context).watch.sweep()
+    services = get_services(context)
+    if await services.worker.holds(WATCH):
+        await services.watch.sweep()
 
 
 async def _dispatch(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -154,13 +180,19 @@ async def _dispatch(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _end_idle_flows(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await get_services(context).flows.expire_idle()
+    services = get_services(context)
+    if await services.worker.holds(HOUSEKEEPING):
+        await services.flows.expire_idle()
 
 
 async def _purge_old_data(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await get_services(context).retention.purge()
+    services = get_services(context)
+    if await services.worker.holds(HOUSEKEEPING):
+        await services.retention.purge()
 
 
 async def _forget_old_updates(context: ContextTypes.DEFAULT_TYPE) -> None:
     services = get_services(context)
+    if not await services.worker.holds(HOUSEKEEPING):
+        return
     await services.update_log.forget_before(services.clock.now() - UPDATE_MEMORY)

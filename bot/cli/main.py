@@ -12,6 +12,7 @@ import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
+import psycopg
 from telegram.error import InvalidToken
 
 from bot.cli import admin, content, records, reports, run, schedules
@@ -21,7 +22,8 @@ from bot.config import Settings, SettingsError, configure_libraries, load_settin
 from bot.services.enrollment import EnrollmentError
 from bot.services.library_files import ContentError as LibraryContentError
 from bot.services.reports import ReportTemplateError
-from bot.storage.db import Database, MigrationError, open_database
+from bot.storage.db import Database, MigrationError
+from bot.storage.engines import open_database
 from bot.texts import ContentError as TextsContentError
 
 _COMMANDS: dict[str, Callable[[Settings, Database, argparse.Namespace], Awaitable[None]]] = {
@@ -71,6 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except sqlite3.Error as exc:
         print(f"companion: database error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except psycopg.Error as exc:
+        # The first line only: PostgreSQL's DETAIL lines may quote a row's values.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"companion: database error: {reason}", file=sys.stderr)
         return EXIT_FAILURE
     except InvalidToken:
         # The library's message quotes the token: never print it.

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from bot.cli.errors import CliError
 from bot.config import Settings, SettingsError
+from bot.storage.db import DatabaseUnavailableError
 from bot.storage.lock import InstanceLock, InstanceLockedError
+from bot.storage.poller_lock import PollerLock, PollerLockedError
 
 if TYPE_CHECKING:
     from telegram.ext import Application
@@ -34,14 +36,7 @@ def run(settings: Settings, *, webhook: bool = False) -> int:
     # Checked before anything starts: a missing setting is one line, not a half-started bot.
     hook = settings.require_webhook() if webhook else None
     # Before anything else: a second bot on this database would send every reminder twice.
-    lock = InstanceLock(settings.database_path)
-    try:
-        lock.acquire()
-    except InstanceLockedError as exc:
-        raise CliError(str(exc)) from None
-    except OSError as exc:
-        msg = f"cannot lock the database {lock.database}: {exc.strerror or exc}"
-        raise CliError(msg) from exc
+    lock = _single_worker_lock(settings, polling=hook is None)
     try:
         configure_logging(settings.log_level)
         logging.getLogger("bot").debug(
@@ -58,8 +53,40 @@ def run(settings: Settings, *, webhook: bool = False) -> int:
         else:
             application.run_polling(allowed_updates=Update.ALL_TYPES)
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
     return 0
+
+
+def _single_worker_lock(settings: Settings, *, polling: bool) -> InstanceLock | PollerLock | None:
+    """Take the lock that keeps a second process from doing this one's work.
+
+    On SQLite one process runs the bot (the file lock). On PostgreSQL any number of workers
+    share the database, claiming each delivery once; only polling Telegram is one worker's
+    alone, since Telegram refuses a second poller of the same bot.
+    """
+    if settings.database_url is not None:
+        if not polling:
+            return None
+        from bot.storage.engines import open_database  # noqa: PLC0415
+
+        poller = PollerLock(
+            settings.database_url.get_secret_value(), open_database(settings).describe()
+        )
+        try:
+            poller.acquire()
+        except (PollerLockedError, DatabaseUnavailableError) as exc:
+            raise CliError(str(exc)) from None
+        return poller
+    lock = InstanceLock(settings.database_path)
+    try:
+        lock.acquire()
+    except InstanceLockedError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        msg = f"cannot lock the database {lock.database}: {exc.strerror or exc}"
+        raise CliError(msg) from exc
+    return lock
 
 
 async def _start_up(

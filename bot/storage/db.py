@@ -21,10 +21,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-
-if TYPE_CHECKING:
-    from bot.config import Settings
+from typing import Any, Literal, Protocol
 
 Params = Sequence[Any] | dict[str, Any]
 Engine = Literal["sqlite", "postgresql"]
@@ -204,16 +201,3 @@ def migration_files(engine: Engine) -> list[tuple[int, str, str]]:
         msg = "two migration files share a number"
         raise MigrationError(msg)
     return found
-
-
-def open_database(settings: Settings) -> Database:
-    """Return the database the settings name: PostgreSQL for ``DATABASE_URL``, else SQLite."""
-    if settings.database_url is not None:
-        from bot.storage.postgres_engine import PostgresDatabase  # noqa: PLC0415
-
-        return PostgresDatabase(
-            settings.database_url.get_secret_value(), pool_size=settings.database_pool_size
-        )
-    from bot.storage.sqlite_engine import SqliteDatabase  # noqa: PLC0415
-
-    return SqliteDatabase(settings.database_path)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.models import Delivery, DeliveryStatus
-from bot.storage.db import Database, Row, Transaction, from_db_time, to_db_time
+from bot.storage.db import Database, Row, Statement, Transaction, from_db_time, to_db_time
+from bot.storage.dialect import CLAIM_DUE, CLAIM_REPEATS
 
 # Larger than any delivery's priority: "every row".
 _LEAST_URGENT = 1_000_000
@@ -164,32 +165,32 @@ class DeliveryRepository:
         return [_delivery(row) for row in rows]
 
     async def claim_due(
-        self, now: datetime, limit: int, *, up_to_priority: int | None = None
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        up_to_priority: int | None = None,
+        worker: str | None = None,
     ) -> list[Delivery]:
-        """Claim up to ``limit`` due rows (alerts first, then oldest) for sending.
+        """Claim up to ``limit`` due rows (alerts first, then oldest) for sending by ``worker``.
 
         With ``up_to_priority``, only rows of that priority or a more urgent one are claimed,
         and only sends as urgent hold a chat: an alert to a clinician is claimed while that
-        clinician's digest is still going out.
+        clinician's digest is still going out. One row per chat at a time: a chat's next
+        message waits for the previous outcome, so a patient who blocked the bot gets exactly
+        one attempt, and Telegram's one-message-per-second-per-chat limit is never pushed.
+        Several workers may claim at once; each row goes to one of them.
         """
         if limit <= 0:
             return []
         most = _LEAST_URGENT if up_to_priority is None else up_to_priority
-        async with self._db.transaction() as tx:
-            # One row per chat at a time: a chat's next message waits for the previous outcome,
-            # so a patient who blocked the bot gets exactly one attempt, and Telegram's
-            # one-message-per-second-per-chat limit is never pushed.
-            rows = await tx.fetchall(
-                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1 "
-                "WHERE id IN (SELECT id FROM (SELECT id, chat_id, priority, due_at, "
-                "ROW_NUMBER() OVER (PARTITION BY chat_id ORDER BY priority, due_at, id) AS rn "
-                "FROM deliveries WHERE status = 'pending' AND due_at <= ? AND priority <= ?) "
-                "WHERE rn = 1 AND chat_id NOT IN "
-                "(SELECT chat_id FROM deliveries WHERE status = 'sending' AND priority <= ?) "
-                "ORDER BY priority, due_at, id LIMIT ?) RETURNING *",
-                (to_db_time(now), most, most, limit),
+        [outcome] = await self._db.claim(
+            Statement(
+                CLAIM_DUE[self._db.engine],
+                {"worker": worker, "now": to_db_time(now), "most": most, "limit": limit},
             )
-        claimed = [_delivery(row) for row in rows]
+        )
+        claimed = [_delivery(row) for row in outcome.rows]
         claimed.sort(key=lambda d: (d.priority, d.due_at, d.id))
         return claimed
 
@@ -211,14 +212,13 @@ class DeliveryRepository:
         """Claim sent, unanswered rows whose next repeat (or miss deadline) has come."""
         if limit <= 0:
             return []
-        async with self._db.transaction() as tx:
-            rows = await tx.fetchall(
-                "UPDATE deliveries SET next_repeat_at = ? WHERE id IN (SELECT id FROM deliveries "
-                "WHERE status = 'sent' AND next_repeat_at IS NOT NULL AND next_repeat_at <= ? "
-                "ORDER BY next_repeat_at, id LIMIT ?) RETURNING *",
-                (to_db_time(lease_until), to_db_time(now), limit),
+        [outcome] = await self._db.claim(
+            Statement(
+                CLAIM_REPEATS[self._db.engine],
+                {"lease": to_db_time(lease_until), "now": to_db_time(now), "limit": limit},
             )
-        return [_delivery(row) for row in rows]
+        )
+        return [_delivery(row) for row in outcome.rows]
 
     async def record_sent(
         self,
@@ -291,21 +291,39 @@ class DeliveryRepository:
             )
         return changed == 1
 
-    async def recover_in_flight(self) -> tuple[int, int]:
-        """After a crash: resend once the rows whose send had an unknown outcome.
+    async def recover_in_flight(
+        self, worker: str | None = None, alive_since: datetime | None = None
+    ) -> tuple[int, int]:
+        """Take over the sends of dead workers: resend once those whose outcome is unknown.
+
+        A row is 'sending' from its claim until its outcome is recorded, so one still
+        'sending' whose worker is gone had a send under way when that worker stopped. With
+        ``alive_since``, a worker seen since then is alive and its rows are left alone; without
+        it (one process only, as on SQLite) every worker but ``worker`` is gone.
 
         Returns (rows to resend, rows assumed delivered because they were already resent once).
         """
+        # Whose 'sending' rows are orphaned: with one process, everyone's but this worker's;
+        # with several, those of workers not seen since ``alive_since`` (and unclaimed ones).
+        # "9999" sorts after every stored instant: no other worker counts as alive.
+        params = (worker or "", to_db_time(alive_since) if alive_since else "9999")
         async with self._db.transaction() as tx:
             # A digest counts the parts it has delivered, so it always resumes where it was:
             # at most the one part whose send was under way can arrive twice.
             resend = await tx.execute_rowcount(
-                "UPDATE deliveries SET status = 'pending', unknown_sends = unknown_sends + 1 "
-                "WHERE status = 'sending' AND (unknown_sends = 0 OR kind = 'digest')"
+                "UPDATE deliveries SET status = 'pending', unknown_sends = unknown_sends + 1, "
+                "claimed_by = NULL WHERE status = 'sending' "
+                "AND (unknown_sends = 0 OR kind = 'digest') "
+                "AND (claimed_by IS NULL OR (claimed_by <> ? AND claimed_by NOT IN "
+                "(SELECT id FROM workers WHERE seen_at >= ?)))",
+                params,
             )
             assumed = await tx.execute_rowcount(
-                "UPDATE deliveries SET status = 'sent', last_error = 'unknown_outcome' "
-                "WHERE status = 'sending'"
+                "UPDATE deliveries SET status = 'sent', last_error = 'unknown_outcome', "
+                "claimed_by = NULL WHERE status = 'sending' "
+                "AND (claimed_by IS NULL OR (claimed_by <> ? AND claimed_by NOT IN "
+                "(SELECT id FROM workers WHERE seen_at >= ?)))",
+                params,
             )
         return resend, assumed
 

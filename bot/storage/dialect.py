@@ -195,3 +195,53 @@ CATALOG: Final[dict[Engine, Catalog]] = {
         row_identity="ctid",
     ),
 }
+
+
+# Claiming due deliveries. Both forms take, per chat, the most urgent due row of a chat that has
+# no send of that urgency under way, and mark it 'sending' for this worker. PostgreSQL's also
+# locks the rows it takes and skips rows another worker is taking at that moment (FOR UPDATE
+# SKIP LOCKED), and checks the status again on the locked row: two workers claiming at once
+# take different rows, never the same one. SQLite has one writer at a time, so its claim
+# cannot race. Parameters: worker, now, most (the least urgent priority taken), limit.
+CLAIM_DUE: Final[dict[Engine, str]] = {
+    "sqlite": (
+        "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, "
+        "claimed_by = :worker WHERE id IN (SELECT id FROM (SELECT id, chat_id, priority, "
+        "due_at, ROW_NUMBER() OVER (PARTITION BY chat_id ORDER BY priority, due_at, id) AS rn "
+        "FROM deliveries WHERE status = 'pending' AND due_at <= :now AND priority <= :most) "
+        "AS due WHERE rn = 1 AND chat_id NOT IN "
+        "(SELECT chat_id FROM deliveries WHERE status = 'sending' AND priority <= :most) "
+        "ORDER BY priority, due_at, id LIMIT :limit) RETURNING *"
+    ),
+    # The rows are picked once, in a CTE: a LIMIT inside "WHERE id IN (...)" may be run
+    # again per row by PostgreSQL's planner and take more than the limit.
+    "postgresql": (
+        "WITH picked AS (SELECT id FROM deliveries WHERE status = 'pending' AND id IN "
+        "(SELECT id FROM (SELECT id, chat_id, priority, due_at, "
+        "ROW_NUMBER() OVER (PARTITION BY chat_id ORDER BY priority, due_at, id) AS rn "
+        "FROM deliveries WHERE status = 'pending' AND due_at <= :now AND priority <= :most) "
+        "AS due WHERE rn = 1 AND chat_id NOT IN "
+        "(SELECT chat_id FROM deliveries WHERE status = 'sending' AND priority <= :most)) "
+        "ORDER BY priority, due_at, id LIMIT :limit FOR UPDATE SKIP LOCKED) "
+        "UPDATE deliveries AS d SET status = 'sending', attempts = d.attempts + 1, "
+        "claimed_by = :worker FROM picked WHERE d.id = picked.id AND d.status = 'pending' "
+        "RETURNING d.*"
+    ),
+}
+
+# Claiming due repeats: the row's next repeat is moved to the end of a lease, so another worker
+# takes it only if this one dies before it is sent. Parameters: lease (its end), now, limit.
+CLAIM_REPEATS: Final[dict[Engine, str]] = {
+    "sqlite": (
+        "UPDATE deliveries SET next_repeat_at = :lease WHERE id IN (SELECT id FROM deliveries "
+        "WHERE status = 'sent' AND next_repeat_at IS NOT NULL AND next_repeat_at <= :now "
+        "ORDER BY next_repeat_at, id LIMIT :limit) RETURNING *"
+    ),
+    "postgresql": (
+        "WITH picked AS (SELECT id FROM deliveries WHERE status = 'sent' "
+        "AND next_repeat_at IS NOT NULL AND next_repeat_at <= :now "
+        "ORDER BY next_repeat_at, id LIMIT :limit FOR UPDATE SKIP LOCKED) "
+        "UPDATE deliveries AS d SET next_repeat_at = :lease FROM picked "
+        "WHERE d.id = picked.id AND d.status = 'sent' RETURNING d.*"
+    ),
+}
