@@ -155,6 +155,7 @@ async def test_a_clinic_moves_whole_and_carries_on_without_a_lost_or_doubled_rem
     before = await opened(clinic_settings(sqlite_path))
     try:
         planned = await reminders(before)
+        head = (await AuditService(before.db, before.clock).verify()).head
     finally:
         await before.db.close()
     assert any(row[-1] == "sending" for row in planned)
@@ -173,6 +174,7 @@ async def test_a_clinic_moves_whole_and_carries_on_without_a_lost_or_doubled_rem
         report = await AuditService(moved.db, moved.clock).verify()
         assert report.ok, report
         assert report.rows == len(clinic["audit_log"])
+        assert report.head == head
         await moved.reminders.plan()
         assert await reminders(moved) == planned
         issued = await moved.enrollment.create_invite("P-004", clinician_telegram_id=DR, days=7)
@@ -269,6 +271,14 @@ def test_an_address_that_is_not_postgresql_is_a_usage_error(sqlite_path: Path) -
     assert "postgresql://" in result.stderr
     assert "s3cret-pw" not in result.stderr
     assert not sqlite_path.exists()
+
+
+def test_help_names_the_address_and_the_setting(sqlite_path: Path) -> None:
+    """`companion migrate-to --help` exits 0 and says the URL may come from DATABASE_URL."""
+    result = run_cli(sqlite_path, "migrate-to", "--help")
+    assert result.returncode == 0
+    assert "usage:" in result.stdout
+    assert "DATABASE_URL" in result.stdout
 
 
 def test_without_an_address_it_says_how_to_give_one(sqlite_path: Path) -> None:
