@@ -2,6 +2,6 @@
 
 ``main`` parses the command line (``parser``) and runs one command; each group of commands
 has its module: ``run``, ``admin`` (migrate, clinicians, invites), ``schedules`` (med, tms,
-appt, schedule), ``records`` (backup, export, rotate-key, audit), ``reports`` (digest, demo)
-and ``content`` (content status).
+appt, schedule), ``records`` (backup, export, rotate-key, audit), ``reports`` (digest, demo),
+``content`` (content status) and ``migrate`` (migrate-to).
 """

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import psycopg
 from telegram.error import InvalidToken
 
-from bot.cli import admin, content, records, reports, run, schedules
+from bot.cli import admin, content, migrate, records, reports, run, schedules
 from bot.cli.errors import EXIT_FAILURE, CliError
 from bot.cli.parser import build_parser, join_dashed_values
 from bot.config import Settings, SettingsError, configure_libraries, load_settings
@@ -53,6 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run.run(settings, webhook=args.webhook)
         if args.command == "demo":
             return asyncio.run(reports.demo(settings, args))
+        if args.command == "migrate-to":
+            # Not through _with_database: the source is the SQLite file even when
+            # DATABASE_URL is set, and the target is opened only after the file is locked.
+            asyncio.run(migrate.migrate_to(settings, args))
+            return 0
         if args.command == "content":
             return content.content_status(settings, args)
         handler = _COMMANDS[args.command]

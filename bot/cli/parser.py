@@ -84,6 +84,14 @@ def _local_time_text(text: str) -> str:
     return text
 
 
+def _postgres_url(text: str) -> str:
+    """Check a PostgreSQL address without ever repeating it (it may hold a password)."""
+    if not text.startswith(("postgresql://", "postgres://")):
+        msg = "must be a PostgreSQL address, postgresql://USER:PASSWORD@HOST:5432/DBNAME"
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe every command and its arguments."""
     parser = _Parser(prog="companion", description="Recovery Companion: Telegram bot and admin.")
@@ -96,6 +104,22 @@ def build_parser() -> argparse.ArgumentParser:
         "WEBHOOK_SECRET_TOKEN) instead of long polling",
     )
     sub.add_parser("migrate", help="create or upgrade the database")
+    move = sub.add_parser(
+        "migrate-to",
+        help="move every row of the SQLite file (DATABASE_PATH) into an empty PostgreSQL "
+        "database, with the bot stopped",
+        description="Copy the SQLite database at DATABASE_PATH into an empty PostgreSQL "
+        "database in one transaction: on any failure the target stays empty. The bot must be "
+        "stopped; the SQLite file is left as it was, as the backup.",
+    )
+    move.add_argument(
+        "url",
+        nargs="?",
+        type=_postgres_url,
+        metavar="URL",
+        help="postgresql://USER:PASSWORD@HOST:5432/DBNAME (default DATABASE_URL, which keeps "
+        "the password out of the process list)",
+    )
     backup = sub.add_parser("backup", help="copy the database safely while the bot runs")
     backup.add_argument("destination", type=Path, help="file to write (must not exist)")
     export = sub.add_parser(
