@@ -14,6 +14,7 @@ from bench import (
     planner,
     reply_delay,
     search_eval,
+    shared_budget,
     startup,
     updates,
 )
@@ -24,7 +25,8 @@ from bot.config import configure_libraries
 
 def main() -> None:
     """Print the evaluations, then the update cost's, dispatcher's, planner's, crisis reply
-    delay's, charts', digest's, load run's and start-up's figures, and a fuzz run."""
+    delay's, shared send budget's, charts', digest's, load run's and start-up's figures, and a
+    fuzz run."""
     configure_libraries()
     search_eval.main([])
     guard_eval.main([])  # the development set, and the held-out set when it is in place
@@ -36,6 +38,7 @@ def main() -> None:
     asyncio.run(measure_paced(1_000))
     planner.main([])
     reply_delay.main([])
+    shared_budget.main([])  # PostgreSQL: the budget workers share
     charts.main([])
     asyncio.run(measure_build())
     asyncio.run(measure_crisis_delay())

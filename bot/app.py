@@ -16,7 +16,8 @@ from bot.container import SERVICES_KEY, Services, build_services
 from bot.handlers import register_handlers
 from bot.handlers.common import Context
 from bot.ordering import ChatOrderedUpdateProcessor
-from bot.ratelimit import TelegramRateLimiter
+from bot.ratelimit import SharedDelay, TelegramRateLimiter
+from bot.storage.send_budget import SendBudget
 from bot.texts import LOCALES
 from scheduler.jobs import start_jobs, stop_jobs
 
@@ -67,6 +68,7 @@ def build_application(
     limiter = rate_limiter or TelegramRateLimiter(
         overall_per_second=settings.rate_limit_per_second,
         per_chat_interval=settings.rate_limit_per_chat_seconds,
+        shared=_shared_budget(settings, services),
     )
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         ApplicationBuilder()
@@ -92,6 +94,18 @@ def build_application(
     application.bot_data[START_SCHEDULER_KEY] = start_scheduler
     register_handlers(application)
     return application
+
+
+def _shared_budget(settings: Settings, services: Services) -> SharedDelay | None:
+    """Return what spaces sends with the other workers on a PostgreSQL database; None on
+    SQLite, where one bot holds the whole budget and a send makes no extra round trip."""
+    if services.db.engine != "postgresql":
+        return None
+    return SendBudget(
+        services.db,
+        overall_per_second=settings.rate_limit_per_second,
+        per_chat_interval=settings.rate_limit_per_chat_seconds,
+    ).delay_for
 
 
 async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

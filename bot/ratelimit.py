@@ -32,7 +32,9 @@ remaining parts of the same clinician's digest.
 
 Only requests that address a chat (their data has a ``chat_id``) are limited; ``getMe``,
 ``answerCallbackQuery`` and the like go straight through. Reserving a slot never awaits, so
-concurrent senders on one event loop need no lock.
+concurrent senders on one event loop need no lock. Several workers on one PostgreSQL database
+also share one budget (``shared``, ``bot/storage/send_budget.py``): once a send's turn has come
+here, it takes a slot there too and waits for it, usually not at all.
 """
 
 from __future__ import annotations
@@ -54,10 +56,12 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
-__all__ = ["Queued", "TelegramRateLimiter"]
+__all__ = ["Queued", "SharedDelay", "TelegramRateLimiter"]
 
 ApiResult: TypeAlias = bool | dict[str, Any] | list[dict[str, Any]]
 ChatKey: TypeAlias = int | str
+# Reserves a send's slot in a budget shared with other workers; returns how long to wait for it.
+SharedDelay: TypeAlias = Callable[[ChatKey], Awaitable[float]]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -104,7 +108,9 @@ class TelegramRateLimiter(BaseRateLimiter[int | Queued]):
 
     ``rate_limit_args``, when given to a bot method, is either a number that replaces
     ``max_retries`` for that call, or ``Queued(priority)`` for a send that may wait behind
-    replies to people. ``monotonic`` and ``sleep`` are the clock; tests pass a virtual one.
+    replies to people. ``shared``, when given, returns how long a send to a chat must wait for
+    the budget shared with other workers, right before it goes. ``monotonic`` and ``sleep`` are
+    the clock; tests pass a virtual one.
     """
 
     def __init__(
@@ -118,6 +124,7 @@ class TelegramRateLimiter(BaseRateLimiter[int | Queued]):
         queue_horizon: float = 0.2,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        shared: SharedDelay | None = None,
     ) -> None:
         if overall_per_second < 1 or group_per_minute < 1:
             msg = "overall_per_second and group_per_minute must be at least 1"
@@ -136,6 +143,7 @@ class TelegramRateLimiter(BaseRateLimiter[int | Queued]):
         self._queue_horizon = queue_horizon
         self._monotonic = monotonic
         self._sleep = sleep
+        self._shared = shared
         # Slot index -> a later index to look at next; an index absent from the map is free.
         # Following the links (and shortening them) finds the first free slot quickly even
         # when a thousand sends are queued.
@@ -228,6 +236,8 @@ class TelegramRateLimiter(BaseRateLimiter[int | Queued]):
                 self._release_chat(chat)
                 raise
             try:
+                if self._shared is not None:
+                    await self._wait_for_shared_slot(chat)
                 return await callback(*args, **kwargs)
             except RetryAfter as flood:
                 if retries >= max_retries:
@@ -249,6 +259,16 @@ class TelegramRateLimiter(BaseRateLimiter[int | Queued]):
                 )
             finally:
                 self._answered(chat)
+
+    async def _wait_for_shared_slot(self, chat: ChatKey) -> None:
+        """Take the send's slot in the budget shared with other workers and wait for it.
+
+        Last of all, so that the shared slot is as close as can be to the send itself.
+        """
+        assert self._shared is not None
+        delay = await self._shared(chat)
+        if delay > 0:
+            await self._sleep(delay)
 
     def _answered(self, chat: ChatKey) -> None:
         """Record that Telegram answered a send to ``chat``, and space the chat's next one.

@@ -1,0 +1,4 @@
+-- The shared send budget (bot/storage/send_budget.py) keeps several workers on one PostgreSQL
+-- database within Telegram's limits together. A SQLite database has one running bot (its
+-- instance lock), whose own rate limiter already holds the whole budget, so nothing is stored
+-- here: this version exists so that both engines keep the same schema versions.
