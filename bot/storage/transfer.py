@@ -25,6 +25,10 @@ from bot.storage.privacy import quote
 BATCH_ROWS: Final = 500
 # Each database's own migrations wrote it; its rows say what was applied there, not here.
 NOT_COPIED: Final = frozenset({"schema_migrations"})
+# The running workers' state, not the clinic's data: which workers ran and what they held
+# (the stopped SQLite bot's worker would otherwise hold the planner's lease for a while), and
+# the send budget several workers share on PostgreSQL only.
+RUNTIME_STATE: Final = frozenset({"workers", "leases", "send_budget_chats", "send_budget_slots"})
 # Filled in by the target's triggers as other rows arrive: a new patient gets a plan_state row
 # and a new schedule row marks its patient's plan out of date. Copied after every other table,
 # in place of what the triggers made, so each plan's version and reach stay exactly as they
@@ -88,8 +92,8 @@ async def copy_database(
 
 async def _common_tables(source: Database, target: Database) -> list[str]:
     """Return the tables to copy; both databases must have the same ones."""
-    mine = set(await source.table_names()) - NOT_COPIED
-    theirs = set(await target.table_names()) - NOT_COPIED
+    mine = set(await source.table_names()) - NOT_COPIED - RUNTIME_STATE
+    theirs = set(await target.table_names()) - NOT_COPIED - RUNTIME_STATE
     if mine != theirs:
         missing = ", ".join(sorted(mine - theirs)) or "none"
         extra = ", ".join(sorted(theirs - mine)) or "none"

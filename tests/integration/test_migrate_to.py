@@ -22,7 +22,7 @@ from bot.services.audit import AuditService
 from bot.storage.lock import InstanceLock
 from bot.storage.postgres_engine import PostgresDatabase
 from bot.storage.sqlite_engine import SqliteDatabase
-from bot.storage.transfer import TransferError, copy_database
+from bot.storage.transfer import NOT_COPIED, RUNTIME_STATE, TransferError, copy_database
 from tests.support.ports import unused_port
 from tests.support.postgres import PostgresServer
 
@@ -104,7 +104,8 @@ async def build_clinic(services: Services) -> None:
 
 async def snapshot(services: Services) -> dict[str, set[tuple[Any, ...]]]:
     """Return every row of every table but the migration log, as sets of tuples by table."""
-    tables = [t for t in await services.db.table_names() if t != "schema_migrations"]
+    skipped = NOT_COPIED | RUNTIME_STATE
+    tables = [t for t in await services.db.table_names() if t not in skipped]
     found: dict[str, set[tuple[Any, ...]]] = {}
     for table in tables:
         rows = await services.db.fetchall(f'SELECT * FROM "{table}"')
