@@ -18,6 +18,7 @@ from bot.services.workers import PLANNER, Worker
 from bot.storage.db import Database, to_db_time
 from bot.storage.deliveries import DeliveryRepository
 from bot.storage.postgres_engine import PostgresDatabase
+from bot.storage.repositories import UpdateLog
 from bot.storage.sqlite_engine import SqliteDatabase
 from tests.support.sql import run_sql
 
@@ -161,3 +162,20 @@ async def test_on_sqlite_a_restart_takes_over_every_send_left_under_way(tmp_path
         assert await after.holds(PLANNER)
     finally:
         await db.close()
+
+
+async def test_an_update_posted_to_two_workers_is_taken_in_by_one(
+    pair: tuple[Database, Database],
+) -> None:
+    """Telegram may post an update again to another worker behind the load balancer."""
+    first, second = pair
+    results = await asyncio.gather(
+        *(
+            UpdateLog(db).take_in(update_id, NOW, None)
+            for update_id in range(1, 51)
+            for db in (first, second)
+        )
+    )
+    new = [fresh for fresh, _ in results]
+    assert new.count(True) == 50
+    assert all(a != b for a, b in zip(new[::2], new[1::2], strict=True))
