@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -39,7 +39,7 @@ from bot.storage.db import (
 )
 from bot.storage.dialect import to_postgresql
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 # Every write transaction of every worker takes this lock first ("RC" + "writ" as a number).
 WRITE_LOCK_KEY: Final = 0x5243_7772_6974
@@ -322,11 +322,16 @@ class PostgresDatabase(Database):
             try:
                 yield tx
             except BaseException:
-                await tx.finish(commit=False)
+                try:
+                    await tx.finish(commit=False)
+                except psycopg.Error:
+                    # The connection broke with the block; the pool discards it, and the
+                    # server rolls the transaction back and frees its lock when it closes.
+                    log.warning("rollback failed; the connection is dropped")
                 raise
             await tx.finish(commit=True)
 
-    def transaction(self) -> Any:
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """Run a block as one write transaction, after every other worker's write."""
         return self._transaction(exclusive=True)
 

@@ -183,3 +183,39 @@ async def test_an_unreachable_server_is_named_without_the_password() -> None:
     assert "s3cret-pass" not in message
     assert "127.0.0.1" in message
     assert "PostgreSQL database companion" in message
+
+
+async def test_a_transaction_cancelled_mid_statement_leaves_nothing_and_frees_the_lock(
+    workers: tuple[Database, Database],
+) -> None:
+    """Cancelled while the server runs its statement: the caller sees the cancellation, the
+    block's rows are gone, the write lock is free, and the pool still serves."""
+    first, second = workers
+
+    async def slow_block() -> None:
+        async with first.transaction() as tx:
+            await tx.execute(add(1).sql, add(1).params)
+            await tx.fetchone("SELECT pg_sleep(20)")
+
+    task = asyncio.create_task(slow_block())
+    await asyncio.sleep(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.wait_for(second.write(add(2)), timeout=5)
+    await asyncio.wait_for(first.write(add(3)), timeout=5)
+    assert await stored(first) == [2, 3]
+
+
+async def test_a_snapshot_read_cancelled_mid_statement_leaves_the_pool_serving(
+    workers: tuple[Database, Database],
+) -> None:
+    """A cancelled read() of several statements gives its connection back clean."""
+    db, _ = workers
+    task = asyncio.create_task(db.read(Statement("SELECT 1"), Statement("SELECT pg_sleep(20)")))
+    await asyncio.sleep(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(12):  # more than the pool's connections
+        assert await asyncio.wait_for(db.fetchone("SELECT 1 AS one"), timeout=5) is not None
