@@ -66,9 +66,9 @@ class Worker:
         """Say this worker is alive, renew its leases, and take over dead workers' sends."""
         now = self._clock.now()
         await self._workers.heartbeat(self.id, now, now + self.lease)
-        if self._alone:
-            return 0, 0
         await self._workers.forget_dead(now - FORGET_AFTER_LEASES * self.lease)
+        if self._alone:
+            return 0, 0  # its own sends are all this process has under way
         return await self.take_over()
 
     async def take_over(self) -> tuple[int, int]:
