@@ -6,7 +6,12 @@ runs on SQLite alone.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
+
+from bot.storage.db import Database
+from bot.storage.postgres_engine import PostgresDatabase
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -29,3 +34,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept
+
+
+@pytest.fixture
+async def workers(postgres_url: str) -> AsyncIterator[tuple[Database, Database]]:
+    """Two workers' connections to one migrated PostgreSQL database, each with its own pool,
+    as two ``companion run`` processes would have."""
+    first, second = PostgresDatabase(postgres_url), PostgresDatabase(postgres_url)
+    await first.connect()
+    await second.connect()
+    yield first, second
+    await first.close()
+    await second.close()

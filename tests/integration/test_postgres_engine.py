@@ -7,7 +7,7 @@ as two ``companion run`` processes would.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -26,17 +26,6 @@ def empty_url(postgres_server: PostgresServer) -> Iterator[str]:
     name = postgres_server.new_database(migrated=False)
     yield postgres_server.url(name)
     postgres_server.drop_database(name)
-
-
-@pytest.fixture
-async def workers(postgres_url: str) -> AsyncIterator[tuple[Database, Database]]:
-    """Two workers' connections to one migrated database."""
-    first, second = PostgresDatabase(postgres_url), PostgresDatabase(postgres_url)
-    await first.connect()
-    await second.connect()
-    yield first, second
-    await first.close()
-    await second.close()
 
 
 def add(telegram_id: int) -> Statement:

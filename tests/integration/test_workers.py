@@ -8,33 +8,18 @@ on SQLite (one worker) is checked too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from bot.clock import ManualClock
 from bot.services.workers import PLANNER, Worker
 from bot.storage.db import Database, to_db_time
 from bot.storage.deliveries import DeliveryRepository
-from bot.storage.postgres_engine import PostgresDatabase
 from bot.storage.repositories import UpdateLog
 from bot.storage.sqlite_engine import SqliteDatabase
 from tests.support.sql import run_sql
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
-
-
-@pytest.fixture
-async def pair(postgres_url: str) -> AsyncIterator[tuple[Database, Database]]:
-    """Two workers' connections to one migrated PostgreSQL database."""
-    first, second = PostgresDatabase(postgres_url), PostgresDatabase(postgres_url)
-    await first.connect()
-    await second.connect()
-    yield first, second
-    await first.close()
-    await second.close()
 
 
 async def add_due(db: Database, count: int, *, chats: int | None = None) -> None:
@@ -58,10 +43,10 @@ async def statuses(db: Database) -> dict[str, int]:
 
 
 async def test_two_workers_claiming_at_once_take_each_row_once(
-    pair: tuple[Database, Database],
+    workers: tuple[Database, Database],
 ) -> None:
     """Claims racing on two pools: every due row is claimed, and by exactly one worker."""
-    first, second = pair
+    first, second = workers
     await add_due(first, 400)
     claims: dict[str, list[int]] = {"a": [], "b": []}
 
@@ -81,10 +66,10 @@ async def test_two_workers_claiming_at_once_take_each_row_once(
 
 
 async def test_one_chat_has_one_send_under_way_across_workers(
-    pair: tuple[Database, Database],
+    workers: tuple[Database, Database],
 ) -> None:
     """Ten rows for two chats: racing workers still claim one row per chat at a time."""
-    first, second = pair
+    first, second = workers
     await add_due(first, 10, chats=2)
     a, b = await asyncio.gather(
         DeliveryRepository(first).claim_due(NOW, 10, worker="a"),
@@ -95,11 +80,11 @@ async def test_one_chat_has_one_send_under_way_across_workers(
 
 
 async def test_a_survivor_takes_over_a_stopped_workers_sends(
-    pair: tuple[Database, Database],
+    workers: tuple[Database, Database],
 ) -> None:
     """Rows a dead worker was sending go back to pending once (unknown outcome); rows of a
     live worker are left alone."""
-    first, second = pair
+    first, second = workers
     clock = ManualClock(NOW)
     dead, survivor = Worker(first, clock, lease=LEASE), Worker(second, clock, lease=LEASE)
     await dead.start()
@@ -123,10 +108,10 @@ async def test_a_survivor_takes_over_a_stopped_workers_sends(
 
 
 async def test_a_duty_is_held_by_one_worker_and_taken_over_when_it_stops(
-    pair: tuple[Database, Database],
+    workers: tuple[Database, Database],
 ) -> None:
     """The planner's lease: one holder; a silent holder's lease lapses; a clean stop frees it."""
-    first, second = pair
+    first, second = workers
     clock = ManualClock(NOW)
     a, b = Worker(first, clock, lease=LEASE), Worker(second, clock, lease=LEASE)
     await a.start()
@@ -165,10 +150,10 @@ async def test_on_sqlite_a_restart_takes_over_every_send_left_under_way(tmp_path
 
 
 async def test_an_update_posted_to_two_workers_is_taken_in_by_one(
-    pair: tuple[Database, Database],
+    workers: tuple[Database, Database],
 ) -> None:
     """Telegram may post an update again to another worker behind the load balancer."""
-    first, second = pair
+    first, second = workers
     results = await asyncio.gather(
         *(
             UpdateLog(db).take_in(update_id, NOW, None)
