@@ -103,7 +103,7 @@ class Figures:
     fanout_busiest_second: int = 0
     fanout_429s: int = 0
     shares: list[int] = field(default_factory=list)  # deliveries sent by each worker
-    log_lines: int = 0  # what the workers wrote to stderr: warnings and errors only
+    logged: list[str] = field(default_factory=list)  # the workers' stderr: warnings and up
 
 
 @dataclass
@@ -387,10 +387,11 @@ def measure(sizes: Sizes, server: PostgresServer | None = None) -> dict[Config, 
                     deliveries(bench, config, workers, sizes.deliveries, figures)
                     updates(bench, config, workers, sizes, figures)
                     fanout(bench, config, workers, sizes.fanout, figures)
-                figures.log_lines = sum(
-                    len(log.read_text(errors="replace").splitlines())
-                    for log in bench.folder.glob("worker-*.log")
-                )
+                figures.logged = [
+                    line
+                    for log in sorted(bench.folder.glob("worker-*.log"))
+                    for line in log.read_text(errors="replace").splitlines()
+                ]
     finally:
         if own_server:
             server.stop()
@@ -419,7 +420,7 @@ def table(results: dict[Config, Figures], sizes: Sizes) -> str:
         ),
         ("  most sends in any second", [str(f.fanout_busiest_second) for f in results.values()]),
         ("  429s from the emulator", [str(f.fanout_429s) for f in results.values()]),
-        ("lines the workers logged (warnings)", [str(f.log_lines) for f in results.values()]),
+        ("lines the workers logged (warnings)", [str(len(f.logged)) for f in results.values()]),
     ]
     headings = [config.label for config in results]
     first = max(len(name) for name, _ in rows)
@@ -433,6 +434,10 @@ def table(results: dict[Config, Figures], sizes: Sizes) -> str:
         for name, cells in rows
     ]
     lines += NOTES
+    for config, figures in results.items():
+        if figures.logged:
+            lines.append(f"what the workers logged, {config.label}:")
+            lines += [f"  {line}" for line in figures.logged]
     return "\n".join(lines)
 
 
