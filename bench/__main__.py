@@ -13,6 +13,7 @@ from bench import (
     load,
     planner,
     reply_delay,
+    scale,
     search_eval,
     shared_budget,
     startup,
@@ -25,8 +26,8 @@ from bot.config import configure_libraries
 
 def main() -> None:
     """Print the evaluations, then the update cost's, dispatcher's, planner's, crisis reply
-    delay's, shared send budget's, charts', digest's, load run's and start-up's figures, and a
-    fuzz run."""
+    delay's, shared send budget's, scaling's, charts', digest's, load run's and start-up's
+    figures, and a fuzz run."""
     configure_libraries()
     search_eval.main([])
     guard_eval.main([])  # the development set, and the held-out set when it is in place
@@ -39,6 +40,7 @@ def main() -> None:
     planner.main([])
     reply_delay.main([])
     shared_budget.main([])  # PostgreSQL: the budget workers share
+    scale.main([])  # SQLite with one worker beside PostgreSQL with one and two
     charts.main([])
     asyncio.run(measure_build())
     asyncio.run(measure_crisis_delay())
