@@ -71,6 +71,8 @@ _SWEEP_EVERY_SECONDS = 60.0  # and a quiet bot still forgets old chats within a 
 
 
 _WINDOW_TOLERANCE = 1e-6
+# Shared slots taken for one send at most, when it keeps waking past them.
+_SHARED_TRIES = 3
 # Telegram's overall limit, counted by when sends reach it.
 TELEGRAM_PER_SECOND = 30
 
@@ -266,9 +268,17 @@ class TelegramRateLimiter(BaseRateLimiter[int | Queued]):
         Last of all, so that the shared slot is as close as can be to the send itself.
         """
         assert self._shared is not None
-        delay = await self._shared(chat)
-        if delay > 0:
+        # Woken later than half a slot after it (a stalled loop), the slot is given up for a
+        # new one: going late could crowd a second with the other workers' punctual sends.
+        late_allowed = 0.5 / self._slots_per_second
+        for _ in range(_SHARED_TRIES):
+            delay = await self._shared(chat)
+            if delay <= 0:
+                return
+            due = self._monotonic() + delay
             await self._sleep(delay)
+            if self._monotonic() - due <= late_allowed:
+                return
 
     def _answered(self, chat: ChatKey) -> None:
         """Record that Telegram answered a send to ``chat``, and space the chat's next one.

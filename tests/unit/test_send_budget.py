@@ -113,3 +113,53 @@ async def test_a_sqlite_bot_has_no_shared_budget(app: Any) -> None:
     limiter = app.bot.rate_limiter
     assert isinstance(limiter, TelegramRateLimiter)
     assert limiter._shared is None
+
+
+class StallingClock(VirtualClock):
+    """A virtual clock whose first sleep wakes late, as a stalled event loop does."""
+
+    def __init__(self, stall: float) -> None:
+        super().__init__()
+        self._stall = stall
+
+    async def sleep(self, delay: float) -> None:
+        """Sleep, the first time longer than asked."""
+        stall, self._stall = self._stall, 0.0
+        await super().sleep(delay + stall)
+
+
+async def test_a_send_that_wakes_past_its_shared_slot_takes_a_new_one() -> None:
+    """A slot woken for too late is given up: going then could put more sends into one
+    second than the budget, since the workers' later slots go on time."""
+    clock = StallingClock(stall=0.2)
+    answers = iter([0.5, 0.0])
+    asked: list[ChatKey] = []
+
+    async def shared(chat: ChatKey) -> float:
+        asked.append(chat)
+        return next(answers)
+
+    limiter = TelegramRateLimiter(
+        overall_per_second=30, monotonic=clock.monotonic, sleep=clock.sleep, shared=shared
+    )
+
+    async def send(**kwargs: Any) -> Result:
+        return {"message_id": 1}
+
+    data = {"chat_id": 7}
+    await clock.run(limiter.process_request(send, (), data, "sendMessage", data, None))
+    assert asked == [7, 7]
+
+
+async def test_a_send_that_wakes_on_time_keeps_its_shared_slot() -> None:
+    """Waking within half a slot of it is on time: one reservation."""
+    clock = StallingClock(stall=0.01)
+    asked: list[ChatKey] = []
+    limiter = _limiter_with_shared(clock, {7: 0.5}, asked)
+
+    async def send(**kwargs: Any) -> Result:
+        return {"message_id": 1}
+
+    data = {"chat_id": 7}
+    await clock.run(limiter.process_request(send, (), data, "sendMessage", data, None))
+    assert asked == [7]
