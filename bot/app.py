@@ -96,14 +96,21 @@ def build_application(
     return application
 
 
+# Slots a second the shared budget leaves unused, below RATE_LIMIT_PER_SECOND.
+SHARED_HEADROOM = 1
+
+
 def _shared_budget(settings: Settings, services: Services) -> SharedDelay | None:
     """Return what spaces sends with the other workers on a PostgreSQL database; None on
     SQLite, where one bot holds the whole budget and a send makes no extra round trip."""
     if services.db.engine != "postgresql":
         return None
+    # One slot a second below the worker's own pace: a lone worker also counts its sends in
+    # flight, so one that reaches Telegram late cannot crowd a second, but no worker can count
+    # the others'. Two sends a second under Telegram's 30 absorb that lateness.
     return SendBudget(
         services.db,
-        overall_per_second=settings.rate_limit_per_second,
+        overall_per_second=max(1, settings.rate_limit_per_second - SHARED_HEADROOM),
         per_chat_interval=settings.rate_limit_per_chat_seconds,
     ).delay_for
 
