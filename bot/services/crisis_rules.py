@@ -250,6 +250,11 @@ def _present(reading: Reading) -> bool:
 def _explained_away(reading: Reading, slots: frozenset[str]) -> bool:
     if _present(reading) or slots & _PRESENT_SIGNS:
         return False
+    if slots & {"hyperbole", "joking"} and reading[0] in _HYPERBOLE_CATEGORIES:
+        # "i'd rather die than go back to that bar", "overdosed on tacos", "kill me now jk":
+        # the crisis word measures something ordinary; a plan or a body that does not respond
+        # (a present reading, above) is never a figure of speech.
+        return True
     if "idiom_threat" in slots and reading[0] in {
         CrisisCategory.ABUSE_OR_DANGER,
         CrisisCategory.HARM_TO_OTHERS,
@@ -377,6 +382,9 @@ def assess_rules(text: str) -> tuple[Assessment, str | None]:
     return Assessment(signal=_strongest(readings, slots, forms[0])), None
 
 
+_HYPERBOLE_CATEGORIES: Final = frozenset(
+    {CrisisCategory.SUICIDE, CrisisCategory.OVERDOSE, CrisisCategory.MEDICAL_EMERGENCY}
+)
 _CRISIS_TOPICS: Final = frozenset({"overdose", "naloxone", "unresponsive", "lost_tolerance"})
 WRITER_AS_OBJECT: Final = re.compile(r"\b(?:me|us|nos|im|i)\b", re.ASCII)
 _REPORTS: Final = frozenset({"report_self", "report_other", "future_use"})
