@@ -179,3 +179,43 @@ def test_a_saved_life_and_a_letter_for_work_are_not_farewells(text: str) -> None
 def test_a_farewell_letter_and_saved_pills_stay_crises(text: str) -> None:
     """A letter left for family and pills saved up still read as suicide."""
     assert _signal_category(text) is CrisisCategory.SUICIDE
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("already figured out how im going to do it, saturday", CrisisCategory.SUICIDE),
+        ("amarre el cinturon a la viga del closet para ver si aguanta", CrisisCategory.SUICIDE),
+        ("ya decidi como hacerlo, nomas queria despedirme", CrisisCategory.SUICIDE),
+        (
+            "my son has been in the restroom at the mall for two hours and wont text back",
+            CrisisCategory.OVERDOSE,
+        ),
+        ("mi esposo lleva dos horas en el bano y no abre", CrisisCategory.OVERDOSE),
+        ("my husband is nodding real hard at the table, is that normal?", CrisisCategory.OVERDOSE),
+        (
+            "me pase un poco con las pastillas anoche, todavia me siento raro, es grave?",
+            CrisisCategory.OVERDOSE,
+        ),
+        ("craving 9. did a bit more than usual tonight. ok i think", CrisisCategory.OVERDOSE),
+    ],
+)
+def test_a_method_chosen_and_a_use_gone_too_far_are_heard(
+    text: str, category: CrisisCategory
+) -> None:
+    """A ligature tried or a method chosen, someone shut in a bathroom for hours, nodding hard
+    now, and more than meant told with the "I" dropped or with a worried question after."""
+    assert _signal_category(text) is category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i finally figured out how to do it on the new app, thanks",
+        "tied the dog to the railing while i grabbed coffee",
+        "I have been in the bathroom for an hour fixing the sink lol",
+    ],
+)
+def test_ordinary_hows_ties_and_bathrooms_stay_quiet(text: str) -> None:
+    """Working out an app, tying up a dog, the writer's own plumbing: no signal."""
+    assert assess_rules(text)[0].signal is None
