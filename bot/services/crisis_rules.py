@@ -378,10 +378,29 @@ def assess_rules(text: str) -> tuple[Assessment, str | None]:
                 return question, "question"
             return Assessment(signal=told), None
     if not readings:
+        # Talk of a dose that does not hold or is to be tapered or split is a question for the
+        # prescriber: the models need their overrule score to read a crisis into it, unless
+        # use, an overdose, sedation or another person ("they cut my dose and somebody's gonna
+        # pay") is told beside it.
+        if "dose_talk" in slots and not slots & _USE_OR_BODY:
+            return Assessment(signal=None), "explained"
         return Assessment(signal=None), None
     return Assessment(signal=_strongest(readings, slots, forms[0])), None
 
 
+_USE_OR_BODY: Final = frozenset(
+    {
+        "use",
+        "future_use",
+        "overdose",
+        "lost_tolerance",
+        "sedated",
+        "sedated_mild",
+        "unresponsive",
+        "wont_wake",
+        "other",
+    }
+)
 _HYPERBOLE_CATEGORIES: Final = frozenset(
     {CrisisCategory.SUICIDE, CrisisCategory.OVERDOSE, CrisisCategory.MEDICAL_EMERGENCY}
 )

@@ -219,3 +219,27 @@ def test_a_method_chosen_and_a_use_gone_too_far_are_heard(
 def test_ordinary_hows_ties_and_bathrooms_stay_quiet(text: str) -> None:
     """Working out an app, tying up a dog, the writer's own plumbing: no signal."""
     assert assess_rules(text)[0].signal is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["my morning dose is wearing off by 3pm every day", "want to taper down my methadone slowly"],
+)
+def test_talk_of_a_dose_is_left_to_the_models_only_above_their_overrule_bar(text: str) -> None:
+    """A dose that does not hold or is to be tapered is for the prescriber: the rules raise
+    nothing and mark it explained, so the models need their overrule score."""
+    assessment, why = assess_rules(text)
+    assert assessment.signal is None
+    assert why == "explained"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my dose wears off so i used on top of it and now im nodding",
+        "they cut my dose and somebody is gonna pay for it",
+    ],
+)
+def test_talk_of_a_dose_beside_use_or_another_person_stays_open_to_the_models(text: str) -> None:
+    """Use, sedation or another person told beside the dose is not left to the overrule bar."""
+    assert assess_rules(text)[1] != "explained"
