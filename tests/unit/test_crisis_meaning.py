@@ -243,3 +243,19 @@ def test_talk_of_a_dose_is_left_to_the_models_only_above_their_overrule_bar(text
 def test_talk_of_a_dose_beside_use_or_another_person_stays_open_to_the_models(text: str) -> None:
     """Use, sedation or another person told beside the dose is not left to the overrule bar."""
     assert assess_rules(text)[1] != "explained"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("made sure the kids will be ok without me, its almost time", CrisisCategory.SUICIDE),
+        ("mis hijos van a estar bien sin mi, ya lo decidi", CrisisCategory.SUICIDE),
+        ("the kids will be fine without me for the weekend trip", None),
+        ("mis hijos van a estar bien sin mi este fin de semana", None),
+    ],
+)
+def test_others_fine_without_the_writer_for_good_is_a_farewell(
+    text: str, expected: CrisisCategory | None
+) -> None:
+    """Family said to be fine without the writer reads as a farewell; a weekend away does not."""
+    assert _signal_category(text) is expected
