@@ -169,10 +169,14 @@ def _is_question(text: str, form: str, slots: frozenset[str]) -> bool:
     """Return True for a question about a crisis topic that reports no crisis happening now."""
     # A question mark alone makes a question only of words that say nothing of the writer:
     # "i think it was laced with fent?" is a report with a worried tone.
+    marked = _QUESTION_MARK.search(text) is not None
     asked = (
         "question" in slots
         or "help_frame" in slots
-        or (_QUESTION_MARK.search(text) is not None and "first_person" not in slots)
+        or (marked and "first_person" not in slots)
+        # "si llamo al 911 por una sobredosis, me pueden arrestar?": a conditional asked about
+        # the writer, with nothing reported, is a question too.
+        or (marked and _hypothetical(form) and not slots & _REPORTS)
     )
     if not asked or _INTENT_IN_QUESTION.search(form):
         return False

@@ -259,3 +259,23 @@ def test_others_fine_without_the_writer_for_good_is_a_farewell(
 ) -> None:
     """Family said to be fine without the writer reads as a farewell; a weekend away does not."""
     assert _signal_category(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "si llamo a una ambulancia por una sobredosis, me pueden quitar a mis hijos?",
+        "if i call 911 for my friend overdosing will i get in trouble too?",
+    ],
+)
+def test_a_conditional_asked_about_the_writer_is_a_question(text: str) -> None:
+    """Asking what happens if the writer calls 911 for an overdose tells of no overdose now."""
+    assessment, why = assess_rules(text)
+    assert assessment.signal is None
+    assert why == "question"
+
+
+def test_a_conditional_beside_a_report_is_still_heard() -> None:
+    """With a report of use beside the "if", the message is no question."""
+    text = "i just took 6 bars, if i take 2 more will i od?"
+    assert _signal_category(text) is CrisisCategory.OVERDOSE
