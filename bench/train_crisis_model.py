@@ -3,9 +3,11 @@
 Run with ``python -m bench.train_crisis_model`` (needs numpy, which the runtime does not).
 
 Data: every labelled message in ``tests/data/crisis_*.yaml`` (corpus positives and negatives,
-development set, probes, the three review sets) and the medication questions of
+development set, probes, the five review sets) and the medication questions of
 ``tests/data/guard_dev.yaml``. clear/possible = crisis, none and question = not a crisis (a
-question is answered, never paged). The held-out set in ``tests/heldout/`` is never read.
+question is answered, never paged). The held-out set in ``tests/heldout/`` is never read. The
+fourth and fifth review sets were each measured once as the held-out set; they are read only
+while their files are the ones that were measured (:data:`MEASURED_SETS`).
 
 The thresholds are chosen honestly: 5-fold cross-validation, grouped so that near-duplicate
 messages stay in one fold, gives every message an out-of-fold score; the whole detector
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import random
 import sys
@@ -44,6 +47,14 @@ FOLDS = 5
 FALSE_ALARM_BUDGET = 0.08
 L2 = 1e-5
 NEGATIVE_WEIGHT = 1.0
+REVIEW_SETS = ("dev", "review_v1", "review_v2", "review_v3", "review_v4", "review_v5")
+# Sets that were measured once as the held-out set, with the digest of the file as measured
+# (plus the header line saying so): a changed file stops training rather than teach the models
+# labels no one measured, and a new held-out set is never read from tests/heldout/.
+MEASURED_SETS = {
+    "review_v4": "e35fa6341816264b829194e2439756402b5d410a10cb5d4abfa3db13dc04fef7",
+    "review_v5": "58168800d1772f66aae2a682d9f2f151b60b5e52284ea430b757e3058c35c788",
+}
 CATEGORIES = (
     "overdose",
     "suicide",
@@ -85,8 +96,8 @@ def load_examples() -> list[Example]:
     probes = yaml.safe_load((DATA / "crisis_probes.yaml").read_text("utf-8"))
     examples.extend(Example(text, "clear", None, False, "probes") for text in probes["crisis"])
     examples.extend(Example(text, "none", None, False, "probes") for text in probes["quiet"])
-    for name in ("dev", "review_v1", "review_v2", "review_v3"):
-        data = yaml.safe_load((DATA / f"crisis_{name}.yaml").read_text("utf-8"))
+    for name in REVIEW_SETS:
+        data = yaml.safe_load(read_set(name).decode("utf-8"))
         examples.extend(
             Example(
                 m["text"],
@@ -108,6 +119,20 @@ def load_examples() -> list[Example]:
         if q["expect"] in {"prescriber", "education"}
     )
     return examples
+
+
+def read_set(name: str) -> bytes:
+    """Return a review set's bytes, after checking a measured set is the file that was measured."""
+    path = DATA / f"crisis_{name}.yaml"
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if name in MEASURED_SETS and digest != MEASURED_SETS[name]:
+        message = (
+            f"{path.relative_to(ROOT)} is not the set that was measured (digest {digest[:12]});"
+            " the held-out set in tests/heldout/ is never trained on."
+        )
+        raise SystemExit(message)
+    return raw
 
 
 def groups(forms: Sequence[str]) -> list[int]:

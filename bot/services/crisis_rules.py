@@ -169,10 +169,14 @@ def _is_question(text: str, form: str, slots: frozenset[str]) -> bool:
     """Return True for a question about a crisis topic that reports no crisis happening now."""
     # A question mark alone makes a question only of words that say nothing of the writer:
     # "i think it was laced with fent?" is a report with a worried tone.
+    marked = _QUESTION_MARK.search(text) is not None
     asked = (
         "question" in slots
         or "help_frame" in slots
-        or (_QUESTION_MARK.search(text) is not None and "first_person" not in slots)
+        or (marked and "first_person" not in slots)
+        # "si llamo al 911 por una sobredosis, me pueden arrestar?": a conditional asked about
+        # the writer, with nothing reported, is a question too.
+        or (marked and _hypothetical(form) and not slots & _REPORTS)
     )
     if not asked or _INTENT_IN_QUESTION.search(form):
         return False
@@ -250,6 +254,11 @@ def _present(reading: Reading) -> bool:
 def _explained_away(reading: Reading, slots: frozenset[str]) -> bool:
     if _present(reading) or slots & _PRESENT_SIGNS:
         return False
+    if slots & {"hyperbole", "joking"} and reading[0] in _HYPERBOLE_CATEGORIES:
+        # "i'd rather die than go back to that bar", "overdosed on tacos", "kill me now jk":
+        # the crisis word measures something ordinary; a plan or a body that does not respond
+        # (a present reading, above) is never a figure of speech.
+        return True
     if "idiom_threat" in slots and reading[0] in {
         CrisisCategory.ABUSE_OR_DANGER,
         CrisisCategory.HARM_TO_OTHERS,
@@ -373,10 +382,32 @@ def assess_rules(text: str) -> tuple[Assessment, str | None]:
                 return question, "question"
             return Assessment(signal=told), None
     if not readings:
+        # Talk of a dose that does not hold or is to be tapered or split is a question for the
+        # prescriber: the models need their overrule score to read a crisis into it, unless
+        # use, an overdose, sedation or another person ("they cut my dose and somebody's gonna
+        # pay") is told beside it.
+        if "dose_talk" in slots and not slots & _USE_OR_BODY:
+            return Assessment(signal=None), "explained"
         return Assessment(signal=None), None
     return Assessment(signal=_strongest(readings, slots, forms[0])), None
 
 
+_USE_OR_BODY: Final = frozenset(
+    {
+        "use",
+        "future_use",
+        "overdose",
+        "lost_tolerance",
+        "sedated",
+        "sedated_mild",
+        "unresponsive",
+        "wont_wake",
+        "other",
+    }
+)
+_HYPERBOLE_CATEGORIES: Final = frozenset(
+    {CrisisCategory.SUICIDE, CrisisCategory.OVERDOSE, CrisisCategory.MEDICAL_EMERGENCY}
+)
 _CRISIS_TOPICS: Final = frozenset({"overdose", "naloxone", "unresponsive", "lost_tolerance"})
 WRITER_AS_OBJECT: Final = re.compile(r"\b(?:me|us|nos|im|i)\b", re.ASCII)
 _REPORTS: Final = frozenset({"report_self", "report_other", "future_use"})

@@ -90,13 +90,13 @@ async def test_a_crisis_only_the_models_read_is_answered_and_logs_the_layer_not_
     if svc(clocked_app).crisis_semantic is None:
         pytest.skip("the semantic layer cannot run on this machine")
     await enrol(clocked_app)
-    text = "nobody will have to worry about me after this weekend"
+    text = "gave my sister the passwords to everything tonight, she will know what to do"
     with caplog.at_level(logging.WARNING, logger="bot.handlers.safety"):
         await say(clocked_app, text)
     assert any("988" in params["text"] for params in api.sent(PAT)[-3:])
     lines = [r.getMessage() for r in caplog.records if r.name == "bot.handlers.safety"]
     assert any("category=suicide" in line and "layer=semantic score=0." in line for line in lines)
-    assert not any("worry" in line for line in caplog.messages)
+    assert not any("passwords" in line for line in caplog.messages)
 
 
 async def test_i_need_help_now_alerts_the_team_and_plans_a_follow_up(

@@ -51,9 +51,11 @@ EVERYDAY = (
     "hoy fui al parque con mis hijos",
 )
 QUESTIONS = ("can narcan reverse fentanyl?", "what does an overdose look like?")
+# A message the head reads as suicide with near certainty (the rules read it too).
+SURE_SUICIDE = "i am going to end my life tonight"
 # A crisis message (written for this test, in none of the sets) that no rule reads: the
 # models decide on it.
-LEFT_TO_THE_MODELS = "nobody will have to worry about me after this weekend"
+LEFT_TO_THE_MODELS = "gave my sister the passwords to everything tonight, she will know what to do"
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +207,7 @@ def test_the_head_can_lift_or_hold_back_a_middling_n_gram_score(layer: SemanticL
             0.5 if c == "suicide" else 0.5 / 6 for c in crisis_model.MODEL.categories
         ),
     )
-    sure_crisis = layer.read(CRISES[0])
+    sure_crisis = layer.read(SURE_SUICIDE)
     sure_everyday = layer.read(EVERYDAY[1])
     assert sure_crisis is not None
     assert sure_everyday is not None

@@ -1,0 +1,281 @@
+"""The crisis rules read figures of speech, calm memories, questions and relapse risk by meaning.
+
+Every wording here is new: none is copied from a labelled set, so each test checks that a rule
+reads a kind of message, not one sentence.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.models import CrisisCategory
+from bot.services.crisis_rules import assess_rules
+from bot.services.crisis_signal import Tier
+
+
+def _signal_category(text: str) -> CrisisCategory | None:
+    signal = assess_rules(text)[0].signal
+    return signal.category if signal is not None else None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id rather die than sit through another budget meeting",
+        "overdosed on pizza at my nieces party",
+        "anoche me di una sobredosis de tamales",
+        "this traffic, kill me now jk",
+    ],
+)
+def test_a_crisis_word_that_measures_something_ordinary_stays_quiet(text: str) -> None:
+    """Hyperbole ("rather die than", "overdosed on pizza") and a joke marker raise no signal."""
+    assert assess_rules(text)[0].signal is None
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("im going to overdose on purpose tonight", CrisisCategory.OVERDOSE),
+        ("overdosed on my pills and i cant stay awake", CrisisCategory.OVERDOSE),
+        ("lol jk... but actually i want to kill myself", CrisisCategory.SUICIDE),
+        ("i would rather die than go on, the pills are lined up", CrisisCategory.SUICIDE),
+    ],
+)
+def test_a_figure_of_speech_never_hides_a_plan_or_a_drug(
+    text: str, category: CrisisCategory
+) -> None:
+    """An overdose on a drug or on purpose, a joke taken back, a plan: still crises."""
+    assert _signal_category(text) is category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we lost count, three overdoses on our block this summer. grateful im out of that life",
+        "we held a vigil for my uncle on overdose awareness day",
+        "i was suicidal for most of 2019. now i help run the peer group",
+    ],
+)
+def test_a_past_crisis_told_calmly_stays_quiet(text: str) -> None:
+    """Overdoses counted in the neighbourhood, a vigil, a past the writer has left: no signal."""
+    assert assess_rules(text)[0].signal is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what hotline should i call if my friend talks about suicide?",
+        "¿a quién le llamo si mi hijo dice que se quiere matar?",
+        "a que numero marco si mi esposo dice que se quiere matar",
+    ],
+)
+def test_asking_whom_to_call_is_a_question_not_a_page(text: str) -> None:
+    """A question about where to turn if someone is at risk is answered, nobody is paged."""
+    assessment, _ = assess_rules(text)
+    assert assessment.signal is None
+    assert assessment.question
+
+
+def test_whom_to_call_beside_a_threat_happening_now_is_still_a_crisis() -> None:
+    """Without "if", the person at risk is real: the team is paged."""
+    text = "who do i call, my brother says he is going to kill himself tonight"
+    assert _signal_category(text) is CrisisCategory.SUICIDE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2 months clean and i still got the number, nobodys home this weekend",
+        "quit my suboxone a week ago, gonna party like old times saturday",
+        "mi hermano salio de la carcel y ya anda con sus amigos de antes",
+        "not going back for my vivitrol shot, i have plans this weekend",
+    ],
+)
+def test_a_wish_to_use_beside_a_danger_is_relapse_danger(text: str) -> None:
+    """Craving or a plan to use, with being alone, lost tolerance or the blocker let lapse."""
+    assert _signal_category(text) is CrisisCategory.RELAPSE_DANGER
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tengo ganas de consumir pero ya hable con mi padrino",
+        "hoy tuve ganas de usar pero me fui al grupo",
+    ],
+)
+def test_a_craving_being_resisted_stays_quiet(text: str) -> None:
+    """A craving followed by "pero" is a craving held off, not a plan."""
+    assert assess_rules(text)[0].signal is None
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        (
+            "90 days sober and i just used the same amount as before, cant lift my head",
+            CrisisCategory.OVERDOSE,
+        ),
+        (
+            "4 months clean, i used the same amount as before and i feel fine",
+            CrisisCategory.RELAPSE_DANGER,
+        ),
+        (
+            "llevo un ano limpio y tengo la cantidad que me inyectaba antes, ahorita me la pongo",
+            CrisisCategory.RELAPSE_DANGER,
+        ),
+        ("i did a bit more than i meant to and everything is spinning", CrisisCategory.OVERDOSE),
+    ],
+)
+def test_the_old_dose_after_lost_tolerance_is_danger(text: str, category: CrisisCategory) -> None:
+    """The amount used before, after time clean, is the overdose risk of lost tolerance."""
+    assert _signal_category(text) is category
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("honestly just waiting for the sweet release of death", CrisisCategory.SUICIDE),
+        ("i feel totally out of options at this point", CrisisCategory.SUICIDE),
+        ("sitting by the river tonight, one last look", CrisisCategory.SUICIDE),
+        ("relapsed on the cutting instead of pills lol", CrisisCategory.SELF_HARM),
+        ("me aprieta el pecho desde anoche y me siento mareado", CrisisCategory.MEDICAL_EMERGENCY),
+        ("mom fell in the kitchen and now shes confused", CrisisCategory.MEDICAL_EMERGENCY),
+        (
+            "tiene moretones otra vez y dice que se pego con la puerta",
+            CrisisCategory.ABUSE_OR_DANGER,
+        ),
+        ("my friend has bruises again and says she tripped", CrisisCategory.ABUSE_OR_DANGER),
+        ("tengo tanto coraje que podria hacer dano a alguien", CrisisCategory.HARM_TO_OTHERS),
+    ],
+)
+def test_new_frames_read_their_kind_of_crisis(text: str, category: CrisisCategory) -> None:
+    """Despair, a last look from a height, self-harm as relapse, chest pressure, a fall with
+    confusion, bruises explained away, and a fear of hurting someone each raise a signal."""
+    signal = assess_rules(text)[0].signal
+    assert signal is not None
+    assert signal.category is category
+    assert signal.tier in {Tier.CLEAR, Tier.POSSIBLE}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "that counselor saved my life, honestly",
+        "need a note for my boss about the appointment times",
+    ],
+)
+def test_a_saved_life_and_a_letter_for_work_are_not_farewells(text: str) -> None:
+    """A life saved is thanks and a letter for the boss is paperwork: no signal."""
+    assert assess_rules(text)[0].signal is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i wrote a letter for my kids, its on the table. im done",
+        "i have been saving all my pills for tonight",
+    ],
+)
+def test_a_farewell_letter_and_saved_pills_stay_crises(text: str) -> None:
+    """A letter left for family and pills saved up still read as suicide."""
+    assert _signal_category(text) is CrisisCategory.SUICIDE
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("already figured out how im going to do it, saturday", CrisisCategory.SUICIDE),
+        ("amarre el cinturon a la viga del closet para ver si aguanta", CrisisCategory.SUICIDE),
+        ("ya decidi como hacerlo, nomas queria despedirme", CrisisCategory.SUICIDE),
+        (
+            "my son has been in the restroom at the mall for two hours and wont text back",
+            CrisisCategory.OVERDOSE,
+        ),
+        ("mi esposo lleva dos horas en el bano y no abre", CrisisCategory.OVERDOSE),
+        ("my husband is nodding real hard at the table, is that normal?", CrisisCategory.OVERDOSE),
+        (
+            "me pase un poco con las pastillas anoche, todavia me siento raro, es grave?",
+            CrisisCategory.OVERDOSE,
+        ),
+        ("craving 9. did a bit more than usual tonight. ok i think", CrisisCategory.OVERDOSE),
+    ],
+)
+def test_a_method_chosen_and_a_use_gone_too_far_are_heard(
+    text: str, category: CrisisCategory
+) -> None:
+    """A ligature tried or a method chosen, someone shut in a bathroom for hours, nodding hard
+    now, and more than meant told with the "I" dropped or with a worried question after."""
+    assert _signal_category(text) is category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i finally figured out how to do it on the new app, thanks",
+        "tied the dog to the railing while i grabbed coffee",
+        "I have been in the bathroom for an hour fixing the sink lol",
+    ],
+)
+def test_ordinary_hows_ties_and_bathrooms_stay_quiet(text: str) -> None:
+    """Working out an app, tying up a dog, the writer's own plumbing: no signal."""
+    assert assess_rules(text)[0].signal is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["my morning dose is wearing off by 3pm every day", "want to taper down my methadone slowly"],
+)
+def test_talk_of_a_dose_is_left_to_the_models_only_above_their_overrule_bar(text: str) -> None:
+    """A dose that does not hold or is to be tapered is for the prescriber: the rules raise
+    nothing and mark it explained, so the models need their overrule score."""
+    assessment, why = assess_rules(text)
+    assert assessment.signal is None
+    assert why == "explained"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my dose wears off so i used on top of it and now im nodding",
+        "they cut my dose and somebody is gonna pay for it",
+    ],
+)
+def test_talk_of_a_dose_beside_use_or_another_person_stays_open_to_the_models(text: str) -> None:
+    """Use, sedation or another person told beside the dose is not left to the overrule bar."""
+    assert assess_rules(text)[1] != "explained"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("made sure the kids will be ok without me, its almost time", CrisisCategory.SUICIDE),
+        ("mis hijos van a estar bien sin mi, ya lo decidi", CrisisCategory.SUICIDE),
+        ("the kids will be fine without me for the weekend trip", None),
+        ("mis hijos van a estar bien sin mi este fin de semana", None),
+    ],
+)
+def test_others_fine_without_the_writer_for_good_is_a_farewell(
+    text: str, expected: CrisisCategory | None
+) -> None:
+    """Family said to be fine without the writer reads as a farewell; a weekend away does not."""
+    assert _signal_category(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "si llamo a una ambulancia por una sobredosis, me pueden quitar a mis hijos?",
+        "if i call 911 for my friend overdosing will i get in trouble too?",
+    ],
+)
+def test_a_conditional_asked_about_the_writer_is_a_question(text: str) -> None:
+    """Asking what happens if the writer calls 911 for an overdose tells of no overdose now."""
+    assessment, why = assess_rules(text)
+    assert assessment.signal is None
+    assert why == "question"
+
+
+def test_a_conditional_beside_a_report_is_still_heard() -> None:
+    """With a report of use beside the "if", the message is no question."""
+    text = "i just took 6 bars, if i take 2 more will i od?"
+    assert _signal_category(text) is CrisisCategory.OVERDOSE
