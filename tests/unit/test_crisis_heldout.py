@@ -15,17 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the fifth held-out set once its join was made
-# additive: recall 344/360, overdose 80/82, explicit suicide 41/41, false alarms 32/220 (the
-# README keeps the figures of its one clean measurement). The fifth set is tuning data now
-# (tests/data/crisis_review_v5.yaml); a set dropped in at HELDOUT_FILE that falls below these
-# floors says the detector does worse on unseen wording than it did on the fifth set.
+# The floors are the figures the detector gave on the sixth held-out set, measured once:
+# recall 343/354, overdose 109/110, explicit suicide 47/47, false alarms 21/250 (the README
+# keeps them). A later change that lowers any of them on this set fails here; a change tuned
+# on this set would burn it, and needs a seventh set to be measured.
 HELDOUT_FLOORS = {
-    "recall": 344 / 360,
-    "recall_overdose": 80 / 82,
-    "recall_explicit_suicide": 41 / 41,
+    "recall": 343 / 354,
+    "recall_overdose": 109 / 110,
+    "recall_explicit_suicide": 47 / 47,
 }
-HELDOUT_FALSE_ALARM_CEILING = 32 / 220
+HELDOUT_FALSE_ALARM_CEILING = 21 / 250
 
 
 @pytest.mark.skipif(
