@@ -32,15 +32,37 @@ UNPRIVILEGED_USER = "nobody"
 
 
 def postgres_bin() -> Path:
-    """Return the folder holding initdb and postgres."""
+    """Return the folder holding initdb and postgres: ``COMPANION_TEST_POSTGRES_BIN``, else the
+    pgserver package's, else an installed PostgreSQL's (Debian's folders, then pg_config)."""
     configured = os.environ.get("COMPANION_TEST_POSTGRES_BIN")
     if configured:
         return Path(configured)
     spec = util.find_spec("pgserver")  # found, not imported: its import touches the home folder
-    if spec is None or not spec.submodule_search_locations:
-        msg = "PostgreSQL for the tests comes from the pgserver package: pip install -e '.[dev]'"
-        raise RuntimeError(msg)
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    debian = sorted(
+        (
+            found
+            for found in Path("/usr/lib/postgresql").glob("*/bin")
+            if found.parent.name.isdigit()
+        ),
+        key=lambda found: int(found.parent.name),
+    )
+    if debian and (debian[-1] / "initdb").exists():
+        return debian[-1]
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        found = subprocess.run(
+            [pg_config, "--bindir"], check=False, capture_output=True, text=True
+        ).stdout.strip()
+        if found and (Path(found) / "initdb").exists():
+            return Path(found)
+    msg = (
+        "the PostgreSQL tests need PostgreSQL's programs: pip install -e '.[dev]' brings them on "
+        "Linux x86-64 and macOS arm64; elsewhere install PostgreSQL or set "
+        "COMPANION_TEST_POSTGRES_BIN to the folder holding initdb and postgres"
+    )
+    raise RuntimeError(msg)
 
 
 @dataclass
