@@ -25,7 +25,21 @@ QUIET_LIBRARIES = {
     "asyncio": logging.INFO,
     # The webhook server: one access line per update at INFO; refused requests at WARNING.
     "tornado": logging.WARNING,
+    # The PostgreSQL driver warns when it drops a failed pipeline, quoting the server's error,
+    # whose detail may hold a row's values; the error itself reaches our own code. Its pool's
+    # warnings (a connection lost or refused) name no row and stay.
+    "psycopg": logging.ERROR,
+    "psycopg.pool": logging.WARNING,
 }
+
+
+def quiet_libraries() -> None:
+    """Hold the libraries above at their floors (for the CLI, which logs nothing itself)."""
+    for name, floor in QUIET_LIBRARIES.items():
+        logger = logging.getLogger(name)
+        logger.setLevel(max(floor, logger.getEffectiveLevel()))
+
+
 # python-telegram-bot's webhook handler logs a whole update it could not read, message text
 # included; its other lines carry nothing of a patient's.
 _WEBHOOK_LOGGER = "telegram.ext._utils.webhookhandler"

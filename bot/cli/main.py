@@ -19,6 +19,7 @@ from bot.cli import admin, content, migrate, records, reports, run, schedules
 from bot.cli.errors import EXIT_FAILURE, CliError
 from bot.cli.parser import build_parser, join_dashed_values
 from bot.config import Settings, SettingsError, configure_libraries, load_settings
+from bot.logs import quiet_libraries
 from bot.services.enrollment import EnrollmentError
 from bot.services.library_files import ContentError as LibraryContentError
 from bot.services.reports import ReportTemplateError
@@ -47,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(join_dashed_values(raw))
     configure_libraries()
+    quiet_libraries()
     try:
         settings = load_settings()
         if args.command == "run":
