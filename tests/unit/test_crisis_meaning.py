@@ -279,3 +279,34 @@ def test_a_conditional_beside_a_report_is_still_heard() -> None:
     """With a report of use beside the "if", the message is no question."""
     text = "i just took 6 bars, if i take 2 more will i od?"
     assert _signal_category(text) is CrisisCategory.OVERDOSE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how should we approach my dad if we think hes cutting himself?",
+        "what should my wife look out for, the leaflet says it may increase suicidal thoughts",
+        "como le saco el tema a mi hija si creo que se esta lastimando?",
+        "how long does naloxone work? i heard an overdose can come back after it wears off",
+        "cuanto tarda en hacer efecto la naloxona? lei que una sobredosis puede volver",
+    ],
+)
+def test_a_calm_question_with_its_background_does_not_page(text: str) -> None:
+    """How to raise it with someone, what a leaflet warns of, or what the writer read or feels
+    now and then, asked calmly, is answered as a question."""
+    assessment, why = assess_rules(text)
+    assert assessment.signal is None, text
+    assert why == "question"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how long does narcan last? i heard it wears off and hes blue again right now",
+        "what should i watch for? i want to die tonight",
+        "is it normal? sometimes i think everyone would be better off without me",
+    ],
+)
+def test_a_question_beside_a_report_or_a_wish_to_die_still_pages(text: str) -> None:
+    """Background quiets only what is read or comes now and then; a report or a wish stands."""
+    assert assess_rules(text)[0].signal is not None, text
