@@ -282,6 +282,52 @@ def test_a_conditional_beside_a_report_is_still_heard() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # an attempt just made, or its aftermath found
+        ("my roommate just tried to hang himself, i cut him down, hes breathing", "suicide"),
+        ("walked in on my brother with his wrists slit", "suicide"),
+        ("mi prima acaba de intentar ahorcarse, ya la bajamos", "suicide"),
+        ("la encontre en el bano con las munecas cortadas", "suicide"),
+        # a goodbye with no reason, belongings given away
+        ("just wanted to say goodbye to you all in case", "suicide"),
+        ("mi esposo esta regalando sus cosas y su guitarra", "suicide"),
+        # threats with a time, named by the writer
+        ("me tienen amenazado por una deuda, dicen que esta noche me levantan", "abuse_or_danger"),
+        # a meeting with a dealer set, the old places, an offer nearly taken
+        ("called my old connect, hes on his way", "relapse_danger"),
+        ("cant stop driving past the old corner after work", "relapse_danger"),
+        ("dont know if i can make it through the weekend without picking up", "relapse_danger"),
+        ("en el trabajo me ofrecieron y por poco dije que si", "relapse_danger"),
+    ],
+)
+def test_attempts_farewells_threats_and_set_meetings_are_heard(text: str, category: str) -> None:
+    """Crises told by what just happened or what is arranged, with no crisis word, are read."""
+    assert _signal_category(text) is CrisisCategory(category), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "me meti dos tiras de subs y una botella de aguardiente, me estoy desvaneciendo",
+        "tome metadona con unas chelas y me estoy apagando",
+    ],
+)
+def test_an_opioid_with_drink_named_in_spanish_and_fading_is_an_overdose(text: str) -> None:
+    """Rum, aguardiente or beer named the Spanish way count as a depressant beside an opioid."""
+    signal = assess_rules(text)[0].signal
+    assert signal is not None, text
+    assert signal.category is CrisisCategory.OVERDOSE
+    assert signal.tier is Tier.CLEAR
+
+
+def test_a_dose_bought_days_after_leaving_a_clinic_is_relapse_danger() -> None:
+    """Leaving a clinic or an anexo days ago means lost tolerance, in Spanish as in English."""
+    text = "sali del internamiento hace tres dias y ya compre"
+    assert _signal_category(text) is CrisisCategory.RELAPSE_DANGER
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "how should we approach my dad if we think hes cutting himself?",
