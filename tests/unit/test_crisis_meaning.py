@@ -356,3 +356,18 @@ def test_a_calm_question_with_its_background_does_not_page(text: str) -> None:
 def test_a_question_beside_a_report_or_a_wish_to_die_still_pages(text: str) -> None:
     """Background quiets only what is read or comes now and then; a report or a wish stands."""
     assert assess_rules(text)[0].signal is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "me pase con las empanadas en la fiesta jaja estoy llenisimo",
+        "nos pasamos con la pizza",
+    ],
+)
+def test_too_much_food_is_no_overdose(text: str) -> None:
+    """ "Me pasé con" a dish is a figure of speech; "me pasé con" pills is still an overdose."""
+    assert assess_rules(text)[0].signal is None, text
+    assert _signal_category("me pase con las pastillas y me siento muy mal") is (
+        CrisisCategory.OVERDOSE
+    )
