@@ -371,3 +371,32 @@ def test_too_much_food_is_no_overdose(text: str) -> None:
     assert _signal_category("me pase con las pastillas y me siento muy mal") is (
         CrisisCategory.OVERDOSE
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "gonna kill my sister for taking my charger lol",
+        "this commute is going to kill me one day",
+        "la final estuvo de infarto, no me quedan unas",
+        "me pase de parada otra vez por ir viendo el celular",
+        "on the anniversary of my cousins overdose we light a candle at home",
+        "manana vamos a visitar su tumba, ya son tres anos sin mi hermano",
+    ],
+)
+def test_idioms_a_missed_stop_and_an_anniversary_stay_quiet(text: str) -> None:
+    """Killing someone over leftovers, a thrilling match, a missed bus stop or a grave visited
+    on an anniversary are no crisis told now."""
+    assert assess_rules(text)[0].signal is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "im going to kill him for what he did to my sister",
+        "me pase de pastillas y no puedo respirar",
+    ],
+)
+def test_a_threat_with_its_reason_and_too_many_pills_still_raise_a_signal(text: str) -> None:
+    """The exceptions are narrow: a grievance is not a trifle, and pills are not a bus stop."""
+    assert assess_rules(text)[0].signal is not None, text
