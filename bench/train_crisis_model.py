@@ -3,11 +3,11 @@
 Run with ``python -m bench.train_crisis_model`` (needs numpy, which the runtime does not).
 
 Data: every labelled message in ``tests/data/crisis_*.yaml`` (corpus positives and negatives,
-development set, probes, the five review sets) and the medication questions of
+development set, probes, the six review sets) and the medication questions of
 ``tests/data/guard_dev.yaml``. clear/possible = crisis, none and question = not a crisis (a
 question is answered, never paged). The held-out set in ``tests/heldout/`` is never read. The
-fourth and fifth review sets were each measured once as the held-out set; they are read only
-while their files are the ones that were measured (:data:`MEASURED_SETS`).
+fourth, fifth and sixth review sets were each measured once as the held-out set; they are read
+only while their files are the ones that were measured (:data:`MEASURED_SETS`).
 
 The thresholds are chosen honestly: 5-fold cross-validation, grouped so that near-duplicate
 messages stay in one fold, gives every message an out-of-fold score; the whole detector
@@ -47,13 +47,22 @@ FOLDS = 5
 FALSE_ALARM_BUDGET = 0.08
 L2 = 1e-5
 NEGATIVE_WEIGHT = 1.0
-REVIEW_SETS = ("dev", "review_v1", "review_v2", "review_v3", "review_v4", "review_v5")
+REVIEW_SETS = (
+    "dev",
+    "review_v1",
+    "review_v2",
+    "review_v3",
+    "review_v4",
+    "review_v5",
+    "review_v6",
+)
 # Sets that were measured once as the held-out set, with the digest of the file as measured
 # (plus the header line saying so): a changed file stops training rather than teach the models
 # labels no one measured, and a new held-out set is never read from tests/heldout/.
 MEASURED_SETS = {
     "review_v4": "e35fa6341816264b829194e2439756402b5d410a10cb5d4abfa3db13dc04fef7",
     "review_v5": "58168800d1772f66aae2a682d9f2f151b60b5e52284ea430b757e3058c35c788",
+    "review_v6": "efe4965973b0b9ce523aa858dc8975d98693dcdad5d99e2581d5cf3f4af4eca6",
 }
 CATEGORIES = (
     "overdose",

@@ -233,13 +233,31 @@ def _told_outside_the_question(forms: tuple[str, ...]) -> CrisisSignal | None:
         return None
     # A conditional clause ("if someone overdoses, ...") belongs to its question.
     signals = [
-        assess_rules(sentence)[0].signal for sentence in sentences if not _hypothetical(sentence)
+        (sentence, assess_rules(sentence)[0].signal)
+        for sentence in sentences
+        if not _hypothetical(sentence)
     ]
-    found = [signal for signal in signals if signal is not None]
+    # What the writer read or heard, or what happens to them now and then, is the background of
+    # the question about an overdose or a symptom ("lei que la sobredosis puede regresar", "i
+    # get chest tightness sometimes"), not a report; a wish to die is never background.
+    found = [
+        signal
+        for sentence, signal in signals
+        if signal is not None
+        and not (signal.category in _EDUCATIONAL_CATEGORIES and _BACKGROUND.search(sentence))
+    ]
     if not found:
         return None
     rank = {category: index for index, category in enumerate(SEVERITY_ORDER)}
     return min(found, key=lambda sig: (sig.tier is not Tier.CLEAR, rank[sig.category]))
+
+
+_BACKGROUND: Final = re.compile(
+    r"\b(?:i (?:read|heard|saw)|(?:read|heard) (?:that|somewhere)|they say|people say|apparently"
+    r"|supposedly|lei|escuche|oi|dicen que|sometimes|every (?:now and then|once in a while)"
+    r"|from time to time|usually|a veces|de vez en cuando|por lo general|normalmente)\b",
+    re.ASCII,
+)
 
 
 def _reason(reading: Reading) -> str:

@@ -229,3 +229,35 @@ def test_a_broken_slots_file_is_named_at_load(tmp_path: Path, text: str, problem
 
     with pytest.raises(FrameError, match=problem):
         load_slots(_write(tmp_path, text), {})
+
+
+def _frames_fired(text: str) -> list[str]:
+    return [
+        frame.reason
+        for frame in crisis_rules._FRAMES
+        if any(frame.pattern.search(form) for form in forms_of(text))
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ate a whole box of girl scout cookies last night, no regrets",
+        "three coffees before noon and my heart is pounding lol",
+    ],
+)
+def test_food_and_caffeine_are_no_frame_of_overdose_or_emergency(text: str) -> None:
+    """A whole box of something to eat, or a racing heart put down to coffee, is chatter."""
+    assert _frames_fired(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("took my whole box of klonopin an hour ago", "frame:overdose:en"),
+        ("my heart is racing and i feel faint", "frame:medical_emergency:en"),
+    ],
+)
+def test_the_same_frames_still_read_pills_and_a_racing_heart(text: str, reason: str) -> None:
+    """The exceptions for food and caffeine leave the frames' crises standing."""
+    assert reason in _frames_fired(text)

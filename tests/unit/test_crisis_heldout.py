@@ -3,7 +3,7 @@
 The held-out set sits at one path, :data:`bench.crisis_eval.HELDOUT_FILE`
 (``tests/heldout/crisis_heldout.yaml``), and is written apart from the detector's patterns, by
 someone who has not read them; the test skips while no file is there. Each held-out set is
-measured once and then used for tuning (the first five were moved to
+measured once and then used for tuning (the first six were moved to
 ``tests/data/crisis_review_vN.yaml``); a new one, written apart in the same way, is dropped in
 at that path and this test measures it with no other change. It prints the figures, with
 floors so that a later change cannot lower them unnoticed. Its misses are never listed.
@@ -17,8 +17,9 @@ from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, target
 
 # The floors are the figures the detector gave on the sixth held-out set, measured once:
 # recall 343/354, overdose 109/110, explicit suicide 47/47, false alarms 21/250 (the README
-# keeps them). A later change that lowers any of them on this set fails here; a change tuned
-# on this set would burn it, and needs a seventh set to be measured.
+# keeps them). The sixth set is tuning data now (tests/data/crisis_review_v6.yaml); a seventh
+# set dropped in at HELDOUT_FILE that falls below these floors says the detector does worse on
+# unseen wording than it did on the sixth set.
 HELDOUT_FLOORS = {
     "recall": 343 / 354,
     "recall_overdose": 109 / 110,

@@ -279,3 +279,124 @@ def test_a_conditional_beside_a_report_is_still_heard() -> None:
     """With a report of use beside the "if", the message is no question."""
     text = "i just took 6 bars, if i take 2 more will i od?"
     assert _signal_category(text) is CrisisCategory.OVERDOSE
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # an attempt just made, or its aftermath found
+        ("my roommate just tried to hang himself, i cut him down, hes breathing", "suicide"),
+        ("walked in on my brother with his wrists slit", "suicide"),
+        ("mi prima acaba de intentar ahorcarse, ya la bajamos", "suicide"),
+        ("la encontre en el bano con las munecas cortadas", "suicide"),
+        # a goodbye with no reason, belongings given away
+        ("just wanted to say goodbye to you all in case", "suicide"),
+        ("mi esposo esta regalando sus cosas y su guitarra", "suicide"),
+        # threats with a time, named by the writer
+        ("me tienen amenazado por una deuda, dicen que esta noche me levantan", "abuse_or_danger"),
+        # a meeting with a dealer set, the old places, an offer nearly taken
+        ("called my old connect, hes on his way", "relapse_danger"),
+        ("cant stop driving past the old corner after work", "relapse_danger"),
+        ("dont know if i can make it through the weekend without picking up", "relapse_danger"),
+        ("en el trabajo me ofrecieron y por poco dije que si", "relapse_danger"),
+    ],
+)
+def test_attempts_farewells_threats_and_set_meetings_are_heard(text: str, category: str) -> None:
+    """Crises told by what just happened or what is arranged, with no crisis word, are read."""
+    assert _signal_category(text) is CrisisCategory(category), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "me meti dos tiras de subs y una botella de aguardiente, me estoy desvaneciendo",
+        "tome metadona con unas chelas y me estoy apagando",
+    ],
+)
+def test_an_opioid_with_drink_named_in_spanish_and_fading_is_an_overdose(text: str) -> None:
+    """Rum, aguardiente or beer named the Spanish way count as a depressant beside an opioid."""
+    signal = assess_rules(text)[0].signal
+    assert signal is not None, text
+    assert signal.category is CrisisCategory.OVERDOSE
+    assert signal.tier is Tier.CLEAR
+
+
+def test_a_dose_bought_days_after_leaving_a_clinic_is_relapse_danger() -> None:
+    """Leaving a clinic or an anexo days ago means lost tolerance, in Spanish as in English."""
+    text = "sali del internamiento hace tres dias y ya compre"
+    assert _signal_category(text) is CrisisCategory.RELAPSE_DANGER
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how should we approach my dad if we think hes cutting himself?",
+        "what should my wife look out for, the leaflet says it may increase suicidal thoughts",
+        "como le saco el tema a mi hija si creo que se esta lastimando?",
+        "how long does naloxone work? i heard an overdose can come back after it wears off",
+        "cuanto tarda en hacer efecto la naloxona? lei que una sobredosis puede volver",
+    ],
+)
+def test_a_calm_question_with_its_background_does_not_page(text: str) -> None:
+    """How to raise it with someone, what a leaflet warns of, or what the writer read or feels
+    now and then, asked calmly, is answered as a question."""
+    assessment, why = assess_rules(text)
+    assert assessment.signal is None, text
+    assert why == "question"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how long does narcan last? i heard it wears off and hes blue again right now",
+        "what should i watch for? i want to die tonight",
+        "is it normal? sometimes i think everyone would be better off without me",
+    ],
+)
+def test_a_question_beside_a_report_or_a_wish_to_die_still_pages(text: str) -> None:
+    """Background quiets only what is read or comes now and then; a report or a wish stands."""
+    assert assess_rules(text)[0].signal is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "me pase con las empanadas en la fiesta jaja estoy llenisimo",
+        "nos pasamos con la pizza",
+    ],
+)
+def test_too_much_food_is_no_overdose(text: str) -> None:
+    """ "Me pasé con" a dish is a figure of speech; "me pasé con" pills is still an overdose."""
+    assert assess_rules(text)[0].signal is None, text
+    assert _signal_category("me pase con las pastillas y me siento muy mal") is (
+        CrisisCategory.OVERDOSE
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "gonna kill my sister for taking my charger lol",
+        "this commute is going to kill me one day",
+        "la final estuvo de infarto, no me quedan unas",
+        "me pase de parada otra vez por ir viendo el celular",
+        "on the anniversary of my cousins overdose we light a candle at home",
+        "manana vamos a visitar su tumba, ya son tres anos sin mi hermano",
+    ],
+)
+def test_idioms_a_missed_stop_and_an_anniversary_stay_quiet(text: str) -> None:
+    """Killing someone over leftovers, a thrilling match, a missed bus stop or a grave visited
+    on an anniversary are no crisis told now."""
+    assert assess_rules(text)[0].signal is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "im going to kill him for what he did to my sister",
+        "me pase de pastillas y no puedo respirar",
+    ],
+)
+def test_a_threat_with_its_reason_and_too_many_pills_still_raise_a_signal(text: str) -> None:
+    """The exceptions are narrow: a grievance is not a trifle, and pills are not a bus stop."""
+    assert assess_rules(text)[0].signal is not None, text
