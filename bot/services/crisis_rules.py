@@ -127,6 +127,13 @@ def _slot_rules(form: str, slots: frozenset[str]) -> list[tuple[CrisisCategory, 
         found.append((CrisisCategory.OVERDOSE, Tier.CLEAR, who, "use+sedated"))
     elif "sedated_mild" in slots and slots & {"use", "opioid", "depressant", "overdose"}:
         found.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "use+drowsy"))
+    if ("drowsy_now" in slots and (drugs or "medicine" in slots)) or (
+        "unsure_dose" in slots and slots & {"drowsy_now", "sedated_mild", "sedated"}
+    ):
+        # A medicine or a drug and a person more sedated than a dose makes them ("seems more
+        # confused than usual since they changed her meds, shes sleeping a lot"), or not knowing
+        # whether too much was taken beside any sign of it: the "Are you safe?" check.
+        found.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "medicine+drowsy"))
     report = bool(slots & {"report_self", "report_other"})
     if {"opioid", "depressant"} <= slots and report:
         tier = Tier.CLEAR if "sedated" in slots else Tier.POSSIBLE
@@ -185,7 +192,20 @@ def _is_question(text: str, form: str, slots: frozenset[str]) -> bool:
         return False
     if "sedated_mild" in slots and report:
         return False
+    # "is that normal?" after a sign told of someone now is a worry, not a question; "is it
+    # normal to feel sleepy on methadone?" asks about a medicine in general.
+    if slots & _SEDATION_NOW and not _hypothetical(form) and not _GENERAL_ASK.search(form):
+        return False
     return not (report and slots & {"now", "overdose", "use"} and not _hypothetical(form))
+
+
+_SEDATION_NOW: Final = frozenset({"drowsy_now", "unsure_dose"})
+_GENERAL_ASK: Final = re.compile(
+    r"\b(?:(?:is it|its|es) (?:normal|common|ok|okay|safe|bad|usual) (?:to|for|que|sentir|tener)"
+    r"|(?:can|does|do|will|would|could) (?:\w+ ){1,3}(?:make|cause|get) (?:you|someone|people|u)"
+    r"|what (?:does|do) (?:\w+ ){0,3}look like|how (?:do|can) (?:i|you|we) (?:tell|know))\b",
+    re.ASCII,
+)
 
 
 def _general_question(slots: frozenset[str]) -> bool:
@@ -418,6 +438,7 @@ _USE_OR_BODY: Final = frozenset(
         "lost_tolerance",
         "sedated",
         "sedated_mild",
+        "drowsy_now",
         "unresponsive",
         "wont_wake",
         "other",
