@@ -400,3 +400,41 @@ def test_idioms_a_missed_stop_and_an_anniversary_stay_quiet(text: str) -> None:
 def test_a_threat_with_its_reason_and_too_many_pills_still_raise_a_signal(text: str) -> None:
     """The exceptions are narrow: a grievance is not a trifle, and pills are not a bus stop."""
     assert assess_rules(text)[0].signal is not None, text
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("found a rig and some foil in my nephews backpack", CrisisCategory.RELAPSE_DANGER),
+        ("encontre una jeringa en el cuarto de mi hermano", CrisisCategory.RELAPSE_DANGER),
+        (
+            "my sister stopped answering yesterday, she was in a bad place last time we talked",
+            CrisisCategory.SUICIDE,
+        ),
+        ("mi prima lleva dos dias sin responder y se oia muy mal", CrisisCategory.SUICIDE),
+        (
+            "had my injection at the clinic and my tongue is swelling, hard to breathe",
+            CrisisCategory.MEDICAL_EMERGENCY,
+        ),
+        ("me salieron ronchas y siento la garganta cerrando", CrisisCategory.MEDICAL_EMERGENCY),
+    ],
+)
+def test_paraphernalia_found_silence_after_a_bad_way_and_a_swelling_throat(
+    text: str, category: CrisisCategory
+) -> None:
+    """A relative's works found, someone last in a bad way who has gone silent, and an
+    allergic swelling of the throat each raise a signal of their kind."""
+    assert _signal_category(text) is category, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "found an old spoon from my using days in a box and threw it out",
+        "my throat is swollen from this cold, tea with honey all day",
+        "she wasnt answering because she was at work, all good",
+    ],
+)
+def test_an_old_spoon_a_cold_and_a_busy_friend_stay_quiet(text: str) -> None:
+    """The same words with nothing found of someone else's, no breathing trouble, no worry."""
+    assert assess_rules(text)[0].signal is None, text
