@@ -40,6 +40,7 @@ def test_a_medicine_and_sedation_told_now_is_a_possible_overdose(text: str) -> N
     [
         "my aunt is sleeping weird after her pain pills and wine, is this normal?",
         "mi abuela duerme mucho desde que le cambiaron las pastillas, eso es normal?",
+        "mi primo se esta quedando bien dormido despues de fumar, eso es malo?",
     ],
 )
 def test_is_this_normal_about_someone_now_is_a_worry_not_a_question(text: str) -> None:
