@@ -23,7 +23,7 @@ from bot.logs import quiet_libraries
 from bot.services.enrollment import EnrollmentError
 from bot.services.library_files import ContentError as LibraryContentError
 from bot.services.reports import ReportTemplateError
-from bot.storage.db import Database, MigrationError
+from bot.storage.db import Database, MigrationError, error_reason
 from bot.storage.engines import open_database
 from bot.texts import ContentError as TextsContentError
 
@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except psycopg.Error as exc:
         # The first line only: PostgreSQL's DETAIL lines may quote a row's values.
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = error_reason(exc)
         print(f"companion: database error: {reason}", file=sys.stderr)
         return EXIT_FAILURE
     except InvalidToken:

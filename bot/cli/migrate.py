@@ -14,6 +14,7 @@ import argparse
 
 from bot.cli.errors import CliError
 from bot.config import Settings
+from bot.storage.db import error_reason
 from bot.storage.lock import InstanceLock, InstanceLockedError
 
 
@@ -62,7 +63,7 @@ async def migrate_to(settings: Settings, args: argparse.Namespace) -> None:
         msg = f"{exc} ({where})"
         raise CliError(msg) from None
     except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = error_reason(exc)
         msg = f"copy to the {where} failed and was undone, the target is as it was: {reason}"
         raise CliError(msg) from None
     finally:

@@ -52,6 +52,16 @@ class DatabaseUnavailableError(OSError):
     to log in."""
 
 
+def error_reason(exc: BaseException) -> str:
+    """Return the first line of a database error, for a one-line message.
+
+    PostgreSQL's further lines (DETAIL, CONTEXT) may quote a row's values; the first never
+    holds a connection URL's password.
+    """
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def to_db_time(moment: datetime) -> str:
     """Return an aware datetime as the fixed-width UTC text stored in the database."""
     if moment.tzinfo is None:

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import psycopg
 
-from bot.storage.db import DatabaseUnavailableError
+from bot.storage.db import DatabaseUnavailableError, error_reason
 
 # "RC" + "poll" as a number: the polling worker's lock.
 POLLER_LOCK_KEY: Final = 0x5243_706F_6C6C
@@ -36,9 +36,7 @@ class PollerLock:
         try:
             conn = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
-            lines = str(exc).strip().splitlines()
-            reason = lines[0] if lines else type(exc).__name__
-            msg = f"cannot connect to the {self._where}: {reason}"
+            msg = f"cannot connect to the {self._where}: {error_reason(exc)}"
             raise DatabaseUnavailableError(msg) from None
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", (POLLER_LOCK_KEY,)).fetchone()
         if row is None or not row[0]:

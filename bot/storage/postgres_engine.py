@@ -34,10 +34,11 @@ from bot.storage.db import (
     Row,
     Statement,
     Transaction,
+    error_reason,
     migration_files,
     to_db_time,
 )
-from bot.storage.dialect import to_postgresql
+from bot.storage.dialect import CATALOG, to_postgresql
 
 log = logging.getLogger(__name__)
 
@@ -168,12 +169,6 @@ async def _in_order(
     return outcomes
 
 
-def _reason(exc: psycopg.Error) -> str:
-    """The first line of the server's or the driver's message (never the URL's password)."""
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
 class PostgresTransaction(Transaction):
     """A write transaction on one pooled connection; BEGIN and the write lock come with the
     first statement, so a block that runs none costs nothing."""
@@ -276,7 +271,7 @@ class PostgresDatabase(Database):
                 self._url, connect_timeout=int(CONNECT_TIMEOUT_SECONDS)
             )
         except psycopg.Error as exc:
-            msg = f"cannot connect to the {self.describe()}: {_reason(exc)}"
+            msg = f"cannot connect to the {self.describe()}: {error_reason(exc)}"
             raise DatabaseUnavailableError(msg) from None
         await probe.close()
         pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
@@ -375,11 +370,7 @@ class PostgresDatabase(Database):
 
     async def table_names(self) -> list[str]:
         """Return the bot's tables in the current schema, sorted."""
-        rows = await self.fetchall(
-            "SELECT table_name AS name FROM information_schema.tables "
-            "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' "
-            "ORDER BY table_name"
-        )
+        rows = await self.fetchall(CATALOG[self.engine].tables)
         return [str(row["name"]) for row in rows]
 
     async def migrate(self) -> list[int]:

@@ -33,6 +33,7 @@ from bot.storage.db import (
     migration_files,
     to_db_time,
 )
+from bot.storage.dialect import CATALOG
 
 BUSY_TIMEOUT_MS = 10_000
 WORKER_STOP_SECONDS = 10.0
@@ -292,10 +293,7 @@ class SqliteDatabase(Database):
 
     async def table_names(self) -> list[str]:
         """Return the names of the bot's tables (SQLite's own left out), sorted."""
-        rows = await self.fetchall(
-            "SELECT name FROM sqlite_master WHERE type = 'table' "
-            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
-        )
+        rows = await self.fetchall(CATALOG[self.engine].tables)
         return [str(row["name"]) for row in rows]
 
     def describe(self) -> str:
