@@ -33,13 +33,14 @@ from pydantic import SecretStr
 from telegram import Bot, Update
 from telegram.ext import Application
 
+from bench.updates import started_unthrottled
 from bot import callbacks
 from bot.app import build_application
 from bot.clock import SystemClock
 from bot.config import Settings, configure_libraries
 from bot.container import Services, build_services
-from bot.ratelimit import TelegramRateLimiter
 from scheduler.dispatch import Dispatcher
+from scheduler.jobs import build_dispatcher
 from tests.support.botapi import LocalBotApi
 from tests.support.updates import callback_update
 
@@ -53,17 +54,6 @@ UPDATE_IDS_PER_WORKER = 10_000_000
 App = Application[Any, Any, Any, Any, Any, Any]
 
 
-class _SecondPerReading:
-    """A monotonic clock that moves on a second at every reading: no limit is ever reached."""
-
-    def __init__(self) -> None:
-        self._now = 0.0
-
-    def __call__(self) -> float:
-        self._now += 1.0
-        return self._now
-
-
 def _settings(job: dict[str, Any]) -> Settings:
     url = job.get("database_url")
     return Settings(
@@ -75,21 +65,6 @@ def _settings(job: dict[str, Any]) -> Settings:
         data_encryption_key=SecretStr(job["encryption_key"]),
         chart_workers=0,
         telegram_base_url=job.get("base_url"),
-    )
-
-
-def _dispatcher(bot: Bot, services: Services) -> Dispatcher:
-    """Return the dispatcher as ``companion run`` builds it (scheduler/jobs.py)."""
-    settings = services.settings
-    return Dispatcher(
-        bot=bot,
-        reminders=services.reminders,
-        clock=services.clock,
-        repeats_allowed=settings.reminder_repeats,
-        max_in_flight=max(2 * settings.rate_limit_per_second, 10),
-        digests=services.weekly,
-        safety_net=services.safety_net,
-        worker=services.worker.id,
     )
 
 
@@ -128,7 +103,7 @@ async def _deliver(job: dict[str, Any]) -> dict[str, Any]:
     await bot.initialize()
     try:
         await services.worker.start()
-        dispatcher = _dispatcher(bot, services)
+        dispatcher = build_dispatcher(bot, services)
         started = await _ready_then_go()
         await _dispatch_all(dispatcher, settings.dispatch_interval_seconds)
         ended = time.time()
@@ -153,7 +128,7 @@ async def _fanout(job: dict[str, Any]) -> dict[str, Any]:
     services: Services = app.bot_data["services"]
     try:
         await services.worker.start()
-        dispatcher = _dispatcher(app.bot, services)
+        dispatcher = build_dispatcher(app.bot, services)
         started = await _ready_then_go()
         await _dispatch_all(dispatcher, settings.dispatch_interval_seconds)
         ended = time.time()
@@ -200,16 +175,7 @@ async def _check_in_all(app: App, patients: list[list[Update]]) -> None:
 
 async def _updates(job: dict[str, Any]) -> dict[str, Any]:
     settings = _settings(job)
-    peer = LocalBotApi()
-    limiter = TelegramRateLimiter(
-        overall_per_second=settings.rate_limit_per_second,
-        per_chat_interval=settings.rate_limit_per_chat_seconds,
-        monotonic=_SecondPerReading(),
-    )
-    app = build_application(settings, request=peer, start_scheduler=False, rate_limiter=limiter)
-    await app.initialize()
-    assert app.post_init is not None
-    await app.post_init(app)
+    app, peer = await started_unthrottled(settings)
     first_id = job["index"] * UPDATE_IDS_PER_WORKER + 1
     patients = [
         _checkin_taps(app, user, job["day"], first_id + n * TAPS_PER_CHECKIN)

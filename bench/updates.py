@@ -192,6 +192,12 @@ async def _companion(folder: Path) -> tuple[App, LocalBotApi]:
         data_encryption_key=SecretStr(generate_key()),
         chart_workers=0,
     )
+    return await started_unthrottled(settings)
+
+
+async def started_unthrottled(settings: Settings) -> tuple[App, LocalBotApi]:
+    """Start the real Application on an in-process peer, its limiter keeping its books but
+    never waiting (its clock moves a second at every reading), without the scheduler."""
     peer = LocalBotApi()
     limiter = TelegramRateLimiter(
         overall_per_second=settings.rate_limit_per_second,

@@ -11,6 +11,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from telegram import Bot
 from telegram.ext import Application, ContextTypes
 
 from bot.container import SERVICES_KEY, Services, get_services
@@ -22,6 +23,21 @@ log = logging.getLogger(__name__)
 DISPATCHER_KEY = "dispatcher"
 UPDATE_MEMORY = timedelta(hours=48)
 JOB_KWARGS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+
+
+def build_dispatcher(bot: Bot, services: Services) -> Dispatcher:
+    """Return the dispatcher a running bot uses, at the pace its settings allow."""
+    settings = services.settings
+    return Dispatcher(
+        bot=bot,
+        reminders=services.reminders,
+        clock=services.clock,
+        repeats_allowed=settings.reminder_repeats,
+        max_in_flight=max(2 * settings.rate_limit_per_second, 10),
+        digests=services.weekly,
+        safety_net=services.safety_net,
+        worker=services.worker.id,
+    )
 
 
 def get_dispatcher(application: Application[Any, Any, Any, Any, Any, Any]) -> Dispatcher:
@@ -40,16 +56,7 @@ async def start_jobs(
     made good) runs at once as a job rather than here: updates are answered meanwhile.
     """
     settings = services.settings
-    dispatcher = Dispatcher(
-        bot=application.bot,
-        reminders=services.reminders,
-        clock=services.clock,
-        repeats_allowed=settings.reminder_repeats,
-        max_in_flight=max(2 * settings.rate_limit_per_second, 10),
-        digests=services.weekly,
-        safety_net=services.safety_net,
-        worker=services.worker.id,
-    )
+    dispatcher = build_dispatcher(application.bot, services)
     application.bot_data[DISPATCHER_KEY] = dispatcher
     # Registers this worker and takes over the sends left under way by stopped ones.
     await services.worker.start()
