@@ -32,8 +32,8 @@ MIN_RETENTION_DAYS = 30
 MIN_WEBHOOK_SECRET = 16
 _WEBHOOK_SECRET = re.compile(rf"[A-Za-z0-9_-]{{{MIN_WEBHOOK_SECRET},256}}")
 _POSTGRES_URL = re.compile(r"postgres(?:ql)?://\S+")
-# Settings whose value must never be echoed in an error line.
-_SECRET_NAMES = ("TOKEN", "KEY")
+# Settings whose value must never be echoed in an error line (a database URL holds a password).
+_SECRET_NAMES = ("TOKEN", "KEY", "DATABASE_URL")
 # How much of a bad value an error line quotes.
 _SHOWN_LIMIT = 60
 
