@@ -118,7 +118,9 @@ def _slot_rules(form: str, slots: frozenset[str]) -> list[tuple[CrisisCategory, 
         # A body that does not wake or breathe: after drugs it is an overdose (naloxone first),
         # otherwise another medical emergency; the answer starts with the emergency number.
         # Blue or grey lips and skin are the look of an opioid overdose.
-        overdose = drugs or "cyanosis" in slots
+        # One that does not wake after a night out is read as an overdose too: something was
+        # most likely taken.
+        overdose = drugs or "cyanosis" in slots or "partying" in slots
         category = CrisisCategory.OVERDOSE if overdose else CrisisCategory.MEDICAL_EMERGENCY
         found.append((category, Tier.CLEAR, who, "unresponsive"))
     if "overdose" in slots:
@@ -127,12 +129,14 @@ def _slot_rules(form: str, slots: frozenset[str]) -> list[tuple[CrisisCategory, 
         found.append((CrisisCategory.OVERDOSE, Tier.CLEAR, who, "use+sedated"))
     elif "sedated_mild" in slots and slots & {"use", "opioid", "depressant", "overdose"}:
         found.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "use+drowsy"))
-    if ("drowsy_now" in slots and (drugs or "medicine" in slots)) or (
+    out_partying = "partying" in slots and who is Who.OTHER and "sober" not in form
+    if ("drowsy_now" in slots and (drugs or "medicine" in slots or out_partying)) or (
         "unsure_dose" in slots and slots & {"drowsy_now", "sedated_mild", "sedated"}
     ):
-        # A medicine or a drug and a person more sedated than a dose makes them ("seems more
-        # confused than usual since they changed her meds, shes sleeping a lot"), or not knowing
-        # whether too much was taken beside any sign of it: the "Are you safe?" check.
+        # A medicine, a drug or someone else's night out and a person more sedated than a dose
+        # makes them ("seems more confused than usual since they changed her meds, shes sleeping
+        # a lot", "roommate's been asleep 14 hours since the party, snoring real loud"), or not
+        # knowing whether too much was taken beside any sign of it: the "Are you safe?" check.
         found.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "medicine+drowsy"))
     report = bool(slots & {"report_self", "report_other"})
     if {"opioid", "depressant"} <= slots and report:
@@ -167,6 +171,10 @@ _INTENT_IN_QUESTION: Final = re.compile(
     r"|will it|to) (?:take|die|kill)|lethal dose|fatal dose|dosis letal|dosis mortal|painless"
     r"|asking for me|for me|(?:whats|what is) (?:even )?the point|para que|de que sirve"
     r"|let it happen"
+    # Asking to be talked out of it: "tell me why i shouldnt", "dame una razon para no".
+    # Only at a sentence's end: "tell me why i shouldnt mix them?" asks about a medicine.
+    r"|(?:tell me why (?:i (?:shouldnt|should not)|not to)|give me (?:one|a) (?:good )?reason"
+    r" (?:not to|why i shouldnt)|convince me not to|dame una razon para no)(?= \.|$)"
     r"|perdone)\b",
     re.ASCII,
 )
@@ -213,9 +221,16 @@ def _general_question(slots: frozenset[str]) -> bool:
     return "help_frame" in slots or "first_person" not in slots
 
 
+# "if" and "si" after not knowing or forgetting mean "whether": "not sure if i took my dose
+# twice", "no se si se la tomo" tell of something that may have happened, not a supposition.
+_WHETHER: Final = (
+    r"(?<!not sure )(?<!unsure )(?<!dont know )(?<!dunno )(?<!idk )(?<!forgot )(?<!remember )"
+    r"(?<!wonder )(?<!no idea )(?<!no se )(?<!no sabe )(?<!no sabemos )(?<!acuerdo )(?<!olvido )"
+    r"(?<!olvide )"
+)
 _HYPOTHETICAL: Final = re.compile(
-    r"\b(?:if (?:i|you|someone|somebody|a person|they|he|she)|what if|si (?:yo |alguien |una"
-    r" persona |me |se )?\w+|que pasa si|in case)\b",
+    rf"\b(?:{_WHETHER}if (?:i|you|someone|somebody|a person|they|he|she)|what if"
+    rf"|{_WHETHER}si (?:yo |alguien |una persona |me |se )?\w+|que pasa si|in case)\b",
     re.ASCII,
 )
 
@@ -239,6 +254,7 @@ _PRESENT_RULES: Final = frozenset(
         "farewell_or_passive_wish",
         "use+danger",
         "intent_to_use_now",
+        "injection_site_infection",
     }
 )
 

@@ -438,3 +438,49 @@ def test_paraphernalia_found_silence_after_a_bad_way_and_a_swelling_throat(
 def test_an_old_spoon_a_cold_and_a_busy_friend_stay_quiet(text: str) -> None:
     """The same words with nothing found of someone else's, no breathing trouble, no worry."""
     assert assess_rules(text)[0].signal is None, text
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("the rig is loaded and ive been clean since june. give me one reason not to", None),
+        ("tengo una jeringa lista, llevo meses limpio. dame una razon para no", None),
+        ("if he touches my sister again im putting a bullet in him", CrisisCategory.HARM_TO_OTHERS),
+        ("le voy a meter un balazo a ese tipo si vuelve", CrisisCategory.HARM_TO_OTHERS),
+        (
+            "my forearm is red and full of pus where i used to inject, and im shivering",
+            CrisisCategory.MEDICAL_EMERGENCY,
+        ),
+        ("tengo el brazo inflamado donde me picaba y me duele mucho", None),
+        (
+            "he cant keep anything down, 4 days into withdrawal and getting weaker",
+            CrisisCategory.MEDICAL_EMERGENCY,
+        ),
+        ("mi mama no retiene ni el agua desde hace tres dias, esta bien debil", None),
+        ("tengo unas ganas tremendas de consumir y estoy sola", CrisisCategory.RELAPSE_DANGER),
+    ],
+)
+def test_a_ready_needle_a_bullet_an_infected_site_and_days_without_water(
+    text: str, category: CrisisCategory | None
+) -> None:
+    """A needle ready with lost tolerance and a plea to be talked out of it, a bullet meant
+    for someone, an injection site gone bad, days of keeping nothing down in withdrawal, and
+    a strong craving told alone each raise a signal (of the kind given, where one is)."""
+    signal = assess_rules(text)[0].signal
+    assert signal is not None, text
+    if category is not None:
+        assert signal.category is category, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my knee is swollen where i hit it on the table",
+        "tengo unas ganas horribles de ver a mis hijos",
+        "tell me why i should keep going to group, honestly",
+    ],
+)
+def test_a_bruise_a_longing_and_a_plain_why_stay_quiet(text: str) -> None:
+    """A swelling from a knock, "ganas" of something harmless and an ordinary "tell me why"
+    raise nothing."""
+    assert assess_rules(text)[0].signal is None, text

@@ -84,3 +84,100 @@ def test_talk_me_out_of_it_is_no_sedation() -> None:
     """ "Out of it" as in "talk me out of it" is not a person out of it."""
     signal = assess_rules("the bag is right here, please talk me out of it")[0].signal
     assert signal is None or signal.category is not CrisisCategory.OVERDOSE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pretty sure i took my bupe twice this morning, feeling groggy",
+        "i forgot whether i already had my methadone so i took it, now kinda woozy",
+        "accidentally took my evening meds at lunch too and im wobbly",
+        "took half a bar on top of my dose, the room is spinning",
+        "se me olvido si me tome la metadona y me tome otra, ando atontado",
+        "mi tia se tomo sus pastillas por error dos veces y anda mareada",
+        "had a perc on top of my methadone, feeling a bit off",
+        "took my meds with a couple beers and i feel really slow",
+        "mi abuelo no deja de cabecear desde que se tomo sus medicinas",
+    ],
+)
+def test_a_dose_taken_twice_or_by_mistake_with_a_sign_is_a_possible_overdose(text: str) -> None:
+    """Forgetting whether a dose was taken, doubling it or an extra by mistake, beside a sign
+    of a head that is not right (groggy, woozy, wobbly, spinning, atontado), is the check."""
+    signal = assess_rules(text)[0].signal
+    assert signal is not None, text
+    assert signal.category is CrisisCategory.OVERDOSE, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not sure if i took my sub twice, feel pretty drowsy, should i be worried?",
+        "dont know if she took her pills two times, she seems out of it, what do i do?",
+        "no se si se tomo la dosis dos veces, anda muy mareado, que hago?",
+    ],
+)
+def test_not_sure_if_is_whether_not_a_supposition(text: str) -> None:
+    """ "Not sure if" and "no se si" tell of something that may have happened; they do not
+    make a question of a report, as "what if" would."""
+    assessment, why = assess_rules(text)
+    assert assessment.signal is not None, text
+    assert why is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my brother got back from a party and he's been out for 13 hours, snoring super loud",
+        "mi hijo ronca bien fuerte desde que llego de la fiesta y no se despierta bien",
+    ],
+)
+def test_someone_asleep_for_hours_after_a_night_out_is_a_possible_overdose(text: str) -> None:
+    """Hours of sleep or a hard snore after someone's night out: someone should check."""
+    signal = assess_rules(text)[0].signal
+    assert signal is not None, text
+    assert signal.category is CrisisCategory.OVERDOSE, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my doctor doubled my dose last week and i feel a bit sleepy",
+        "my head is spinning with all these appointments, took the bus twice today",
+        "went to a party sober and it was great, kinda out of it today from no sleep",
+        "my husband snores loud every night",
+        "can you tell me why i shouldnt mix alcohol with my suboxone?",
+    ],
+)
+def test_a_prescribed_change_an_idiom_and_a_sober_night_stay_quiet(text: str) -> None:
+    """A dose the prescriber raised, a spinning head of errands, the writer's own sober party
+    and a question about mixing raise nothing."""
+    assert assess_rules(text)[0].signal is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "took a lot more of my klonopin than i was supposed to",
+        "grandma's pill organizer for the whole week is empty and she's napping",
+        "walked in and found my toddler with my strips on the floor",
+    ],
+)
+def test_more_than_prescribed_an_emptied_week_and_a_child_with_the_pills(text: str) -> None:
+    """More of a medicine than meant, a week's pill box emptied, a small child found with the
+    medicine: each is read as an overdose."""
+    signal = assess_rules(text)[0].signal
+    assert signal is not None, text
+    assert signal.category is CrisisCategory.OVERDOSE, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the bus was so slow today and i took my dose late",
+        "took more time than i thought to get to the clinic",
+        "i took the day off work and feel good",
+    ],
+)
+def test_slow_buses_more_time_and_a_day_off_stay_quiet(text: str) -> None:
+    """ "Slow", "more than i thought" and "off" about the day, not a body or a medicine."""
+    assert assess_rules(text)[0].signal is None, text
