@@ -458,6 +458,7 @@ def test_an_old_spoon_a_cold_and_a_busy_friend_stay_quiet(text: str) -> None:
         ),
         ("mi mama no retiene ni el agua desde hace tres dias, esta bien debil", None),
         ("tengo unas ganas tremendas de consumir y estoy sola", CrisisCategory.RELAPSE_DANGER),
+        ("linking up with my old plug after work, pretty sure its fent", None),
     ],
 )
 def test_a_ready_needle_a_bullet_an_infected_site_and_days_without_water(

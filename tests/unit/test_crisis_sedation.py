@@ -129,6 +129,7 @@ def test_not_sure_if_is_whether_not_a_supposition(text: str) -> None:
     [
         "my brother got back from a party and he's been out for 13 hours, snoring super loud",
         "mi hijo ronca bien fuerte desde que llego de la fiesta y no se despierta bien",
+        "mi sobrino volvio de la fiesta y esta como ausente, casi no responde",
     ],
 )
 def test_someone_asleep_for_hours_after_a_night_out_is_a_possible_overdose(text: str) -> None:
@@ -160,6 +161,7 @@ def test_a_prescribed_change_an_idiom_and_a_sober_night_stay_quiet(text: str) ->
         "took a lot more of my klonopin than i was supposed to",
         "grandma's pill organizer for the whole week is empty and she's napping",
         "walked in and found my toddler with my strips on the floor",
+        "my niece ate an edible out of my bag and she's so sleepy",
     ],
 )
 def test_more_than_prescribed_an_emptied_week_and_a_child_with_the_pills(text: str) -> None:
@@ -176,8 +178,12 @@ def test_more_than_prescribed_an_emptied_week_and_a_child_with_the_pills(text: s
         "the bus was so slow today and i took my dose late",
         "took more time than i thought to get to the clinic",
         "i took the day off work and feel good",
+        "my little brother ate all my gummy bears again",
+        "mi hija casi no habla conmigo desde que entro a la prepa",
+        "my nephew took my phone charger again",
     ],
 )
 def test_slow_buses_more_time_and_a_day_off_stay_quiet(text: str) -> None:
-    """ "Slow", "more than i thought" and "off" about the day, not a body or a medicine."""
+    """ "Slow", "more than i thought" and "off" about the day, candy eaten, a quiet teenager
+    and a borrowed charger: not a body, a medicine or someone kept from calling."""
     assert assess_rules(text)[0].signal is None, text
