@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the eighth set when it was measured once as
-# the held-out set: recall 307/315, overdose 119/122, explicit suicide 33/33, false alarms
-# 17/235 (the README keeps them). The eighth set is tuning data now; the floors wait for the
-# next set at HELDOUT_FILE, which a later change must not measure below them.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the ninth, when it
+# was measured once: recall 387/392, overdose 164/167, explicit suicide 45/45, false alarms
+# 18/230 (the README keeps them). A later change that lowers any of them on this set fails
+# here; a change tuned on this set would burn it, and needs a tenth set.
 HELDOUT_FLOORS = {
-    "recall": 307 / 315,
-    "recall_overdose": 119 / 122,
-    "recall_explicit_suicide": 33 / 33,
+    "recall": 387 / 392,
+    "recall_overdose": 164 / 167,
+    "recall_explicit_suicide": 45 / 45,
 }
-HELDOUT_FALSE_ALARM_CEILING = 17 / 235
+HELDOUT_FALSE_ALARM_CEILING = 18 / 230
 
 
 @pytest.mark.skipif(
