@@ -123,7 +123,7 @@ def _slot_rules(form: str, slots: frozenset[str]) -> list[tuple[CrisisCategory, 
         overdose = drugs or "cyanosis" in slots or "partying" in slots
         category = CrisisCategory.OVERDOSE if overdose else CrisisCategory.MEDICAL_EMERGENCY
         found.append((category, Tier.CLEAR, who, "unresponsive"))
-    if "overdose" in slots:
+    if slots & {"overdose", "overdosing_now"}:
         found.append((CrisisCategory.OVERDOSE, Tier.CLEAR, who, "overdose"))
     if "sedated" in slots and drugs:
         found.append((CrisisCategory.OVERDOSE, Tier.CLEAR, who, "use+sedated"))
@@ -138,6 +138,9 @@ def _slot_rules(form: str, slots: frozenset[str]) -> list[tuple[CrisisCategory, 
         # a lot", "roommate's been asleep 14 hours since the party, snoring real loud"), or not
         # knowing whether too much was taken beside any sign of it: the "Are you safe?" check.
         found.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "medicine+drowsy"))
+    if "unsure_amount" in slots:
+        # Not knowing how much or how many was taken is the check even with no sign yet.
+        found.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "unsure_amount"))
     report = bool(slots & {"report_self", "report_other"})
     if {"opioid", "depressant"} <= slots and report:
         tier = Tier.CLEAR if "sedated" in slots else Tier.POSSIBLE
@@ -196,7 +199,9 @@ def _is_question(text: str, form: str, slots: frozenset[str]) -> bool:
     if not asked or _INTENT_IN_QUESTION.search(form):
         return False
     report = bool(slots & _REPORTS)
-    if slots & {"unresponsive", "sedated"} and (report or not _hypothetical(form)):
+    if slots & {"unresponsive", "sedated", "overdosing_now"} and (
+        report or not _hypothetical(form)
+    ):
         return False
     if "sedated_mild" in slots and report:
         return False
@@ -207,7 +212,7 @@ def _is_question(text: str, form: str, slots: frozenset[str]) -> bool:
     return not (report and slots & {"now", "overdose", "use"} and not _hypothetical(form))
 
 
-_SEDATION_NOW: Final = frozenset({"drowsy_now", "unsure_dose"})
+_SEDATION_NOW: Final = frozenset({"drowsy_now", "unsure_dose", "unsure_amount"})
 _GENERAL_ASK: Final = re.compile(
     r"\b(?:(?:is it|its|es) (?:normal|common|ok|okay|safe|bad|usual) (?:to|for|que|sentir|tener)"
     r"|(?:can|does|do|will|would|could) (?:\w+ ){1,3}(?:make|cause|get) (?:you|someone|people|u)"
@@ -242,7 +247,7 @@ def _hypothetical(form: str) -> bool:
 # Readings that a memory, a film or an idiom can explain away ("2 years ago I overdosed",
 # "that movie was an overdose of cheese", "my boss is gonna kill me"); a reading that also has
 # a present sign (a body that does not respond, sedation, a plan) is never explained away.
-_PRESENT_SIGNS: Final = frozenset({"unresponsive", "sedated", "wont_wake"})
+_PRESENT_SIGNS: Final = frozenset({"unresponsive", "sedated", "wont_wake", "overdosing_now"})
 _PRESENT_RULES: Final = frozenset(
     {
         "means_and_finality",
@@ -306,7 +311,13 @@ def _present(reading: Reading) -> bool:
 
 
 def _explained_away(reading: Reading, slots: frozenset[str]) -> bool:
-    if _present(reading) or slots & _PRESENT_SIGNS:
+    if slots & _PRESENT_SIGNS:
+        return False
+    if "resisted" in slots and reading[0] is CrisisCategory.RELAPSE_DANGER:
+        # "drove past my old dealers house and didnt even slow down. proud of me": the pull
+        # told is one resisted, even where the words name a dealer's house.
+        return True
+    if _present(reading):
         return False
     if slots & {"hyperbole", "joking"} and reading[0] in _HYPERBOLE_CATEGORIES:
         # "i'd rather die than go back to that bar", "overdosed on tacos", "kill me now jk":
@@ -336,9 +347,13 @@ def _explained_away(reading: Reading, slots: frozenset[str]) -> bool:
         CrisisCategory.SUICIDE,
     }:
         return True
+    # A memory ("2 years since my overdose", "back in 2018") explains a reading unless
+    # something is told as present; survival or recovery told after it ("and survived",
+    # "doing good these days") keeps it a memory.
+    recovered = "recovered" in slots
     return (
-        "remembrance" in slots
-        and "present" not in slots
+        ("remembrance" in slots or (recovered and "past" in slots))
+        and ("present" not in slots or recovered)
         and reading[0] is not CrisisCategory.ABUSE_OR_DANGER
     )
 

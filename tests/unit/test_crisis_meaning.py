@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from bot.models import CrisisCategory
+from bot.models import CrisisCategory as C
 from bot.services.crisis_rules import assess_rules
 from bot.services.crisis_signal import Tier
 
@@ -485,3 +486,68 @@ def test_a_bruise_a_longing_and_a_plain_why_stay_quiet(text: str) -> None:
     """A swelling from a knock, "ganas" of something harmless and an ordinary "tell me why"
     raise nothing."""
     assert assess_rules(text)[0].signal is None, text
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("my cousin is overdosing in the bathroom, does anyone have narcan??", C.OVERDOSE),
+        ("creo que mi vecino se esta sobredosando, alguien tiene naloxona?", C.OVERDOSE),
+        ("idk how many i swallowed honestly", C.OVERDOSE),
+        ("no se cuantas me tome la verdad", C.OVERDOSE),
+        ("are my fingertips supposed to look kinda bluish? just sleepy otherwise", C.OVERDOSE),
+        ("ando con la cuchilla en la mano, no aguanto", C.SELF_HARM),
+        ("i need to cut rn, nothing else works", C.SELF_HARM),
+        ("skipped my vivitrol shot this month and got a number from a dude at the shelter", None),
+    ],
+)
+def test_an_overdose_told_now_an_unknown_amount_blue_fingers_a_blade_a_skipped_blocker(
+    text: str, category: CrisisCategory | None
+) -> None:
+    """An overdose happening now asked about, not knowing how many were taken, fingers going
+    bluish, a blade held or a need to cut, a blocker skipped beside a dealer's number: each
+    raises a signal (of the kind given, where one is), never a calm question."""
+    signal = assess_rules(text)[0].signal
+    assert signal is not None, text
+    if category is not None:
+        assert signal.category is category, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what are the signs someone is overdosing vs just really high?",
+        "the whole office is overdosing on pumpkin spice this week",
+        "five years since my brother overdosed, we planted a tree for him today",
+        "hoy se cumplen dos anos desde mi sobredosis y estoy limpio",
+        "my uncle od'd back in 2016 and survived, now he runs a recovery house",
+        "back when i was using they hit me with narcan twice in one night. glad im alive",
+        "was suicidal a lot in my twenties, in a much better place now",
+        "the paper says overdose deaths went down again this year",
+        "signed up for the suicide prevention walk with my group",
+        "bad dream about using last night, woke up fine",
+        "my nephew nearly gave me a heart attack hiding behind the door",
+        "me muero de la risa con este grupo, literal",
+        "este partido me va a matar del coraje",
+        "i could kill my roommate for finishing the coffee lol",
+        "walked past the corner where i used to cop and kept going. proud of myself",
+    ],
+)
+def test_memories_news_dreams_idioms_and_a_pull_resisted_stay_quiet(text: str) -> None:
+    """A general question about the signs, a figure of speech, an anniversary, a survival told
+    after a year, news figures, a prevention walk, a dream, laughter, a match, and a walk past
+    the corner raise nothing."""
+    assert assess_rules(text)[0].signal is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "two years since my overdose but tonight im thinking of doing the same amount again",
+        "drove past my dealers house and didnt stop, but im going back there tonight",
+        "i was suicidal back then and survived, but its back and i have a plan tonight",
+    ],
+)
+def test_a_memory_or_a_pull_resisted_with_a_but_still_raises_a_signal(text: str) -> None:
+    """A "but" after the memory or the pull resisted undoes it: what follows is told now."""
+    assert assess_rules(text)[0].signal is not None, text
