@@ -187,3 +187,31 @@ def test_slow_buses_more_time_and_a_day_off_stay_quiet(text: str) -> None:
     """ "Slow", "more than i thought" and "off" about the day, candy eaten, a quiet teenager
     and a borrowed charger: not a body, a medicine or someone kept from calling."""
     assert assess_rules(text)[0].signal is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my dad keeps dozing off mid conversation, hes on percocet after his surgery",
+        "mi tio se quedo dormido a media comida, se tomo algo en la fiesta",
+        "le pusimos la naloxona y desperto pero ya se esta volviendo a dormir",
+    ],
+)
+def test_asleep_mid_sentence_after_a_drug_and_naloxone_wearing_off(text: str) -> None:
+    """Falling asleep mid-sentence after a drug, or sinking again after naloxone worked for a
+    while (it wears off before the opioid does), is read as an overdose."""
+    signal = assess_rules(text)[0].signal
+    assert signal is not None, text
+    assert signal.category is CrisisCategory.OVERDOSE, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my toddler fell asleep mid sentence lol so cute",
+        "mi bebe por fin se esta volviendo a dormir",
+    ],
+)
+def test_a_child_falling_asleep_with_nothing_taken_stays_quiet(text: str) -> None:
+    """The same sleep with no drug or medicine named raises nothing."""
+    assert assess_rules(text)[0].signal is None, text
