@@ -138,8 +138,9 @@ def _slot_rules(form: str, slots: frozenset[str]) -> list[tuple[CrisisCategory, 
         # a lot", "roommate's been asleep 14 hours since the party, snoring real loud"), or not
         # knowing whether too much was taken beside any sign of it: the "Are you safe?" check.
         found.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "medicine+drowsy"))
-    if "unsure_amount" in slots:
-        # Not knowing how much or how many was taken is the check even with no sign yet.
+    if slots & {"unsure_amount", "double_dose"}:
+        # Not knowing how much or how many was taken, or taking a dose again after not knowing
+        # whether it was taken, is the check even with no sign yet.
         found.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "unsure_amount"))
     report = bool(slots & {"report_self", "report_other"})
     if {"opioid", "depressant"} <= slots and report:
@@ -195,6 +196,9 @@ def _is_question(text: str, form: str, slots: frozenset[str]) -> bool:
         # "si llamo al 911 por una sobredosis, me pueden arrestar?": a conditional asked about
         # the writer, with nothing reported, is a question too.
         or (marked and _hypothetical(form) and not slots & _REPORTS)
+        # "if someone is on suboxone and takes fent can they still od": a supposition about
+        # someone, asked, with or without its question mark.
+        or (_hypothetical(form) and _ASKED_ABOUT_SOMEONE.search(form) is not None)
     )
     if not asked or _INTENT_IN_QUESTION.search(form):
         return False
@@ -212,7 +216,12 @@ def _is_question(text: str, form: str, slots: frozenset[str]) -> bool:
     return not (report and slots & {"now", "overdose", "use"} and not _hypothetical(form))
 
 
-_SEDATION_NOW: Final = frozenset({"drowsy_now", "unsure_dose", "unsure_amount"})
+_ASKED_ABOUT_SOMEONE: Final = re.compile(
+    r"\b(?:can|could|would|will|should|do|does) (?:they|he|she|someone|somebody|a person|people)"
+    r" (?:still )?(?:\w+ )?(?:od|overdose|die|be ok|be okay|be fine|survive|live|get hurt)\b",
+    re.ASCII,
+)
+_SEDATION_NOW: Final = frozenset({"drowsy_now", "unsure_dose", "unsure_amount", "double_dose"})
 _GENERAL_ASK: Final = re.compile(
     r"\b(?:(?:is it|its|es) (?:normal|common|ok|okay|safe|bad|usual) (?:to|for|que|sentir|tener)"
     r"|(?:can|does|do|will|would|could) (?:\w+ ){1,3}(?:make|cause|get) (?:you|someone|people|u)"

@@ -551,3 +551,52 @@ def test_memories_news_dreams_idioms_and_a_pull_resisted_stay_quiet(text: str) -
 def test_a_memory_or_a_pull_resisted_with_a_but_still_raises_a_signal(text: str) -> None:
     """A "but" after the memory or the pull resisted undoes it: what follows is told now."""
     assert assess_rules(text)[0].signal is not None, text
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("sliced my forearm open with a razor, it wont stop bleeding", None),
+        ("me abri las venas con una navaja, hay mucha sangre", None),
+        ("mi hermano durmio en la tina, estaba bien ido cuando lo saque, anoche se drogo", None),
+        ("creo que me zarpe con lo de anoche, todo se siente lejos", C.OVERDOSE),
+        ("took one of those online bars with my methadone, feel like im underwater", C.OVERDOSE),
+        ("primera vez que me meto desde que sali, mi tolerancia bajo, me siento pesado", None),
+        ("my dad's smile went crooked on one side and he cant find his words", None),
+        ("tengo la vivitrol pero me voy a meter un monton para sentir algo", C.RELAPSE_DANGER),
+        ("idk if i took my methadone so i took it again anyway lol", C.OVERDOSE),
+        ("one of my strips is missing and the baby was on the floor with my bag", C.OVERDOSE),
+    ],
+)
+def test_an_opened_wrist_a_tub_an_argentine_overdo_and_a_missing_strip(
+    text: str, category: CrisisCategory | None
+) -> None:
+    """A wrist opened, someone asleep in a tub after using, "me zarpe", a pill bought online
+    and an underwater feeling, a first use since tolerance dropped, a crooked smile, the
+    blocker beaten, a dose retaken after forgetting, a strip missing near a baby: each raises
+    a signal (of the kind given, where one is)."""
+    signal = assess_rules(text)[0].signal
+    assert signal is not None, text
+    if category is not None:
+        assert signal.category is category, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "if someone takes xanax with methadone can they still die from it",
+        "i swear ill kill my sister if she takes my charger again lol",
+        "mi mama dice que la voy a matar de un susto con la moto",
+        "always thought id be dead by 25, now im 27 and 2 yrs clean",
+        "hoy se cumplen tres anos de que mi primo murio por sobredosis, le llevamos flores",
+        "my brother shared his story about his overdose at group, it was powerful",
+        "saw a tiktok about narcan, ordered some for my car",
+        "hoy vi a mi antiguo dealer, le dije que no y segui caminando",
+    ],
+)
+def test_a_question_about_someone_trifles_anniversaries_and_stories_stay_quiet(
+    text: str,
+) -> None:
+    """A supposition asked about someone, a threat over a charger or a scare, a death once
+    expected, an anniversary, a story shared in group, a video, a dealer refused: nothing."""
+    assert assess_rules(text)[0].signal is None, text
