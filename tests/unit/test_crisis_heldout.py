@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the tenth set when it was measured once as
-# the held-out set: recall 380/389, overdose 170/176, explicit suicide 42/42, false alarms
-# 21/214 (the README keeps them). The tenth set is tuning data now; the floors wait for the
-# next set at HELDOUT_FILE, which a later change must not measure below them.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the eleventh, when
+# it was measured once: recall 368/374, overdose 169/174, explicit suicide 37/37, false
+# alarms 21/216 (the README keeps them). A later change that lowers any of them on this set
+# fails here; a change tuned on this set would burn it, and needs a twelfth set.
 HELDOUT_FLOORS = {
-    "recall": 380 / 389,
-    "recall_overdose": 170 / 176,
-    "recall_explicit_suicide": 42 / 42,
+    "recall": 368 / 374,
+    "recall_overdose": 169 / 174,
+    "recall_explicit_suicide": 37 / 37,
 }
-HELDOUT_FALSE_ALARM_CEILING = 21 / 214
+HELDOUT_FALSE_ALARM_CEILING = 21 / 216
 
 
 @pytest.mark.skipif(
