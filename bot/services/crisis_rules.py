@@ -223,7 +223,9 @@ _ASKED_ABOUT_SOMEONE: Final = re.compile(
 )
 _SEDATION_NOW: Final = frozenset({"drowsy_now", "unsure_dose", "unsure_amount", "double_dose"})
 _GENERAL_ASK: Final = re.compile(
+    # "is it normal to be this sleepy" asks about the writer now, not in general.
     r"\b(?:(?:is it|its|es) (?:normal|common|ok|okay|safe|bad|usual) (?:to|for|que|sentir|tener)"
+    r"(?! (?:be |feel |estar |sentirse |que )?(?:this|that|so|tan|asi|uno respire)\b)"
     r"|(?:can|does|do|will|would|could) (?:\w+ ){1,3}(?:make|cause|get) (?:you|someone|people|u)"
     r"|what (?:does|do) (?:\w+ ){0,3}look like|how (?:do|can) (?:i|you|we) (?:tell|know))\b",
     re.ASCII,
@@ -241,6 +243,8 @@ _WHETHER: Final = (
     r"(?<!not sure )(?<!unsure )(?<!dont know )(?<!dunno )(?<!idk )(?<!forgot )(?<!remember )"
     r"(?<!wonder )(?<!no idea )(?<!no se )(?<!no sabe )(?<!no sabemos )(?<!acuerdo )(?<!olvido )"
     r"(?<!olvide )"
+    # "is it bad if someone you love is hard to wake": a worry about a present case.
+    r"(?<!is it bad )(?<!is it normal )(?<!is it ok )(?<!is it okay )(?<!es malo )(?<!es normal )"
 )
 _HYPOTHETICAL: Final = re.compile(
     rf"\b(?:{_WHETHER}if (?:i|you|someone|somebody|a person|they|he|she)|what if"
@@ -273,9 +277,17 @@ _PRESENT_RULES: Final = frozenset(
 )
 
 
-def _told_outside_the_question(forms: tuple[str, ...]) -> CrisisSignal | None:
+def _told_outside_the_question(
+    forms: tuple[str, ...], *, after_a_memory: bool = False
+) -> CrisisSignal | None:
     """Return the crisis told in one sentence of several, each read on its own ("esto es un
-    adios. does suboxone interact with ibuprofen?"); None when there is none."""
+    adios. does suboxone interact with ibuprofen?"); None when there is none.
+
+    ``after_a_memory``: the whole message was read as a memory, a film or an idiom. A sentence
+    of it that names an overdose, a symptom or a relapse with nothing told as now ("conte mi
+    historia en el grupo, lo de la sobredosis en el carro") is part of that memory; one that
+    tells something now ("tonight i took too many"), and any wish to die or threat, is not.
+    """
     if len(forms) < 2:  # one sentence: the question is the whole message
         return None
     sentences = [part.strip() for part in forms[-1].split(" . ") if part.strip()]
@@ -295,6 +307,11 @@ def _told_outside_the_question(forms: tuple[str, ...]) -> CrisisSignal | None:
         for sentence, signal in signals
         if signal is not None
         and not (signal.category in _EDUCATIONAL_CATEGORIES and _BACKGROUND.search(sentence))
+        and not (
+            after_a_memory
+            and signal.category in _EDUCATIONAL_CATEGORIES
+            and not slots_of(sentence) & _TOLD_NOW
+        )
     ]
     if not found:
         return None
@@ -302,6 +319,23 @@ def _told_outside_the_question(forms: tuple[str, ...]) -> CrisisSignal | None:
     return min(found, key=lambda sig: (sig.tier is not Tier.CLEAR, rank[sig.category]))
 
 
+_TOLD_NOW: Final = frozenset(
+    {
+        "now",
+        "present",
+        "report_self",
+        "report_other",
+        "future_use",
+        "unresponsive",
+        "sedated",
+        "wont_wake",
+        "overdosing_now",
+        "drowsy_now",
+        "unsure_dose",
+        "unsure_amount",
+        "double_dose",
+    }
+)
 _BACKGROUND: Final = re.compile(
     r"\b(?:i (?:read|heard|saw)|(?:read|heard) (?:that|somewhere)|they say|people say|apparently"
     r"|supposedly|lei|escuche|oi|dicen que|sometimes|every (?:now and then|once in a while)"
@@ -446,7 +480,7 @@ def assess_rules(text: str) -> tuple[Assessment, str | None]:
     readings = [r for r in readings if r not in explained]
     if explained and not readings:
         # A memory in one sentence does not explain away a crisis told in another.
-        told = _told_outside_the_question(forms)
+        told = _told_outside_the_question(forms, after_a_memory=True)
         return Assessment(signal=told), None if told is not None else "explained"
     if _is_question(text, forms[0], slots):
         # Only a question on a crisis topic is marked as one (it gets the emergency steps on

@@ -600,3 +600,48 @@ def test_a_question_about_someone_trifles_anniversaries_and_stories_stay_quiet(
     """A supposition asked about someone, a threat over a charger or a scare, a death once
     expected, an anniversary, a story shared in group, a video, a dealer refused: nothing."""
     assert assess_rules(text)[0].signal is None, text
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("is it normal to be this drowsy after my methadone? my breathing feels really slow", None),
+        ("es normal que uno respire tan despacio despues de la dosis? me siento mareado", None),
+        ("way heavier than usual after dosing today, is it normal to feel this sleepy", C.OVERDOSE),
+        ("is it bad if my husband is super hard to wake after his pain pills", C.OVERDOSE),
+        ("took all my take homes at once cause i felt awful, kinda floaty now", C.OVERDOSE),
+        ("circled the block where my plug stays like four times, cash in my pocket", None),
+    ],
+)
+def test_is_it_normal_about_now_take_homes_at_once_and_circling_the_block(
+    text: str, category: CrisisCategory | None
+) -> None:
+    """ "Is it normal to be this sleepy" with slow breathing, "is it bad if" someone is hard to
+    wake, take-home doses taken at once, and the dealer's block circled with cash in hand
+    raise a signal (of the kind given, where one is)."""
+    signal = assess_rules(text)[0].signal
+    assert signal is not None, text
+    if category is not None:
+        assert signal.category is category, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "shared my story at the speaker meeting, the part about my overdose in the car",
+        "a lady at the bus stop od'd last week, the ambulance took her and she made it",
+        "the dose is holding me well since the increase",
+        "drove past my old spot today and felt nothing, progress",
+        "ganas de ahorcar a mi jefe jaja, pero todo bien",
+        "whats the number for the crisis line, want to save it in my phone",
+        "that overdose scene in the show was intense but good",
+        "is it normal to feel sleepy the first week on suboxone?",
+    ],
+)
+def test_stories_a_dose_that_holds_a_spot_passed_and_a_hotline_saved_stay_quiet(
+    text: str,
+) -> None:
+    """A story told at a meeting, a stranger saved, a dose that holds, a spot passed without
+    feeling, a boss idiom, a hotline number to save, a scene in a show, and a general "is it
+    normal" raise no signal."""
+    assert assess_rules(text)[0].signal is None, text
