@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the eleventh set when it was measured once
-# as the held-out set: recall 368/374, overdose 169/174, explicit suicide 37/37, false alarms
-# 21/216 (the README keeps them). The eleventh set is tuning data now; the floors wait for the
-# next set at HELDOUT_FILE, which a later change must not measure below them.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the twelfth, when
+# it was measured once: recall 365/375, overdose 167/174, explicit suicide 39/39, false
+# alarms 15/217 (the README keeps them). A later change that lowers any of them on this set
+# fails here; a change tuned on this set would burn it, and needs a thirteenth set.
 HELDOUT_FLOORS = {
-    "recall": 368 / 374,
-    "recall_overdose": 169 / 174,
-    "recall_explicit_suicide": 37 / 37,
+    "recall": 365 / 375,
+    "recall_overdose": 167 / 174,
+    "recall_explicit_suicide": 39 / 39,
 }
-HELDOUT_FALSE_ALARM_CEILING = 21 / 216
+HELDOUT_FALSE_ALARM_CEILING = 15 / 217
 
 
 @pytest.mark.skipif(
