@@ -19,6 +19,14 @@ def _signal_category(text: str) -> CrisisCategory | None:
     return signal.category if signal is not None else None
 
 
+def _assert_signal(text: str, category: CrisisCategory | None) -> None:
+    """The message raises a signal, of the given category when one is given."""
+    signal = assess_rules(text)[0].signal
+    assert signal is not None, text
+    if category is not None:
+        assert signal.category is category, text
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -468,10 +476,7 @@ def test_a_ready_needle_a_bullet_an_infected_site_and_days_without_water(
     """A needle ready with lost tolerance and a plea to be talked out of it, a bullet meant
     for someone, an injection site gone bad, days of keeping nothing down in withdrawal, and
     a strong craving told alone each raise a signal (of the kind given, where one is)."""
-    signal = assess_rules(text)[0].signal
-    assert signal is not None, text
-    if category is not None:
-        assert signal.category is category, text
+    _assert_signal(text, category)
 
 
 @pytest.mark.parametrize(
@@ -507,10 +512,7 @@ def test_an_overdose_told_now_an_unknown_amount_blue_fingers_a_blade_a_skipped_b
     """An overdose happening now asked about, not knowing how many were taken, fingers going
     bluish, a blade held or a need to cut, a blocker skipped beside a dealer's number: each
     raises a signal (of the kind given, where one is), never a calm question."""
-    signal = assess_rules(text)[0].signal
-    assert signal is not None, text
-    if category is not None:
-        assert signal.category is category, text
+    _assert_signal(text, category)
 
 
 @pytest.mark.parametrize(
@@ -575,10 +577,7 @@ def test_an_opened_wrist_a_tub_an_argentine_overdo_and_a_missing_strip(
     and an underwater feeling, a first use since tolerance dropped, a crooked smile, the
     blocker beaten, a dose retaken after forgetting, a strip missing near a baby: each raises
     a signal (of the kind given, where one is)."""
-    signal = assess_rules(text)[0].signal
-    assert signal is not None, text
-    if category is not None:
-        assert signal.category is category, text
+    _assert_signal(text, category)
 
 
 @pytest.mark.parametrize(
@@ -619,10 +618,7 @@ def test_is_it_normal_about_now_take_homes_at_once_and_circling_the_block(
     """ "Is it normal to be this sleepy" with slow breathing, "is it bad if" someone is hard to
     wake, take-home doses taken at once, and the dealer's block circled with cash in hand
     raise a signal (of the kind given, where one is)."""
-    signal = assess_rules(text)[0].signal
-    assert signal is not None, text
-    if category is not None:
-        assert signal.category is category, text
+    _assert_signal(text, category)
 
 
 @pytest.mark.parametrize(

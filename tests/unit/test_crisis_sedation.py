@@ -14,6 +14,13 @@ from bot.services.crisis_rules import assess_rules
 from bot.services.crisis_signal import Tier
 
 
+def _assert_overdose(text: str) -> None:
+    """The message raises a signal read as an overdose."""
+    signal = assess_rules(text)[0].signal
+    assert signal is not None, text
+    assert signal.category is CrisisCategory.OVERDOSE, text
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -103,9 +110,7 @@ def test_talk_me_out_of_it_is_no_sedation() -> None:
 def test_a_dose_taken_twice_or_by_mistake_with_a_sign_is_a_possible_overdose(text: str) -> None:
     """Forgetting whether a dose was taken, doubling it or an extra by mistake, beside a sign
     of a head that is not right (groggy, woozy, wobbly, spinning, atontado), is the check."""
-    signal = assess_rules(text)[0].signal
-    assert signal is not None, text
-    assert signal.category is CrisisCategory.OVERDOSE, text
+    _assert_overdose(text)
 
 
 @pytest.mark.parametrize(
@@ -134,9 +139,7 @@ def test_not_sure_if_is_whether_not_a_supposition(text: str) -> None:
 )
 def test_someone_asleep_for_hours_after_a_night_out_is_a_possible_overdose(text: str) -> None:
     """Hours of sleep or a hard snore after someone's night out: someone should check."""
-    signal = assess_rules(text)[0].signal
-    assert signal is not None, text
-    assert signal.category is CrisisCategory.OVERDOSE, text
+    _assert_overdose(text)
 
 
 @pytest.mark.parametrize(
@@ -167,9 +170,7 @@ def test_a_prescribed_change_an_idiom_and_a_sober_night_stay_quiet(text: str) ->
 def test_more_than_prescribed_an_emptied_week_and_a_child_with_the_pills(text: str) -> None:
     """More of a medicine than meant, a week's pill box emptied, a small child found with the
     medicine: each is read as an overdose."""
-    signal = assess_rules(text)[0].signal
-    assert signal is not None, text
-    assert signal.category is CrisisCategory.OVERDOSE, text
+    _assert_overdose(text)
 
 
 @pytest.mark.parametrize(
@@ -200,9 +201,7 @@ def test_slow_buses_more_time_and_a_day_off_stay_quiet(text: str) -> None:
 def test_asleep_mid_sentence_after_a_drug_and_naloxone_wearing_off(text: str) -> None:
     """Falling asleep mid-sentence after a drug, or sinking again after naloxone worked for a
     while (it wears off before the opioid does), is read as an overdose."""
-    signal = assess_rules(text)[0].signal
-    assert signal is not None, text
-    assert signal.category is CrisisCategory.OVERDOSE, text
+    _assert_overdose(text)
 
 
 @pytest.mark.parametrize(
