@@ -3,10 +3,10 @@
 Run with ``python -m bench.train_crisis_model`` (needs numpy, which the runtime does not).
 
 Data: every labelled message in ``tests/data/crisis_*.yaml`` (corpus positives and negatives,
-development set, probes, the eleven review sets) and the medication questions of
+development set, probes, the twelve review sets) and the medication questions of
 ``tests/data/guard_dev.yaml``. clear/possible = crisis, none and question = not a crisis (a
 question is answered, never paged). The held-out set in ``tests/heldout/`` is never read. The
-fourth to eleventh review sets were each measured once as the held-out set; they are read
+fourth to twelfth review sets were each measured once as the held-out set; they are read
 only while their files are the ones that were measured (:data:`MEASURED_SETS`).
 
 The thresholds are chosen honestly: 5-fold cross-validation, grouped so that near-duplicate
@@ -65,6 +65,7 @@ REVIEW_SETS = (
     "review_v9",
     "review_v10",
     "review_v11",
+    "review_v12",
 )
 # Sets that were measured once as the held-out set, with the digest of the file as measured
 # (plus the header line saying so): a changed file stops training rather than teach the models
@@ -78,6 +79,7 @@ MEASURED_SETS = {
     "review_v9": "a2d9a8ff84bb3d57fe26982a2508b8e8e493b2e6cfba69fa9dbefd097100a038",
     "review_v10": "8cf5cc71a07b848f7849e0cfa0547b007d80d1a4797eebab9d2fd19258fcd3ce",
     "review_v11": "fda868ddc9059469efd55883b39423e58ea5c9f868cb1948b6ce24d355ebdb6f",
+    "review_v12": "02d6a301a2f4b0b97b83c79d7a6cb8c6601884a70fdd00edc2fe99827bd3f287",
 }
 CATEGORIES = (
     "overdose",
