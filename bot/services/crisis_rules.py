@@ -138,10 +138,7 @@ def _slot_rules(form: str, slots: frozenset[str]) -> list[tuple[CrisisCategory, 
         # a lot", "roommate's been asleep 14 hours since the party, snoring real loud"), or not
         # knowing whether too much was taken beside any sign of it: the "Are you safe?" check.
         found.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "medicine+drowsy"))
-    if slots & {"unsure_amount", "double_dose"}:
-        # Not knowing how much or how many was taken, or taking a dose again after not knowing
-        # whether it was taken, is the check even with no sign yet.
-        found.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "unsure_amount"))
+    found.extend(_doubt_readings(form, slots, who, drugs=drugs))
     report = bool(slots & {"report_self", "report_other"})
     if {"opioid", "depressant"} <= slots and report:
         tier = Tier.CLEAR if "sedated" in slots else Tier.POSSIBLE
@@ -159,6 +156,24 @@ def _slot_rules(form: str, slots: frozenset[str]) -> list[tuple[CrisisCategory, 
         if pattern.search(form):
             found.append((category, tier, who, name))
     return found
+
+
+def _doubt_readings(
+    form: str, slots: frozenset[str], who: Who, *, drugs: bool
+) -> list[tuple[CrisisCategory, Tier, Who, str]]:
+    """The "Are you safe?" check for what the writer does not know or asks others to watch."""
+    readings: list[tuple[CrisisCategory, Tier, Who, str]] = []
+    if "check_on_me" in slots:
+        # "if i dont text back can someone check on me": after a drug it is an overdose, else a
+        # wish to be found; either way the check.
+        overdose = drugs or "did something" in form
+        category = CrisisCategory.OVERDOSE if overdose else CrisisCategory.SUICIDE
+        readings.append((category, Tier.POSSIBLE, who, "check_on_me"))
+    if slots & {"unsure_amount", "double_dose"}:
+        # Not knowing how much or how many was taken, or taking a dose again after not knowing
+        # whether it was taken, is the check even with no sign yet.
+        readings.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "unsure_amount"))
+    return readings
 
 
 def who_of(slots: frozenset[str]) -> Who:
@@ -221,11 +236,14 @@ _ASKED_ABOUT_SOMEONE: Final = re.compile(
     r" (?:still )?(?:\w+ )?(?:od|overdose|die|be ok|be okay|be fine|survive|live|get hurt)\b",
     re.ASCII,
 )
-_SEDATION_NOW: Final = frozenset({"drowsy_now", "unsure_dose", "unsure_amount", "double_dose"})
+_SEDATION_NOW: Final = frozenset(
+    {"drowsy_now", "unsure_dose", "unsure_amount", "double_dose", "check_on_me"}
+)
 _GENERAL_ASK: Final = re.compile(
     # "is it normal to be this sleepy" asks about the writer now, not in general.
     r"\b(?:(?:is it|its|es) (?:normal|common|ok|okay|safe|bad|usual) (?:to|for|que|sentir|tener)"
-    r"(?! (?:be |feel |estar |sentirse |que )?(?:this|that|so|tan|asi|uno respire)\b)"
+    r"(?! (?:still )?(?:be |feel |estar |sentirse |que )?(?:still )?"
+    r"(?:this|that|so|tan|asi|uno respire)\b)"
     r"|(?:can|does|do|will|would|could) (?:\w+ ){1,3}(?:make|cause|get) (?:you|someone|people|u)"
     r"|what (?:does|do) (?:\w+ ){0,3}look like|how (?:do|can) (?:i|you|we) (?:tell|know))\b",
     re.ASCII,
@@ -331,6 +349,7 @@ _TOLD_NOW: Final = frozenset(
         "wont_wake",
         "overdosing_now",
         "drowsy_now",
+        "check_on_me",
         "unsure_dose",
         "unsure_amount",
         "double_dose",
@@ -356,6 +375,9 @@ def _present(reading: Reading) -> bool:
 def _explained_away(reading: Reading, slots: frozenset[str]) -> bool:
     if slots & _PRESENT_SIGNS:
         return False
+    if "screened_no" in slots and reading[0] in _SCREENED_CATEGORIES:
+        # "my counselor asked if i had thoughts of suicide and i said no": the counselor's words.
+        return True
     if "resisted" in slots and reading[0] is CrisisCategory.RELAPSE_DANGER:
         # "drove past my old dealers house and didnt even slow down. proud of me": the pull
         # told is one resisted, even where the words name a dealer's house.
@@ -517,6 +539,9 @@ _USE_OR_BODY: Final = frozenset(
         "wont_wake",
         "other",
     }
+)
+_SCREENED_CATEGORIES: Final = frozenset(
+    {CrisisCategory.SUICIDE, CrisisCategory.SELF_HARM, CrisisCategory.HARM_TO_OTHERS}
 )
 _HYPERBOLE_CATEGORIES: Final = frozenset(
     {CrisisCategory.SUICIDE, CrisisCategory.OVERDOSE, CrisisCategory.MEDICAL_EMERGENCY}

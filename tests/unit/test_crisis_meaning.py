@@ -641,3 +641,48 @@ def test_stories_a_dose_that_holds_a_spot_passed_and_a_hotline_saved_stay_quiet(
     feeling, a boss idiom, a hotline number to save, a scene in a show, and a general "is it
     normal" raise no signal."""
     assert assess_rules(text)[0].signal is None, text
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("la nena mordio un pedacito de mi tira de suboxone y esta muy dormida", C.OVERDOSE),
+        ("if i dont reply by noon can somebody check on me, took a bunch earlier", C.OVERDOSE),
+        ("the stuff i copped was not what he said it was, everything in slow motion", C.OVERDOSE),
+        ("is it normal to still be this drowsy hours after dosing? took a lil extra", C.OVERDOSE),
+        ("mixed my sleeping pills with my methadone, cant tell if im just tired", C.OVERDOSE),
+        ("my uncle fell asleep with his face in his plate after his dose", C.OVERDOSE),
+        ("mi tia tomo unas pastillitas y anda bien dormida, cuesta despertarla", C.OVERDOSE),
+        ("got my paycheck today, first one since i got out, you know what that means", None),
+    ],
+)
+def test_a_nena_a_check_on_me_the_wrong_stuff_and_payday_after_jail(
+    text: str, category: CrisisCategory | None
+) -> None:
+    """A small child with a piece of a strip, "check on me" after taking a lot, a drug that
+    was not what was said beside slow motion, "this drowsy" after a little extra, sleeping
+    pills with methadone, a face in the plate, "pastillitas", and a first paycheck after jail
+    raise a signal (of the kind given, where one is)."""
+    _assert_signal(text, category)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my therapist asked if i had thoughts of suicide and i said no, and i meant it",
+        "hoy cumplo un ano sin consumir, gracias a todos",
+        "the news said three overdoses downtown this week, stay safe",
+        "ill shoot you a message after group",
+        "que hago si empiezo el suboxone y me da precipitated withdrawal?",
+    ],
+)
+def test_a_screening_answered_no_a_milestone_news_and_a_text_stay_quiet(text: str) -> None:
+    """A screening question answered no, a year without using, news of overdoses, "shoot you a
+    message" and a question about precipitated withdrawal raise nothing."""
+    assert assess_rules(text)[0].signal is None, text
+
+
+def test_a_screening_answered_no_but_with_a_but_still_raises_a_signal() -> None:
+    """ "I said no, but i lied" undoes the screening: what follows is told now."""
+    text = "my counselor asked if i had thoughts of suicide and i said no but i lied, i do"
+    assert assess_rules(text)[0].signal is not None
