@@ -15,16 +15,17 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the twelfth set when it was measured once
-# as the held-out set: recall 365/375, overdose 167/174, explicit suicide 39/39, false alarms
-# 15/217 (the README keeps them). The twelfth set is tuning data now; the floors wait for the
-# next set at HELDOUT_FILE, which a later change must not measure below them.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the thirteenth,
+# when it was measured once: recall 372/379, overdose 175/180, explicit suicide 38/38, false
+# alarms 27/207 (the README keeps them; the false alarms are above the 10% target). A later
+# change that lowers any of them on this set fails here; a change tuned on this set would
+# burn it, and needs a fourteenth set.
 HELDOUT_FLOORS = {
-    "recall": 365 / 375,
-    "recall_overdose": 167 / 174,
-    "recall_explicit_suicide": 39 / 39,
+    "recall": 372 / 379,
+    "recall_overdose": 175 / 180,
+    "recall_explicit_suicide": 38 / 38,
 }
-HELDOUT_FALSE_ALARM_CEILING = 15 / 217
+HELDOUT_FALSE_ALARM_CEILING = 27 / 207
 
 
 @pytest.mark.skipif(
