@@ -2,8 +2,8 @@
 
 Run with ``python -m bench.crisis_eval`` (the held-out set, ``tests/heldout/crisis_heldout.yaml``),
 ``python -m bench.crisis_eval --set dev`` (the development set the detector is tuned on) or
-``--set review`` / ``review2`` to ``review12`` (``tests/data/crisis_review_v1.yaml`` to
-``_v12.yaml``: the first twelve held-out sets, each measured once and then turned into tuning
+``--set review`` / ``review2`` to ``review13`` (``tests/data/crisis_review_v1.yaml`` to
+``_v13.yaml``: the first thirteen held-out sets, each measured once and then turned into tuning
 data). The held-out set is written apart from the detector's
 patterns, by someone who has not read them, and is never used for tuning: its figures are
 reported as they come out, and its misses are never printed (``--misses`` works on the other
@@ -48,6 +48,7 @@ REVIEW9_FILE = ROOT / "tests" / "data" / "crisis_review_v9.yaml"
 REVIEW10_FILE = ROOT / "tests" / "data" / "crisis_review_v10.yaml"
 REVIEW11_FILE = ROOT / "tests" / "data" / "crisis_review_v11.yaml"
 REVIEW12_FILE = ROOT / "tests" / "data" / "crisis_review_v12.yaml"
+REVIEW13_FILE = ROOT / "tests" / "data" / "crisis_review_v13.yaml"
 CRISIS = ("clear", "possible")
 EXPECTS = (*CRISIS, "question", "none")
 LANGS = ("en", "es", "mixed")
@@ -285,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "review10",
             "review11",
             "review12",
+            "review13",
         ),
         default="heldout",
     )
@@ -313,6 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "review10": REVIEW10_FILE,
         "review11": REVIEW11_FILE,
         "review12": REVIEW12_FILE,
+        "review13": REVIEW13_FILE,
     }
     path = args.file or sets[args.set]
     if not path.exists():
