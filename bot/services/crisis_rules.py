@@ -226,7 +226,8 @@ def _is_question(text: str, form: str, slots: frozenset[str]) -> bool:
         return False
     # "is that normal?" after a sign told of someone now is a worry, not a question; "is it
     # normal to feel sleepy on methadone?" asks about a medicine in general.
-    if slots & _SEDATION_NOW and not _hypothetical(form) and not _GENERAL_ASK.search(form):
+    general_ask = _GENERAL_ASK.search(form) is not None and "report_other" not in slots
+    if slots & _SEDATION_NOW and not _hypothetical(form) and not general_ask:
         return False
     return not (report and slots & {"now", "overdose", "use"} and not _hypothetical(form))
 
@@ -242,8 +243,7 @@ _SEDATION_NOW: Final = frozenset(
 _GENERAL_ASK: Final = re.compile(
     # "is it normal to be this sleepy" asks about the writer now, not in general.
     r"\b(?:(?:is it|its|es) (?:normal|common|ok|okay|safe|bad|usual) (?:to|for|que|sentir|tener)"
-    r"(?! (?:still )?(?:be |feel |estar |sentirse |que )?(?:still )?"
-    r"(?:this|that|so|tan|asi|uno respire)\b)"
+    r"(?! (?:\w+ ){0,4}(?:this|that|so|tan|asi|uno respire)\b)"
     r"|(?:can|does|do|will|would|could) (?:\w+ ){1,3}(?:make|cause|get) (?:you|someone|people|u)"
     r"|what (?:does|do) (?:\w+ ){0,3}look like|how (?:do|can) (?:i|you|we) (?:tell|know))\b",
     re.ASCII,
@@ -375,6 +375,9 @@ def _present(reading: Reading) -> bool:
 def _explained_away(reading: Reading, slots: frozenset[str]) -> bool:
     if slots & _PRESENT_SIGNS:
         return False
+    if "denied" in slots and reading[0] in _HYPERBOLE_CATEGORIES:
+        # "nodding off cause i worked a double, not from anything": the writer explains it.
+        return True
     if "screened_no" in slots and reading[0] in _SCREENED_CATEGORIES:
         # "my counselor asked if i had thoughts of suicide and i said no": the counselor's words.
         return True

@@ -686,3 +686,58 @@ def test_a_screening_answered_no_but_with_a_but_still_raises_a_signal() -> None:
     """ "I said no, but i lied" undoes the screening: what follows is told now."""
     text = "my counselor asked if i had thoughts of suicide and i said no but i lied, i do"
     assert assess_rules(text)[0].signal is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("is it bad if my brothers fingertips look dusky? hes been asleep since lunch", None),
+        (
+            "es normal que mi tio ronque tan fuerte despues de sus pastillas? no despierta bien",
+            None,
+        ),
+        ("mi hermana dice que pronto ya no nos vamos a tener que preocupar por ella", C.SUICIDE),
+        ("tengo la jeringa lista, llevo un ano limpio, no me vayan a detener", C.RELAPSE_DANGER),
+        (
+            "is it normal for her to be this hard to wake after her pills? she keeps dozing",
+            None,
+        ),
+        ("roommate is on the floor and didnt answer when i knocked and called his name", None),
+    ],
+)
+def test_dusky_fingertips_a_hard_snore_a_veiled_goodbye_and_no_answer_when_called(
+    text: str, category: CrisisCategory | None
+) -> None:
+    """Dusky fingertips, a hard snore after pills asked about, "ya no se van a tener que
+    preocupar por ella", a ready syringe after a year clean with "no me detengan", someone
+    this hard to wake, and no answer when called each raise a signal."""
+    _assert_signal(text, category)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "are people on methadone at higher risk of suicide? writing a paper for my class",
+        "if my kid was self harming what signs should i look for",
+        "i overdosed 4 years ago today, grateful to be here, getting my chip tonight",
+        "we ran an overdose drill at the house and i played the patient lol",
+        "mi hija cumple un ano sin consumir, estoy orgullosa",
+        "my dad od'd when i was 15, i talk about it in therapy now",
+        "yawning all day cause i worked a double, not from anything",
+        "not withdrawal, just the flu going around",
+        "hate this haircut i want to die lol not really",
+        "the eagles are gonna give me a heart attack",
+        "overdosed on tamales at christmas again",
+    ],
+)
+def test_a_paper_a_drill_a_chip_and_what_the_writer_explains_stay_quiet(text: str) -> None:
+    """A question for a paper, signs to look for, an anniversary with a chip, a drill, a
+    child's year clean, a parent's overdose talked about in therapy, a sign explained by the
+    writer, "not really", a team and tamales: nothing."""
+    assert assess_rules(text)[0].signal is None, text
+
+
+def test_an_explanation_followed_by_a_but_still_raises_a_signal() -> None:
+    """ "Not from anything, but i also took extra" undoes the explanation."""
+    text = "nodding off cause i worked a double, not from anything, but i took extra pills"
+    assert assess_rules(text)[0].signal is not None
