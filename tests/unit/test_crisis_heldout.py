@@ -15,17 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the thirteenth set when it was measured
-# once as the held-out set: recall 372/379, overdose 175/180, explicit suicide 38/38, false
-# alarms 27/207 (the README keeps them; the false alarms are above the 10% target). The
-# thirteenth set is tuning data now; the floors wait for the next set at HELDOUT_FILE, which a
-# later change must not measure below them.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the fourteenth,
+# when it was measured once: recall 361/366, overdose 161/164, explicit suicide 36/36, false
+# alarms 20/224 (the README keeps them). A later change that lowers any of them on this set
+# fails here; a change tuned on this set would burn it, and needs a fifteenth set.
 HELDOUT_FLOORS = {
-    "recall": 372 / 379,
-    "recall_overdose": 175 / 180,
-    "recall_explicit_suicide": 38 / 38,
+    "recall": 361 / 366,
+    "recall_overdose": 161 / 164,
+    "recall_explicit_suicide": 36 / 36,
 }
-HELDOUT_FALSE_ALARM_CEILING = 27 / 207
+HELDOUT_FALSE_ALARM_CEILING = 20 / 224
 
 
 @pytest.mark.skipif(
