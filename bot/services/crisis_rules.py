@@ -12,6 +12,7 @@ import re
 from typing import Final
 
 from bot.models import SEVERITY_ORDER, CrisisCategory
+from bot.services import crisis_asking as asking
 from bot.services import crisis_frames
 from bot.services.crisis_signal import Assessment, CrisisSignal, Tier, Who
 from bot.services.crisis_text import LEXICON, forms_of
@@ -182,97 +183,42 @@ def who_of(slots: frozenset[str]) -> Who:
     return Who.SELF
 
 
-_QUESTION_MARK: Final = re.compile(r"\?\s*$|\u00bf")
-# A question that still reveals intent or method is never "only a question".
-_INTENT_IN_QUESTION: Final = re.compile(
-    r"\b(?:to die|to kill (?:myself|me)|kill myself|end it|end my life|not wake up|never wake up"
-    r"|morir|matarme|quitarme la vida|no despertar|how many (?:\w+ ){0,3}(?:would it|does it"
-    r"|will it|to) (?:take|die|kill)|lethal dose|fatal dose|dosis letal|dosis mortal|painless"
-    r"|asking for me|for me|(?:whats|what is) (?:even )?the point|para que|de que sirve"
-    r"|let it happen"
-    # Asking to be talked out of it: "tell me why i shouldnt", "dame una razon para no".
-    # Only at a sentence's end: "tell me why i shouldnt mix them?" asks about a medicine.
-    r"|(?:tell me why (?:i (?:shouldnt|should not)|not to)|give me (?:one|a) (?:good )?reason"
-    r" (?:not to|why i shouldnt)|convince me not to|dame una razon para no)(?= \.|$)"
-    r"|perdone)\b",
-    re.ASCII,
-)
-
-
 def _is_question(text: str, form: str, slots: frozenset[str]) -> bool:
     """Return True for a question about a crisis topic that reports no crisis happening now."""
     # A question mark alone makes a question only of words that say nothing of the writer:
     # "i think it was laced with fent?" is a report with a worried tone.
-    marked = _QUESTION_MARK.search(text) is not None
+    marked = asking.QUESTION_MARK.search(text) is not None
     asked = (
         "question" in slots
         or "help_frame" in slots
         or (marked and "first_person" not in slots)
         # "si llamo al 911 por una sobredosis, me pueden arrestar?": a conditional asked about
         # the writer, with nothing reported, is a question too.
-        or (marked and _hypothetical(form) and not slots & _REPORTS)
+        or (marked and asking.hypothetical(form) and not slots & _REPORTS)
         # "if someone is on suboxone and takes fent can they still od": a supposition about
         # someone, asked, with or without its question mark.
-        or (_hypothetical(form) and _ASKED_ABOUT_SOMEONE.search(form) is not None)
+        or (asking.hypothetical(form) and asking.ASKED_ABOUT_SOMEONE.search(form) is not None)
     )
-    if not asked or _INTENT_IN_QUESTION.search(form):
+    if not asked or asking.INTENT_IN_QUESTION.search(form):
         return False
     report = bool(slots & _REPORTS)
     if slots & {"unresponsive", "sedated", "overdosing_now"} and (
-        report or not _hypothetical(form)
+        report or not asking.hypothetical(form)
     ):
         return False
     if "sedated_mild" in slots and report:
         return False
     # "is that normal?" after a sign told of someone now is a worry, not a question; "is it
     # normal to feel sleepy on methadone?" asks about a medicine in general.
-    general_ask = _GENERAL_ASK.search(form) is not None and "report_other" not in slots
-    if slots & _SEDATION_NOW and not _hypothetical(form) and not general_ask:
+    general_ask = asking.GENERAL_ASK.search(form) is not None and "report_other" not in slots
+    if slots & asking.SEDATION_NOW and not asking.hypothetical(form) and not general_ask:
         return False
-    return not (report and slots & {"now", "overdose", "use"} and not _hypothetical(form))
-
-
-_ASKED_ABOUT_SOMEONE: Final = re.compile(
-    r"\b(?:can|could|would|will|should|do|does) (?:they|he|she|someone|somebody|a person|people)"
-    r" (?:still )?(?:\w+ )?(?:od|overdose|die|be ok|be okay|be fine|survive|live|get hurt)\b",
-    re.ASCII,
-)
-_SEDATION_NOW: Final = frozenset(
-    {"drowsy_now", "unsure_dose", "unsure_amount", "double_dose", "check_on_me"}
-)
-_GENERAL_ASK: Final = re.compile(
-    # "is it normal to be this sleepy" asks about the writer now, not in general.
-    r"\b(?:(?:is it|its|es) (?:normal|common|ok|okay|safe|bad|usual) (?:to|for|que|sentir|tener)"
-    r"(?! (?:\w+ ){0,4}(?:this|that|so|tan|asi|uno respire)\b)"
-    r"|(?:can|does|do|will|would|could) (?:\w+ ){1,3}(?:make|cause|get) (?:you|someone|people|u)"
-    r"|what (?:does|do) (?:\w+ ){0,3}look like|how (?:do|can) (?:i|you|we) (?:tell|know))\b",
-    re.ASCII,
-)
+    return not (report and slots & {"now", "overdose", "use"} and not asking.hypothetical(form))
 
 
 def _general_question(slots: frozenset[str]) -> bool:
     """A question about suicide, self-harm or violence in general, not about the writer now."""
     return "help_frame" in slots or "first_person" not in slots
-
-
-# "if" and "si" after not knowing or forgetting mean "whether": "not sure if i took my dose
-# twice", "no se si se la tomo" tell of something that may have happened, not a supposition.
-_WHETHER: Final = (
-    r"(?<!not sure )(?<!unsure )(?<!dont know )(?<!dunno )(?<!idk )(?<!forgot )(?<!remember )"
-    r"(?<!wonder )(?<!no idea )(?<!no se )(?<!no sabe )(?<!no sabemos )(?<!acuerdo )(?<!olvido )"
-    r"(?<!olvide )"
-    # "is it bad if someone you love is hard to wake": a worry about a present case.
-    r"(?<!is it bad )(?<!is it normal )(?<!is it ok )(?<!is it okay )(?<!es malo )(?<!es normal )"
-)
-_HYPOTHETICAL: Final = re.compile(
-    rf"\b(?:{_WHETHER}if (?:i|you|someone|somebody|a person|they|he|she)|what if"
-    rf"|{_WHETHER}si (?:yo |alguien |una persona |me |se )?\w+|que pasa si|in case)\b",
-    re.ASCII,
-)
-
-
-def _hypothetical(form: str) -> bool:
-    return _HYPOTHETICAL.search(form) is not None
 
 
 # Readings that a memory, a film or an idiom can explain away ("2 years ago I overdosed",
@@ -315,7 +261,7 @@ def _told_outside_the_question(
     signals = [
         (sentence, assess_rules(sentence)[0].signal)
         for sentence in sentences
-        if not _hypothetical(sentence)
+        if not asking.hypothetical(sentence)
     ]
     # What the writer read or heard, or what happens to them now and then, is the background of
     # the question about an overdose or a symptom ("lei que la sobredosis puede regresar", "i
@@ -324,43 +270,17 @@ def _told_outside_the_question(
         signal
         for sentence, signal in signals
         if signal is not None
-        and not (signal.category in _EDUCATIONAL_CATEGORIES and _BACKGROUND.search(sentence))
+        and not (signal.category in _EDUCATIONAL_CATEGORIES and asking.BACKGROUND.search(sentence))
         and not (
             after_a_memory
             and signal.category in _EDUCATIONAL_CATEGORIES
-            and not slots_of(sentence) & _TOLD_NOW
+            and not slots_of(sentence) & asking.TOLD_NOW
         )
     ]
     if not found:
         return None
     rank = {category: index for index, category in enumerate(SEVERITY_ORDER)}
     return min(found, key=lambda sig: (sig.tier is not Tier.CLEAR, rank[sig.category]))
-
-
-_TOLD_NOW: Final = frozenset(
-    {
-        "now",
-        "present",
-        "report_self",
-        "report_other",
-        "future_use",
-        "unresponsive",
-        "sedated",
-        "wont_wake",
-        "overdosing_now",
-        "drowsy_now",
-        "check_on_me",
-        "unsure_dose",
-        "unsure_amount",
-        "double_dose",
-    }
-)
-_BACKGROUND: Final = re.compile(
-    r"\b(?:i (?:read|heard|saw)|(?:read|heard) (?:that|somewhere)|they say|people say|apparently"
-    r"|supposedly|lei|escuche|oi|dicen que|sometimes|every (?:now and then|once in a while)"
-    r"|from time to time|usually|a veces|de vez en cuando|por lo general|normalmente)\b",
-    re.ASCII,
-)
 
 
 def _reason(reading: Reading) -> str:

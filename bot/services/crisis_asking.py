@@ -1,0 +1,97 @@
+"""How a crisis message asks: question marks, suppositions, general asks and background.
+
+Compiled once from the patterns below (written against normalised text, as the rules are) and
+used by :mod:`bot.services.crisis_rules` to tell a question about a crisis topic from a report
+of one, and a supposition from what happened.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+QUESTION_MARK: Final = re.compile(r"\?\s*$|\u00bf")
+# A question that still reveals intent or method is never "only a question".
+INTENT_IN_QUESTION: Final = re.compile(
+    r"\b(?:to die|to kill (?:myself|me)|kill myself|end it|end my life|not wake up|never wake up"
+    r"|morir|matarme|quitarme la vida|no despertar|how many (?:\w+ ){0,3}(?:would it|does it"
+    r"|will it|to) (?:take|die|kill)|lethal dose|fatal dose|dosis letal|dosis mortal|painless"
+    r"|asking for me|for me|(?:whats|what is) (?:even )?the point|para que|de que sirve"
+    r"|let it happen"
+    # Asking to be talked out of it: "tell me why i shouldnt", "dame una razon para no".
+    # Only at a sentence's end: "tell me why i shouldnt mix them?" asks about a medicine.
+    r"|(?:tell me why (?:i (?:shouldnt|should not)|not to)|give me (?:one|a) (?:good )?reason"
+    r" (?:not to|why i shouldnt)|convince me not to|dame una razon para no)(?= \.|$)"
+    r"|perdone)\b",
+    re.ASCII,
+)
+
+
+# "if someone is on suboxone and takes fent can they still od": a supposition asked about
+# someone, with or without its question mark.
+ASKED_ABOUT_SOMEONE: Final = re.compile(
+    r"\b(?:can|could|would|will|should|do|does) (?:they|he|she|someone|somebody|a person|people)"
+    r" (?:still )?(?:\w+ )?(?:od|overdose|die|be ok|be okay|be fine|survive|live|get hurt)\b",
+    re.ASCII,
+)
+# Slots that tell of a person now: with them, "is that normal?" is a worry, not a question.
+SEDATION_NOW: Final = frozenset(
+    {"drowsy_now", "unsure_dose", "unsure_amount", "double_dose", "check_on_me"}
+)
+GENERAL_ASK: Final = re.compile(
+    # "is it normal to be this sleepy" asks about the writer now, not in general.
+    r"\b(?:(?:is it|its|es) (?:normal|common|ok|okay|safe|bad|usual) (?:to|for|que|sentir|tener)"
+    r"(?! (?:\w+ ){0,4}(?:this|that|so|tan|asi|uno respire)\b)"
+    r"|(?:can|does|do|will|would|could) (?:\w+ ){1,3}(?:make|cause|get) (?:you|someone|people|u)"
+    r"|what (?:does|do) (?:\w+ ){0,3}look like|how (?:do|can) (?:i|you|we) (?:tell|know))\b",
+    re.ASCII,
+)
+
+
+# "if" and "si" after not knowing or forgetting mean "whether": "not sure if i took my dose
+# twice", "no se si se la tomo" tell of something that may have happened, not a supposition.
+WHETHER: Final = (
+    r"(?<!not sure )(?<!unsure )(?<!dont know )(?<!dunno )(?<!idk )(?<!forgot )(?<!remember )"
+    r"(?<!wonder )(?<!no idea )(?<!no se )(?<!no sabe )(?<!no sabemos )(?<!acuerdo )(?<!olvido )"
+    r"(?<!olvide )"
+    # "is it bad if someone you love is hard to wake": a worry about a present case.
+    r"(?<!is it bad )(?<!is it normal )(?<!is it ok )(?<!is it okay )(?<!es malo )(?<!es normal )"
+)
+HYPOTHETICAL: Final = re.compile(
+    rf"\b(?:{WHETHER}if (?:i|you|someone|somebody|a person|they|he|she)|what if"
+    rf"|{WHETHER}si (?:yo |alguien |una persona |me |se )?\w+|que pasa si|in case)\b",
+    re.ASCII,
+)
+
+
+def hypothetical(form: str) -> bool:
+    """Return whether the form supposes ("if someone", "what if", "si alguien"), not tells."""
+    return HYPOTHETICAL.search(form) is not None
+
+
+# Slots that tell of something now: a sentence with none of them, in a message read as a
+# memory, is part of that memory.
+TOLD_NOW: Final = frozenset(
+    {
+        "now",
+        "present",
+        "report_self",
+        "report_other",
+        "future_use",
+        "unresponsive",
+        "sedated",
+        "wont_wake",
+        "overdosing_now",
+        "drowsy_now",
+        "check_on_me",
+        "unsure_dose",
+        "unsure_amount",
+        "double_dose",
+    }
+)
+BACKGROUND: Final = re.compile(
+    r"\b(?:i (?:read|heard|saw)|(?:read|heard) (?:that|somewhere)|they say|people say|apparently"
+    r"|supposedly|lei|escuche|oi|dicen que|sometimes|every (?:now and then|once in a while)"
+    r"|from time to time|usually|a veces|de vez en cuando|por lo general|normalmente)\b",
+    re.ASCII,
+)
