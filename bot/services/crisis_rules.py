@@ -295,18 +295,18 @@ def _present(reading: Reading) -> bool:
 def _explained_away(reading: Reading, slots: frozenset[str]) -> bool:
     if slots & _PRESENT_SIGNS:
         return False
-    if "denied" in slots and reading[0] in _HYPERBOLE_CATEGORIES:
-        # "nodding off cause i worked a double, not from anything": the writer explains it.
-        return True
-    if "screened_no" in slots and reading[0] in _SCREENED_CATEGORIES:
-        # "my counselor asked if i had thoughts of suicide and i said no": the counselor's words.
-        return True
     if "resisted" in slots and reading[0] is CrisisCategory.RELAPSE_DANGER:
         # "drove past my old dealers house and didnt even slow down. proud of me": the pull
         # told is one resisted, even where the words name a dealer's house.
         return True
     if _present(reading):
         return False
+    if "denied" in slots and reading[0] in _HYPERBOLE_CATEGORIES:
+        # "nodding off cause i worked a double, not from anything": the writer explains it.
+        return True
+    if "screened_no" in slots and reading[0] in _SCREENED_CATEGORIES:
+        # "my counselor asked if i had thoughts of suicide and i said no": the counselor's words.
+        return True
     if slots & {"hyperbole", "joking"} and reading[0] in _HYPERBOLE_CATEGORIES:
         # "i'd rather die than go back to that bar", "overdosed on tacos", "kill me now jk":
         # the crisis word measures something ordinary; a plan or a body that does not respond

@@ -741,3 +741,25 @@ def test_an_explanation_followed_by_a_but_still_raises_a_signal() -> None:
     """ "Not from anything, but i also took extra" undoes the explanation."""
     text = "nodding off cause i worked a double, not from anything, but i took extra pills"
     assert assess_rules(text)[0].signal is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "im not suicidal or anything just want to go to sleep and never wake up",
+        "not suicidal just tired of living honestly",
+        "my counselor asked if i had thoughts of suicide and i said no and im going to kill myself",
+        "2 years since my overdose doing good these days tonight im going to kill myself",
+        "nodding off not from anything i just want to die",
+        "how am i? not really ok, i want to die",
+    ],
+)
+def test_a_framing_of_the_writers_own_never_explains_away_a_wish_to_die_told_after_it(
+    text: str,
+) -> None:
+    """ "Not suicidal or anything", a screening answered no, recovery told, a sign explained or
+    "not really" quiet only what they frame: a wish to die told after them, in the same breath,
+    is read by the rules themselves, in the clear tier."""
+    signal = assess_rules(text)[0].signal
+    assert signal is not None, text
+    assert signal.tier is Tier.CLEAR, text
