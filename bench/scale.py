@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -117,6 +117,18 @@ class Target:
         """Return the database, not yet connected."""
         return PostgresDatabase(self.url, pool_size=2) if self.url else SqliteDatabase(self.path)
 
+    @contextlib.asynccontextmanager
+    async def connected(self, *, migrate: bool = False) -> AsyncIterator[Database]:
+        """Yield the database connected (and migrated, when asked), closed on the way out."""
+        db = self.open()
+        await db.connect()
+        try:
+            if migrate:
+                await db.migrate()
+            yield db
+        finally:
+            await db.close()
+
 
 async def _seed_due(target: Target, count: int) -> None:
     """Enrol ``count`` patients, each with one dose reminder due now."""
@@ -125,30 +137,24 @@ async def _seed_due(target: Target, count: int) -> None:
     due = now.isoformat(timespec="seconds")
     expires = (now + timedelta(hours=2)).isoformat(timespec="seconds")
     ids = range(1, count + 1)
-    db = target.open()
-    await db.connect()
-    try:
-        await db.migrate()
-        async with db.transaction() as tx:
-            await tx.executemany(
-                "INSERT INTO patients (id, label, telegram_user_id, chat_id, status, timezone, "
-                "created_at) VALUES (?, ?, ?, ?, 'active', ?, ?)",
-                [(i, f"B-{i}", FIRST_CHAT + i, FIRST_CHAT + i, ZONE, stamp) for i in ids],
-            )
-            await tx.executemany(
-                "INSERT INTO medications (id, patient_id, name, dose_text, times, weekdays, "
-                "start_date, active, created_at, updated_at) VALUES "
-                "(?, ?, 'Buprenorphine', '8 mg', '08:00', 'daily', '2026-01-01', 1, ?, ?)",
-                [(i, i, stamp, stamp) for i in ids],
-            )
-            await tx.executemany(
-                "INSERT INTO deliveries (dedupe_key, kind, patient_id, chat_id, ref_id, "
-                "local_date, slot, due_at, expires_at, created_at) VALUES "
-                "(?, 'dose', ?, ?, ?, '2026-11-26', '08:00', ?, ?, ?)",
-                [(f"dose:{i}:bench", i, FIRST_CHAT + i, i, due, expires, stamp) for i in ids],
-            )
-    finally:
-        await db.close()
+    async with target.connected(migrate=True) as db, db.transaction() as tx:
+        await tx.executemany(
+            "INSERT INTO patients (id, label, telegram_user_id, chat_id, status, timezone, "
+            "created_at) VALUES (?, ?, ?, ?, 'active', ?, ?)",
+            [(i, f"B-{i}", FIRST_CHAT + i, FIRST_CHAT + i, ZONE, stamp) for i in ids],
+        )
+        await tx.executemany(
+            "INSERT INTO medications (id, patient_id, name, dose_text, times, weekdays, "
+            "start_date, active, created_at, updated_at) VALUES "
+            "(?, ?, 'Buprenorphine', '8 mg', '08:00', 'daily', '2026-01-01', 1, ?, ?)",
+            [(i, i, stamp, stamp) for i in ids],
+        )
+        await tx.executemany(
+            "INSERT INTO deliveries (dedupe_key, kind, patient_id, chat_id, ref_id, "
+            "local_date, slot, due_at, expires_at, created_at) VALUES "
+            "(?, 'dose', ?, ?, ?, '2026-11-26', '08:00', ?, ?, ?)",
+            [(f"dose:{i}:bench", i, FIRST_CHAT + i, i, due, expires, stamp) for i in ids],
+        )
 
 
 async def _seed_checkins(target: Target, count: int, day: str) -> None:
@@ -157,52 +163,42 @@ async def _seed_checkins(target: Target, count: int, day: str) -> None:
     before = (now - timedelta(days=2)).isoformat(timespec="seconds")
     stamp = now.isoformat(timespec="seconds")
     rows = [(n + 1, FIRST_USER + n) for n in range(count)]
-    db = target.open()
-    await db.connect()
-    try:
-        await db.migrate()
-        async with db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO clinicians (id, telegram_id, name, role, created_at) "
-                "VALUES (1, 9999001, 'Dr. Bench', 'admin', ?)",
-                (before,),
-            )
-            await tx.executemany(
-                "INSERT INTO patients (id, label, telegram_user_id, chat_id, status, timezone, "
-                "created_at, enrolled_at, consented_at) VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?)",
-                [(i, f"B-{i:05d}", u, u, ZONE, before, before, before) for i, u in rows],
-            )
-            await tx.executemany(
-                "INSERT INTO care_team (patient_id, clinician_id) VALUES (?, 1)",
-                [(i,) for i, _ in rows],
-            )
-            version = Settings.model_fields["consent_version"].default
-            await tx.executemany(
-                "INSERT INTO consents (patient_id, version, decision, decided_at) "
-                "VALUES (?, ?, 'agreed', ?)",
-                [(i, version, before) for i, _ in rows],
-            )
-            await tx.executemany(
-                "INSERT INTO deliveries (dedupe_key, kind, patient_id, chat_id, local_date, "
-                "slot, due_at, expires_at, status, attempts, message_id, created_at, sent_at) "
-                "VALUES (?, 'checkin', ?, ?, ?, '20:00', ?, ?, 'sent', 1, ?, ?, ?)",
-                [
-                    (prompt_key(i, datetime.fromisoformat(day).date()), i, u, day, stamp,
-                     stamp, PROMPT_MESSAGE_ID, before, stamp)
-                    for i, u in rows
-                ],
-            )  # fmt: skip
-    finally:
-        await db.close()
+    async with target.connected(migrate=True) as db, db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO clinicians (id, telegram_id, name, role, created_at) "
+            "VALUES (1, 9999001, 'Dr. Bench', 'admin', ?)",
+            (before,),
+        )
+        await tx.executemany(
+            "INSERT INTO patients (id, label, telegram_user_id, chat_id, status, timezone, "
+            "created_at, enrolled_at, consented_at) VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?)",
+            [(i, f"B-{i:05d}", u, u, ZONE, before, before, before) for i, u in rows],
+        )
+        await tx.executemany(
+            "INSERT INTO care_team (patient_id, clinician_id) VALUES (?, 1)",
+            [(i,) for i, _ in rows],
+        )
+        version = Settings.model_fields["consent_version"].default
+        await tx.executemany(
+            "INSERT INTO consents (patient_id, version, decision, decided_at) "
+            "VALUES (?, ?, 'agreed', ?)",
+            [(i, version, before) for i, _ in rows],
+        )
+        await tx.executemany(
+            "INSERT INTO deliveries (dedupe_key, kind, patient_id, chat_id, local_date, "
+            "slot, due_at, expires_at, status, attempts, message_id, created_at, sent_at) "
+            "VALUES (?, 'checkin', ?, ?, ?, '20:00', ?, ?, 'sent', 1, ?, ?, ?)",
+            [
+                (prompt_key(i, datetime.fromisoformat(day).date()), i, u, day, stamp,
+                 stamp, PROMPT_MESSAGE_ID, before, stamp)
+                for i, u in rows
+            ],
+        )  # fmt: skip
 
 
 async def _count(target: Target, sql: str) -> int:
-    db = target.open()
-    await db.connect()
-    try:
+    async with target.connected() as db:
         row = await db.fetchone(sql)
-    finally:
-        await db.close()
     assert row is not None
     return int(row[0])
 
