@@ -36,7 +36,7 @@ ASKED_ABOUT_SOMEONE: Final = re.compile(
 )
 # Slots that tell of a person now: with them, "is that normal?" is a worry, not a question.
 SEDATION_NOW: Final = frozenset(
-    {"drowsy_now", "unsure_dose", "unsure_amount", "double_dose", "check_on_me"}
+    {"drowsy_now", "unsure_dose", "unsure_amount", "double_dose", "check_on_me", "hard_to_wake"}
 )
 GENERAL_ASK: Final = re.compile(
     # "is it normal to be this sleepy" asks about the writer now, not in general.
@@ -87,6 +87,8 @@ TOLD_NOW: Final = frozenset(
         "unsure_dose",
         "unsure_amount",
         "double_dose",
+        "hard_to_wake",
+        "asked_done",
     }
 )
 BACKGROUND: Final = re.compile(

@@ -170,6 +170,15 @@ def _doubt_readings(
         overdose = drugs or "did something" in form
         category = CrisisCategory.OVERDOSE if overdose else CrisisCategory.SUICIDE
         readings.append((category, Tier.POSSIBLE, who, "check_on_me"))
+    if "asked_done" in slots and drugs:
+        # "can you die from taking suboxone twice, bc i kinda just did": asked about a dose the
+        # writer has already taken.
+        readings.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "asked_done"))
+    if "hard_to_wake" in slots and (who is Who.OTHER or drugs):
+        # "grandpa is hard to wake from his nap, he mumbles and goes right back out": the
+        # overdose steps (breathing, the emergency number, naloxone) are the right first ones
+        # even with no drug named.
+        readings.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "hard_to_wake"))
     if slots & {"unsure_amount", "double_dose"}:
         # Not knowing how much or how many was taken, or taking a dose again after not knowing
         # whether it was taken, is the check even with no sign yet.
@@ -237,6 +246,8 @@ _PRESENT_RULES: Final = frozenset(
         "use+danger",
         "intent_to_use_now",
         "injection_site_infection",
+        "asked_done",
+        "hard_to_wake",
     }
 )
 
@@ -471,7 +482,7 @@ _HYPERBOLE_CATEGORIES: Final = frozenset(
 )
 _CRISIS_TOPICS: Final = frozenset({"overdose", "naloxone", "unresponsive", "lost_tolerance"})
 WRITER_AS_OBJECT: Final = re.compile(r"\b(?:me|us|nos|im|i)\b", re.ASCII)
-_REPORTS: Final = frozenset({"report_self", "report_other", "future_use"})
+_REPORTS: Final = frozenset({"report_self", "report_other", "future_use", "asked_done"})
 _EDUCATIONAL_CATEGORIES: Final = frozenset(
     {CrisisCategory.OVERDOSE, CrisisCategory.MEDICAL_EMERGENCY, CrisisCategory.RELAPSE_DANGER}
 )
