@@ -3,7 +3,7 @@
 The held-out set sits at one path, :data:`bench.crisis_eval.HELDOUT_FILE`
 (``tests/heldout/crisis_heldout.yaml``), and is written apart from the detector's patterns, by
 someone who has not read them; the test skips while no file is there. Each held-out set is
-measured once and then used for tuning (the first thirteen were moved to
+measured once and then used for tuning (the first fourteen were moved to
 ``tests/data/crisis_review_vN.yaml``); a new one, written apart in the same way, is dropped in
 at that path and this test measures it with no other change. It prints the figures, with
 floors so that a later change cannot lower them unnoticed. Its misses are never listed.
@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the set at HELDOUT_FILE, the fourteenth,
-# when it was measured once: recall 361/366, overdose 161/164, explicit suicide 36/36, false
-# alarms 20/224 (the README keeps them). A later change that lowers any of them on this set
-# fails here; a change tuned on this set would burn it, and needs a fifteenth set.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the fifteenth,
+# when it was measured once: recall 383/387, overdose 164/165, explicit suicide 47/47, false
+# alarms 18/226 (the README keeps them). A later change that lowers any of them on this set
+# fails here; a change tuned on this set would burn it, and needs a sixteenth set.
 HELDOUT_FLOORS = {
-    "recall": 361 / 366,
-    "recall_overdose": 161 / 164,
-    "recall_explicit_suicide": 36 / 36,
+    "recall": 383 / 387,
+    "recall_overdose": 164 / 165,
+    "recall_explicit_suicide": 47 / 47,
 }
-HELDOUT_FALSE_ALARM_CEILING = 20 / 224
+HELDOUT_FALSE_ALARM_CEILING = 18 / 226
 
 
 @pytest.mark.skipif(
