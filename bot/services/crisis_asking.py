@@ -22,7 +22,10 @@ INTENT_IN_QUESTION: Final = re.compile(
     # Only at a sentence's end: "tell me why i shouldnt mix them?" asks about a medicine.
     r"|(?:tell me why (?:i (?:shouldnt|should not)|not to)|give me (?:one|a) (?:good )?reason"
     r" (?:not to|why i shouldnt)|convince me not to|dame una razon para no)(?= \.|$)"
-    r"|perdone)\b",
+    r"|perdone"
+    # A supposition of taking all of one's pills or the whole bottle asks about dying by them.
+    r"|(?:if|si) (?:i|you|u|yo|me) (?:\w+ ){0,2}?(?:took|take|swallow\w*|tomo|tomara|tomaba|trago"
+    r"|trague) (?:\w+ ){0,2}?(?:all|every|whole|todas|todos|toda|todo|entero|entera))\b",
     re.ASCII,
 )
 
@@ -30,8 +33,9 @@ INTENT_IN_QUESTION: Final = re.compile(
 # "if someone is on suboxone and takes fent can they still od": a supposition asked about
 # someone, with or without its question mark.
 ASKED_ABOUT_SOMEONE: Final = re.compile(
-    r"\b(?:can|could|would|will|should|do|does) (?:they|he|she|someone|somebody|a person|people)"
-    r" (?:still )?(?:\w+ )?(?:od|overdose|die|be ok|be okay|be fine|survive|live|get hurt)\b",
+    r"\b(?:can|could|would|will|should|do|does)"
+    r" (?:they|he|she|someone|somebody|a person|people|you|u) (?:still )?(?:\w+ )?"
+    r"(?:od|overdose|die|be ok|be okay|be fine|survive|live|get hurt)\b",
     re.ASCII,
 )
 # Slots that tell of a person now: with them, "is that normal?" is a worry, not a question.
@@ -58,7 +62,7 @@ WHETHER: Final = (
     r"(?<!is it bad )(?<!is it normal )(?<!is it ok )(?<!is it okay )(?<!es malo )(?<!es normal )"
 )
 HYPOTHETICAL: Final = re.compile(
-    rf"\b(?:{WHETHER}if (?:i|you|someone|somebody|a person|they|he|she)|what if"
+    rf"\b(?:{WHETHER}if (?:i|you|u|ur|youre|your|someone|somebody|a person|they|he|she)|what if"
     rf"|{WHETHER}si (?:yo |alguien |una persona |me |se )?\w+|que pasa si|in case)\b",
     re.ASCII,
 )
@@ -95,5 +99,11 @@ BACKGROUND: Final = re.compile(
     r"\b(?:i (?:read|heard|saw)|(?:read|heard) (?:that|somewhere)|they say|people say|apparently"
     r"|supposedly|lei|escuche|oi|dicen que|sometimes|every (?:now and then|once in a while)"
     r"|from time to time|usually|a veces|de vez en cuando|por lo general|normalmente)\b",
+    re.ASCII,
+)
+# A question someone else asked the writer, reported: "me pregunto si pensaba en hacerme dano".
+REPORTED_ASK: Final = re.compile(
+    r"\b(?:(?:asked|asks|asking) (?:me )?(?:if|whether)"
+    r"|(?:me|nos) (?:pregunto|pregunta|preguntaron) (?:\w+ )?si)\b",
     re.ASCII,
 )

@@ -253,7 +253,7 @@ _PRESENT_RULES: Final = frozenset(
 
 
 def _told_outside_the_question(
-    forms: tuple[str, ...], *, after_a_memory: bool = False
+    forms: tuple[str, ...], *, after_a_memory: bool = False, screened: bool = False
 ) -> CrisisSignal | None:
     """Return the crisis told in one sentence of several, each read on its own ("esto es un
     adios. does suboxone interact with ibuprofen?"); None when there is none.
@@ -262,6 +262,10 @@ def _told_outside_the_question(
     of it that names an overdose, a symptom or a relapse with nothing told as now ("conte mi
     historia en el grupo, lo de la sobredosis en el carro") is part of that memory; one that
     tells something now ("tonight i took too many"), and any wish to die or threat, is not.
+
+    ``screened``: the message tells of a screening question answered no ("me pregunto si
+    pensaba en hacerme dano, y le dije que no"); the sentence that reports the question is the
+    counselor's words, not the writer's.
     """
     if len(forms) < 2:  # one sentence: the question is the whole message
         return None
@@ -286,6 +290,11 @@ def _told_outside_the_question(
             after_a_memory
             and signal.category in _EDUCATIONAL_CATEGORIES
             and not slots_of(sentence) & asking.TOLD_NOW
+        )
+        and not (
+            screened
+            and signal.category in _SCREENED_CATEGORIES
+            and asking.REPORTED_ASK.search(sentence) is not None
         )
     ]
     if not found:
@@ -436,7 +445,9 @@ def assess_rules(text: str) -> tuple[Assessment, str | None]:
     readings = [r for r in readings if r not in explained]
     if explained and not readings:
         # A memory in one sentence does not explain away a crisis told in another.
-        told = _told_outside_the_question(forms, after_a_memory=True)
+        told = _told_outside_the_question(
+            forms, after_a_memory=True, screened="screened_no" in slots
+        )
         return Assessment(signal=told), None if told is not None else "explained"
     if _is_question(text, forms[0], slots):
         # Only a question on a crisis topic is marked as one (it gets the emergency steps on

@@ -218,3 +218,126 @@ def test_the_look_alikes_of_those_figures_still_raise_a_signal(text: str) -> Non
     """Burning oneself, a threat over one's children, and a supposition about taking every
     pill are not figures of speech."""
     assert assess_rules(text)[0].signal is not None, text
+
+
+# --- A thirteenth round: harm on the way, a child and a syrup, a headache, a skipped shot ------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "if my landlord knocks one more time im putting him through the door, heading down now",
+        "lo voy a estampar contra la pared a ese vato, ya voy para alla",
+    ],
+)
+def test_a_threat_to_throw_someone_through_a_wall_is_harm_to_others(text: str) -> None:
+    category, _ = _signal(text)
+    assert category is CrisisCategory.HARM_TO_OTHERS
+
+
+def test_a_fist_through_the_wall_held_back_stays_quiet() -> None:
+    text = "almost put my fist through the wall when i heard, went for a run instead"
+    assert assess_rules(text)[0].signal is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my toddler drank grandpas cough syrup with codeine, most of the bottle, hes real floppy",
+        "mi nino de 3 anos se bebio media botella del jarabe de la abuela, el que tiene codeina",
+    ],
+)
+def test_a_child_who_drank_a_codeine_syrup_is_an_overdose(text: str) -> None:
+    category, _ = _signal(text)
+    assert category is CrisisCategory.OVERDOSE
+
+
+def test_a_child_taking_a_plain_syrup_stays_quiet() -> None:
+    text = "the baby finally took her tylenol syrup without spitting it out"
+    assert assess_rules(text)[0].signal is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "worst headache of my life since this morning and my vision is blurry",
+        "tengo el peor dolor de cabeza de mi vida, me vino de golpe",
+    ],
+)
+def test_the_worst_headache_of_a_life_is_a_medical_emergency(text: str) -> None:
+    category, _ = _signal(text)
+    assert category is CrisisCategory.MEDICAL_EMERGENCY
+
+
+def test_a_small_headache_after_a_session_stays_quiet() -> None:
+    text = "tms gave me a little headache, nothing crazy, gone after coffee"
+    assert assess_rules(text)[0].signal is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thinking of not getting my vivitrol this month, just to see what happens 😏",
+        "creo que no me voy a poner la vivitrol este mes y a ver que pasa, tu sabes",
+    ],
+)
+def test_a_blocker_skipped_to_see_what_happens_is_relapse_danger(text: str) -> None:
+    category, _ = _signal(text)
+    assert category is CrisisCategory.RELAPSE_DANGER
+
+
+def test_a_blocker_rescheduled_stays_quiet() -> None:
+    text = "had to skip my vivitrol shot because i was sick, rescheduled for monday"
+    assert assess_rules(text)[0].signal is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the doctor said the word overdose three times during intake, kinda scary but ok",
+        "read an article about a woman who overdosed in a hospital bathroom, wild",
+        "this whole week is trying to kill me, three flat tires",
+        "hoy se cumplen tres anos que murio mi primo de sobredosis, fuimos a misa",
+        "mi sobrino me pregunto que es una sobredosis para su clase, le explique",
+        "la trabajadora social me pregunto si pensaba en matarme y le dije que no, todo bien",
+        "mi hermano ya lleva seis meses sin consumir, le hicimos pastel",
+        "me dieron ganas al pasar por la esquina pero me fui a casa y le hable a mi padrino",
+        "finding my dad after his od still hurts, i talk about it in group a lot",
+        "me dieron ganas cuando vi a los de antes, pero me fui pa la casa y se me paso",
+        "the worst week of my life was when my sister died, i talk about her in group now",
+    ],
+)
+def test_a_word_said_a_story_read_an_anniversary_or_a_pull_resisted_stays_quiet(
+    text: str,
+) -> None:
+    assert assess_rules(text)[0].signal is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cuanto tiempo hace efecto el narcan? puede regresar la sobredosis despues?",
+        "can you still od on suboxone if you use fent on top? asking for my health class",
+        "if ur on the shot and use can u still overdose? its for my recovery class",
+    ],
+)
+def test_questions_in_two_parts_or_for_a_class_are_questions(text: str) -> None:
+    assessment, why = assess_rules(text)
+    assert assessment.signal is None, text
+    assert why == "question"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "if i swallowed every one of my klonopin would i even wake up",
+        "si me trago todo el frasco de pastillas me moriria rapido?",
+        "if you took your whole bottle of methadone could you die",
+    ],
+)
+def test_a_supposition_of_taking_all_of_them_asked_is_never_only_a_question(text: str) -> None:
+    """Asking whether all of one's pills or the whole bottle would kill is the check at least:
+    read as a veiled wish to die, or as the overdose it describes."""
+    assessment, why = assess_rules(text)
+    assert assessment.signal is not None, text
+    assert why is None
