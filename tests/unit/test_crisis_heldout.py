@@ -3,7 +3,7 @@
 The held-out set sits at one path, :data:`bench.crisis_eval.HELDOUT_FILE`
 (``tests/heldout/crisis_heldout.yaml``), and is written apart from the detector's patterns, by
 someone who has not read them; the test skips while no file is there. Each held-out set is
-measured once and then used for tuning (the first fourteen were moved to
+measured once and then used for tuning (the first fifteen were moved to
 ``tests/data/crisis_review_vN.yaml``); a new one, written apart in the same way, is dropped in
 at that path and this test measures it with no other change. It prints the figures, with
 floors so that a later change cannot lower them unnoticed. Its misses are never listed.
@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the set at HELDOUT_FILE, the fifteenth,
-# when it was measured once: recall 383/387, overdose 164/165, explicit suicide 47/47, false
-# alarms 18/226 (the README keeps them). A later change that lowers any of them on this set
-# fails here; a change tuned on this set would burn it, and needs a sixteenth set.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the sixteenth,
+# when it was measured once: recall 382/388, overdose 165/166, explicit suicide 41/41, false
+# alarms 16/219 (the README keeps them). A later change that lowers any of them on this set
+# fails here; a change tuned on this set would burn it, and needs a seventeenth set.
 HELDOUT_FLOORS = {
-    "recall": 383 / 387,
-    "recall_overdose": 164 / 165,
-    "recall_explicit_suicide": 47 / 47,
+    "recall": 382 / 388,
+    "recall_overdose": 165 / 166,
+    "recall_explicit_suicide": 41 / 41,
 }
-HELDOUT_FALSE_ALARM_CEILING = 18 / 226
+HELDOUT_FALSE_ALARM_CEILING = 16 / 219
 
 
 @pytest.mark.skipif(
