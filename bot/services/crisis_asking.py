@@ -23,6 +23,9 @@ INTENT_IN_QUESTION: Final = re.compile(
     r"|(?:tell me why (?:i (?:shouldnt|should not)|not to)|give me (?:one|a) (?:good )?reason"
     r" (?:not to|why i shouldnt)|convince me not to|dame una razon para no)(?= \.|$)"
     r"|perdone"
+    # Testing whether a blocker still lets a drug through is intent to use, however asked.
+    r"|(?:see|seeing|ver) (?:if|si) (?:i |yo )?(?:can |puedo )?(?:still |todavia |aun )?(?:feel|get"
+    r" high|lo siento|sentirlo|me pega)"
     # A supposition of taking all of one's pills or the whole bottle asks about dying by them.
     r"|(?:if|si) (?:i|you|u|yo|me) (?:\w+ ){0,2}?(?:took|take|swallow\w*|tomo|tomara|tomaba|trago"
     r"|trague) (?:\w+ ){0,2}?(?:all|every|whole|todas|todos|toda|todo|entero|entera))\b",

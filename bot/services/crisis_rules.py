@@ -467,10 +467,16 @@ def assess_rules(text: str) -> tuple[Assessment, str | None]:
         # pay") is told beside it.
         if "dose_talk" in slots and not slots & _USE_OR_BODY:
             return Assessment(signal=None), "explained"
+        if slots & _FIGURES:
+            # "id literally die for those biscuits", "bout to murder this tray of crabs", "jk":
+            # a figure of speech with nothing read beside it; the models need their overrule
+            # score to read a crisis into it.
+            return Assessment(signal=None), "explained"
         return Assessment(signal=None), None
     return Assessment(signal=_strongest(readings, slots, forms[0])), None
 
 
+_FIGURES: Final = frozenset({"hyperbole", "joking", "idiom_threat"})
 _USE_OR_BODY: Final = frozenset(
     {
         "use",
