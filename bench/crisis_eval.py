@@ -2,8 +2,8 @@
 
 Run with ``python -m bench.crisis_eval`` (the held-out set, ``tests/heldout/crisis_heldout.yaml``),
 ``python -m bench.crisis_eval --set dev`` (the development set the detector is tuned on) or
-``--set review`` / ``review2`` to ``review15`` (``tests/data/crisis_review_v1.yaml`` to
-``_v15.yaml``: the first fifteen held-out sets, each measured once and then turned into tuning
+``--set review`` / ``review2`` to ``review16`` (``tests/data/crisis_review_v1.yaml`` to
+``_v16.yaml``: the first sixteen held-out sets, each measured once and then turned into tuning
 data). The held-out set is written apart from the detector's
 patterns, by someone who has not read them, and is never used for tuning: its figures are
 reported as they come out, and its misses are never printed (``--misses`` works on the other
@@ -51,6 +51,7 @@ REVIEW12_FILE = ROOT / "tests" / "data" / "crisis_review_v12.yaml"
 REVIEW13_FILE = ROOT / "tests" / "data" / "crisis_review_v13.yaml"
 REVIEW14_FILE = ROOT / "tests" / "data" / "crisis_review_v14.yaml"
 REVIEW15_FILE = ROOT / "tests" / "data" / "crisis_review_v15.yaml"
+REVIEW16_FILE = ROOT / "tests" / "data" / "crisis_review_v16.yaml"
 CRISIS = ("clear", "possible")
 EXPECTS = (*CRISIS, "question", "none")
 LANGS = ("en", "es", "mixed")
@@ -291,6 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "review13",
             "review14",
             "review15",
+            "review16",
         ),
         default="heldout",
     )
@@ -322,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "review13": REVIEW13_FILE,
         "review14": REVIEW14_FILE,
         "review15": REVIEW15_FILE,
+        "review16": REVIEW16_FILE,
     }
     path = args.file or sets[args.set]
     if not path.exists():

@@ -3,7 +3,7 @@
 The held-out set sits at one path, :data:`bench.crisis_eval.HELDOUT_FILE`
 (``tests/heldout/crisis_heldout.yaml``), and is written apart from the detector's patterns, by
 someone who has not read them; the test skips while no file is there. Each held-out set is
-measured once and then used for tuning (the first fifteen were moved to
+measured once and then used for tuning (the first sixteen were moved to
 ``tests/data/crisis_review_vN.yaml``); a new one, written apart in the same way, is dropped in
 at that path and this test measures it with no other change. It prints the figures, with
 floors so that a later change cannot lower them unnoticed. Its misses are never listed.
@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the set at HELDOUT_FILE, the sixteenth,
-# when it was measured once: recall 382/388, overdose 165/166, explicit suicide 41/41, false
-# alarms 16/219 (the README keeps them). A later change that lowers any of them on this set
-# fails here; a change tuned on this set would burn it, and needs a seventeenth set.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the seventeenth,
+# when it was measured once: recall 385/386, overdose 164/164, explicit suicide 46/46, false
+# alarms 13/220 (the README keeps them). A later change that lowers any of them on this set
+# fails here; a change tuned on this set would burn it, and needs an eighteenth set.
 HELDOUT_FLOORS = {
-    "recall": 382 / 388,
-    "recall_overdose": 165 / 166,
-    "recall_explicit_suicide": 41 / 41,
+    "recall": 385 / 386,
+    "recall_overdose": 164 / 164,
+    "recall_explicit_suicide": 46 / 46,
 }
-HELDOUT_FALSE_ALARM_CEILING = 16 / 219
+HELDOUT_FALSE_ALARM_CEILING = 13 / 220
 
 
 @pytest.mark.skipif(
