@@ -2,8 +2,8 @@
 
 Run with ``python -m bench.crisis_eval`` (the held-out set, ``tests/heldout/crisis_heldout.yaml``),
 ``python -m bench.crisis_eval --set dev`` (the development set the detector is tuned on) or
-``--set review`` / ``review2`` to ``review16`` (``tests/data/crisis_review_v1.yaml`` to
-``_v16.yaml``: the first sixteen held-out sets, each measured once and then turned into tuning
+``--set review`` / ``review2`` to ``review17`` (``tests/data/crisis_review_v1.yaml`` to
+``_v17.yaml``: the first seventeen held-out sets, each measured once and then turned into tuning
 data). The held-out set is written apart from the detector's
 patterns, by someone who has not read them, and is never used for tuning: its figures are
 reported as they come out, and its misses are never printed (``--misses`` works on the other
@@ -52,6 +52,7 @@ REVIEW13_FILE = ROOT / "tests" / "data" / "crisis_review_v13.yaml"
 REVIEW14_FILE = ROOT / "tests" / "data" / "crisis_review_v14.yaml"
 REVIEW15_FILE = ROOT / "tests" / "data" / "crisis_review_v15.yaml"
 REVIEW16_FILE = ROOT / "tests" / "data" / "crisis_review_v16.yaml"
+REVIEW17_FILE = ROOT / "tests" / "data" / "crisis_review_v17.yaml"
 CRISIS = ("clear", "possible")
 EXPECTS = (*CRISIS, "question", "none")
 LANGS = ("en", "es", "mixed")
@@ -293,6 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "review14",
             "review15",
             "review16",
+            "review17",
         ),
         default="heldout",
     )
@@ -325,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "review14": REVIEW14_FILE,
         "review15": REVIEW15_FILE,
         "review16": REVIEW16_FILE,
+        "review17": REVIEW17_FILE,
     }
     path = args.file or sets[args.set]
     if not path.exists():
