@@ -321,6 +321,14 @@ def _explained_away(reading: Reading, slots: frozenset[str]) -> bool:
         return True
     if _present(reading):
         return False
+    if (
+        "died_of_overdose" in slots
+        and reading[0] is CrisisCategory.OVERDOSE
+        and not slots & {"report_self", "report_other"}
+    ):
+        # "he died of an overdose in march", "los amigos que perdimos por sobredosis": the
+        # overdose told is a death mourned, not one happening, whatever the night of the vigil.
+        return True
     if "denied" in slots and reading[0] in _HYPERBOLE_CATEGORIES:
         # "nodding off cause i worked a double, not from anything": the writer explains it.
         return True
@@ -353,6 +361,7 @@ def _explained_away(reading: Reading, slots: frozenset[str]) -> bool:
         CrisisCategory.OVERDOSE,
         CrisisCategory.HARM_TO_OTHERS,
         CrisisCategory.SUICIDE,
+        CrisisCategory.SELF_HARM,
     }:
         return True
     # A memory ("2 years since my overdose", "back in 2018") explains a reading unless
