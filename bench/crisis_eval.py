@@ -2,8 +2,8 @@
 
 Run with ``python -m bench.crisis_eval`` (the held-out set, ``tests/heldout/crisis_heldout.yaml``),
 ``python -m bench.crisis_eval --set dev`` (the development set the detector is tuned on) or
-``--set review`` / ``review2`` to ``review17`` (``tests/data/crisis_review_v1.yaml`` to
-``_v17.yaml``: the first seventeen held-out sets, each measured once and then turned into tuning
+``--set review`` / ``review2`` to ``review18`` (``tests/data/crisis_review_v1.yaml`` to
+``_v18.yaml``: the first eighteen held-out sets, each measured once and then turned into tuning
 data). The held-out set is written apart from the detector's
 patterns, by someone who has not read them, and is never used for tuning: its figures are
 reported as they come out, and its misses are never printed (``--misses`` works on the other
@@ -53,6 +53,7 @@ REVIEW14_FILE = ROOT / "tests" / "data" / "crisis_review_v14.yaml"
 REVIEW15_FILE = ROOT / "tests" / "data" / "crisis_review_v15.yaml"
 REVIEW16_FILE = ROOT / "tests" / "data" / "crisis_review_v16.yaml"
 REVIEW17_FILE = ROOT / "tests" / "data" / "crisis_review_v17.yaml"
+REVIEW18_FILE = ROOT / "tests" / "data" / "crisis_review_v18.yaml"
 CRISIS = ("clear", "possible")
 EXPECTS = (*CRISIS, "question", "none")
 LANGS = ("en", "es", "mixed")
@@ -295,6 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "review15",
             "review16",
             "review17",
+            "review18",
         ),
         default="heldout",
     )
@@ -328,6 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "review15": REVIEW15_FILE,
         "review16": REVIEW16_FILE,
         "review17": REVIEW17_FILE,
+        "review18": REVIEW18_FILE,
     }
     path = args.file or sets[args.set]
     if not path.exists():

@@ -3,7 +3,7 @@
 The held-out set sits at one path, :data:`bench.crisis_eval.HELDOUT_FILE`
 (``tests/heldout/crisis_heldout.yaml``), and is written apart from the detector's patterns, by
 someone who has not read them; the test skips while no file is there. Each held-out set is
-measured once and then used for tuning (the first seventeen were moved to
+measured once and then used for tuning (the first eighteen were moved to
 ``tests/data/crisis_review_vN.yaml``); a new one, written apart in the same way, is dropped in
 at that path and this test measures it with no other change. It prints the figures, with
 floors so that a later change cannot lower them unnoticed. Its misses are never listed.
@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the set at HELDOUT_FILE, the eighteenth,
-# when it was measured once: recall 378/382, overdose 159/162, explicit suicide 45/45, false
-# alarms 18/217 (the README keeps them). A later change that lowers any of them on this set
-# fails here; a change tuned on this set would burn it, and needs a nineteenth set.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the nineteenth,
+# when it was measured once: recall 379/383, overdose 163/165, explicit suicide 46/46, false
+# alarms 14/226 (the README keeps them). A later change that lowers any of them on this set
+# fails here; a change tuned on this set would burn it, and needs a twentieth set.
 HELDOUT_FLOORS = {
-    "recall": 378 / 382,
-    "recall_overdose": 159 / 162,
-    "recall_explicit_suicide": 45 / 45,
+    "recall": 379 / 383,
+    "recall_overdose": 163 / 165,
+    "recall_explicit_suicide": 46 / 46,
 }
-HELDOUT_FALSE_ALARM_CEILING = 18 / 217
+HELDOUT_FALSE_ALARM_CEILING = 14 / 226
 
 
 @pytest.mark.skipif(
