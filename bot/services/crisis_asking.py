@@ -65,7 +65,8 @@ WHETHER: Final = (
     r"(?<!is it bad )(?<!is it normal )(?<!is it ok )(?<!is it okay )(?<!es malo )(?<!es normal )"
 )
 HYPOTHETICAL: Final = re.compile(
-    rf"\b(?:{WHETHER}if (?:i|you|u|ur|youre|your|someone|somebody|a person|they|he|she)|what if"
+    rf"\b(?:{WHETHER}if (?:i|you|u|ur|youre|your|someone|somebody|a person|they|he|she"
+    r"|my \w+)|what if"
     rf"|{WHETHER}si (?:yo |alguien |una persona |me |se )?\w+|que pasa si|in case)\b",
     re.ASCII,
 )

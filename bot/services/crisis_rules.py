@@ -211,15 +211,16 @@ def _is_question(text: str, form: str, slots: frozenset[str]) -> bool:
     if not asked or asking.INTENT_IN_QUESTION.search(form):
         return False
     report = bool(slots & _REPORTS)
+    # "how can you tell someone nodding from someone overdosing" asks in general.
+    general_ask = asking.GENERAL_ASK.search(form) is not None and "report_other" not in slots
     if slots & {"unresponsive", "sedated", "overdosing_now"} and (
-        report or not asking.hypothetical(form)
+        report or not (asking.hypothetical(form) or general_ask)
     ):
         return False
     if "sedated_mild" in slots and report:
         return False
     # "is that normal?" after a sign told of someone now is a worry, not a question; "is it
     # normal to feel sleepy on methadone?" asks about a medicine in general.
-    general_ask = asking.GENERAL_ASK.search(form) is not None and "report_other" not in slots
     if slots & asking.SEDATION_NOW and not asking.hypothetical(form) and not general_ask:
         return False
     return not (report and slots & {"now", "overdose", "use"} and not asking.hypothetical(form))
