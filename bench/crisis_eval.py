@@ -2,8 +2,8 @@
 
 Run with ``python -m bench.crisis_eval`` (the held-out set, ``tests/heldout/crisis_heldout.yaml``),
 ``python -m bench.crisis_eval --set dev`` (the development set the detector is tuned on) or
-``--set review`` / ``review2`` to ``review18`` (``tests/data/crisis_review_v1.yaml`` to
-``_v18.yaml``: the first eighteen held-out sets, each measured once and then turned into tuning
+``--set review`` / ``review2`` to ``review19`` (``tests/data/crisis_review_v1.yaml`` to
+``_v19.yaml``: the first nineteen held-out sets, each measured once and then turned into tuning
 data). The held-out set is written apart from the detector's
 patterns, by someone who has not read them, and is never used for tuning: its figures are
 reported as they come out, and its misses are never printed (``--misses`` works on the other
@@ -54,6 +54,7 @@ REVIEW15_FILE = ROOT / "tests" / "data" / "crisis_review_v15.yaml"
 REVIEW16_FILE = ROOT / "tests" / "data" / "crisis_review_v16.yaml"
 REVIEW17_FILE = ROOT / "tests" / "data" / "crisis_review_v17.yaml"
 REVIEW18_FILE = ROOT / "tests" / "data" / "crisis_review_v18.yaml"
+REVIEW19_FILE = ROOT / "tests" / "data" / "crisis_review_v19.yaml"
 CRISIS = ("clear", "possible")
 EXPECTS = (*CRISIS, "question", "none")
 LANGS = ("en", "es", "mixed")
@@ -297,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "review16",
             "review17",
             "review18",
+            "review19",
         ),
         default="heldout",
     )
@@ -331,6 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "review16": REVIEW16_FILE,
         "review17": REVIEW17_FILE,
         "review18": REVIEW18_FILE,
+        "review19": REVIEW19_FILE,
     }
     path = args.file or sets[args.set]
     if not path.exists():

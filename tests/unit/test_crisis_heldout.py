@@ -3,7 +3,7 @@
 The held-out set sits at one path, :data:`bench.crisis_eval.HELDOUT_FILE`
 (``tests/heldout/crisis_heldout.yaml``), and is written apart from the detector's patterns, by
 someone who has not read them; the test skips while no file is there. Each held-out set is
-measured once and then used for tuning (the first eighteen were moved to
+measured once and then used for tuning (the first nineteen were moved to
 ``tests/data/crisis_review_vN.yaml``); a new one, written apart in the same way, is dropped in
 at that path and this test measures it with no other change. It prints the figures, with
 floors so that a later change cannot lower them unnoticed. Its misses are never listed.
@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the set at HELDOUT_FILE, the nineteenth,
-# when it was measured once: recall 379/383, overdose 163/165, explicit suicide 46/46, false
-# alarms 14/226 (the README keeps them). A later change that lowers any of them on this set
-# fails here; a change tuned on this set would burn it, and needs a twentieth set.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the twentieth,
+# when it was measured once: recall 382/384, overdose 160/161, explicit suicide 49/49, false
+# alarms 18/218 (the README keeps them). A later change that lowers any of them on this set
+# fails here; a change tuned on this set would burn it, and needs a twenty-first set.
 HELDOUT_FLOORS = {
-    "recall": 379 / 383,
-    "recall_overdose": 163 / 165,
-    "recall_explicit_suicide": 46 / 46,
+    "recall": 382 / 384,
+    "recall_overdose": 160 / 161,
+    "recall_explicit_suicide": 49 / 49,
 }
-HELDOUT_FALSE_ALARM_CEILING = 14 / 226
+HELDOUT_FALSE_ALARM_CEILING = 18 / 218
 
 
 @pytest.mark.skipif(
