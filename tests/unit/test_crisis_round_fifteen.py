@@ -11,12 +11,7 @@ import pytest
 
 from bot.models import CrisisCategory
 from bot.services.crisis_rules import assess_rules
-
-
-def _category(text: str) -> CrisisCategory:
-    signal = assess_rules(text)[0].signal
-    assert signal is not None, text
-    return signal.category
+from tests.support.crisis import category_of
 
 
 @pytest.mark.parametrize(
@@ -28,7 +23,7 @@ def _category(text: str) -> CrisisCategory:
     ],
 )
 def test_love_sent_through_someone_just_in_case_is_a_possible_suicide(text: str) -> None:
-    assert _category(text) is CrisisCategory.SUICIDE
+    assert category_of(text) is CrisisCategory.SUICIDE
 
 
 def test_love_sent_for_a_visit_stays_quiet() -> None:
@@ -44,7 +39,7 @@ def test_love_sent_for_a_visit_stays_quiet() -> None:
     ],
 )
 def test_pinned_pupils_after_a_dose_or_pills_is_a_possible_overdose(text: str) -> None:
-    assert _category(text) is CrisisCategory.OVERDOSE
+    assert category_of(text) is CrisisCategory.OVERDOSE
 
 
 @pytest.mark.parametrize(
@@ -55,12 +50,12 @@ def test_pinned_pupils_after_a_dose_or_pills_is_a_possible_overdose(text: str) -
     ],
 )
 def test_a_head_that_will_not_stay_up_after_a_pill_is_an_overdose(text: str) -> None:
-    assert _category(text) is CrisisCategory.OVERDOSE
+    assert category_of(text) is CrisisCategory.OVERDOSE
 
 
 def test_a_dose_topped_up_and_feeling_very_slow_is_a_possible_overdose() -> None:
     text = "ando lentisima, le meti algo encima de la dosis de hoy"
-    assert _category(text) is CrisisCategory.OVERDOSE
+    assert category_of(text) is CrisisCategory.OVERDOSE
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,7 @@ import pytest
 
 from bot.models import CrisisCategory
 from bot.services.crisis_rules import assess_rules
-
-
-def _category(text: str) -> CrisisCategory:
-    signal = assess_rules(text)[0].signal
-    assert signal is not None, text
-    return signal.category
+from tests.support.crisis import category_of
 
 
 @pytest.mark.parametrize(
@@ -27,7 +22,7 @@ def _category(text: str) -> CrisisCategory:
     ],
 )
 def test_glass_or_a_blade_dug_into_the_body_now_is_self_harm(text: str) -> None:
-    assert _category(text) is CrisisCategory.SELF_HARM
+    assert category_of(text) is CrisisCategory.SELF_HARM
 
 
 @pytest.mark.parametrize(
@@ -38,7 +33,7 @@ def test_glass_or_a_blade_dug_into_the_body_now_is_self_harm(text: str) -> None:
     ],
 )
 def test_the_old_amount_with_a_dealer_after_jail_is_relapse_danger(text: str) -> None:
-    assert _category(text) is CrisisCategory.RELAPSE_DANGER
+    assert category_of(text) is CrisisCategory.RELAPSE_DANGER
 
 
 @pytest.mark.parametrize(
@@ -49,7 +44,7 @@ def test_the_old_amount_with_a_dealer_after_jail_is_relapse_danger(text: str) ->
     ],
 )
 def test_a_goodbye_in_case_of_absence_is_a_possible_suicide(text: str) -> None:
-    assert _category(text) is CrisisCategory.SUICIDE
+    assert category_of(text) is CrisisCategory.SUICIDE
 
 
 @pytest.mark.parametrize(
@@ -60,7 +55,7 @@ def test_a_goodbye_in_case_of_absence_is_a_possible_suicide(text: str) -> None:
     ],
 )
 def test_testing_the_blocker_is_relapse_danger(text: str) -> None:
-    assert _category(text) is CrisisCategory.RELAPSE_DANGER
+    assert category_of(text) is CrisisCategory.RELAPSE_DANGER
 
 
 @pytest.mark.parametrize(
@@ -71,7 +66,7 @@ def test_testing_the_blocker_is_relapse_danger(text: str) -> None:
     ],
 )
 def test_a_pill_missing_after_a_child_was_in_the_bag_is_an_overdose(text: str) -> None:
-    assert _category(text) is CrisisCategory.OVERDOSE
+    assert category_of(text) is CrisisCategory.OVERDOSE
 
 
 @pytest.mark.parametrize(
@@ -82,7 +77,7 @@ def test_a_pill_missing_after_a_child_was_in_the_bag_is_an_overdose(text: str) -
     ],
 )
 def test_words_lost_today_are_at_least_the_check(text: str) -> None:
-    assert _category(text) in {CrisisCategory.MEDICAL_EMERGENCY, CrisisCategory.OVERDOSE}
+    assert category_of(text) in {CrisisCategory.MEDICAL_EMERGENCY, CrisisCategory.OVERDOSE}
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,7 @@ import pytest
 
 from bot.models import CrisisCategory
 from bot.services.crisis_rules import assess_rules
-
-
-def _category(text: str) -> CrisisCategory:
-    signal = assess_rules(text)[0].signal
-    assert signal is not None, text
-    return signal.category
+from tests.support.crisis import category_of
 
 
 @pytest.mark.parametrize(
@@ -27,7 +22,7 @@ def _category(text: str) -> CrisisCategory:
     ],
 )
 def test_a_head_or_face_to_be_beaten_in_is_harm_to_others(text: str) -> None:
-    assert _category(text) is CrisisCategory.HARM_TO_OTHERS
+    assert category_of(text) is CrisisCategory.HARM_TO_OTHERS
 
 
 @pytest.mark.parametrize(
@@ -38,7 +33,7 @@ def test_a_head_or_face_to_be_beaten_in_is_harm_to_others(text: str) -> None:
     ],
 )
 def test_a_childs_medicine_given_twice_with_sleepiness_is_a_possible_overdose(text: str) -> None:
-    assert _category(text) is CrisisCategory.OVERDOSE
+    assert category_of(text) is CrisisCategory.OVERDOSE
 
 
 @pytest.mark.parametrize(
@@ -49,7 +44,7 @@ def test_a_childs_medicine_given_twice_with_sleepiness_is_a_possible_overdose(te
     ],
 )
 def test_pills_offered_while_off_the_blocker_and_tempted_is_relapse_danger(text: str) -> None:
-    assert _category(text) is CrisisCategory.RELAPSE_DANGER
+    assert category_of(text) is CrisisCategory.RELAPSE_DANGER
 
 
 def test_an_offer_turned_down_stays_quiet() -> None:
@@ -65,7 +60,7 @@ def test_an_offer_turned_down_stays_quiet() -> None:
     ],
 )
 def test_someone_asleep_for_hours_snoring_after_using_is_a_possible_overdose(text: str) -> None:
-    assert _category(text) is CrisisCategory.OVERDOSE
+    assert category_of(text) is CrisisCategory.OVERDOSE
 
 
 @pytest.mark.parametrize(
