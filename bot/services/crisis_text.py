@@ -124,11 +124,21 @@ def _strip_marks(text: str) -> str:
     return _MARKS.sub("", unicodedata.normalize("NFKD", text))
 
 
+# The pill code "m30" (the counterfeit fentanyl pill, "m30s", "m15") keeps its digits: it is
+# not a look-alike word, and folded to "meo" it would hide from the drug words.
+_NOT_LEET: Final = re.compile(r"m\d{2}s?")
+
+
 def _read_leet(match: re.Match[str]) -> str:
     token = match.group()
     # Only words that mix letters with look-alike digits ("k1ll", "d13"); "911", "2x" and "0d"
     # stay as typed.
-    if len(token) >= 3 and not token.isalpha() and any(c.isalpha() for c in token):
+    if (
+        len(token) >= 3
+        and not token.isalpha()
+        and any(c.isalpha() for c in token)
+        and _NOT_LEET.fullmatch(token) is None
+    ):
         return token.translate(_LEET)
     return token
 

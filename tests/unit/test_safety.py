@@ -176,6 +176,20 @@ def test_normalisation_folds_what_people_type(typed: str, normalised: str) -> No
 
 
 @pytest.mark.parametrize(
+    ("typed", "normalised"),
+    [
+        ("took 2 m30s", "took 2 m30s"),
+        ("found an m30 in his jacket", "found an m30 in his jacket"),
+        ("i want to d13", "i want to die"),
+    ],
+)
+def test_the_pill_code_m30_keeps_its_digits(typed: str, normalised: str) -> None:
+    """The pill code "m30" is not a look-alike word: "m30s" folded to "meos" would hide a
+    counterfeit fentanyl pill from the drug words."""
+    assert normalize(typed) == normalised
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "I want to end it all",
