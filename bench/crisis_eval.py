@@ -36,25 +36,18 @@ from bot.services.safety import assess
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT_FILE = ROOT / "tests" / "heldout" / "crisis_heldout.yaml"
 DEV_FILE = ROOT / "tests" / "data" / "crisis_dev.yaml"
-REVIEW_FILE = ROOT / "tests" / "data" / "crisis_review_v1.yaml"
-REVIEW2_FILE = ROOT / "tests" / "data" / "crisis_review_v2.yaml"
-REVIEW3_FILE = ROOT / "tests" / "data" / "crisis_review_v3.yaml"
-REVIEW4_FILE = ROOT / "tests" / "data" / "crisis_review_v4.yaml"
-REVIEW5_FILE = ROOT / "tests" / "data" / "crisis_review_v5.yaml"
-REVIEW6_FILE = ROOT / "tests" / "data" / "crisis_review_v6.yaml"
-REVIEW7_FILE = ROOT / "tests" / "data" / "crisis_review_v7.yaml"
-REVIEW8_FILE = ROOT / "tests" / "data" / "crisis_review_v8.yaml"
-REVIEW9_FILE = ROOT / "tests" / "data" / "crisis_review_v9.yaml"
-REVIEW10_FILE = ROOT / "tests" / "data" / "crisis_review_v10.yaml"
-REVIEW11_FILE = ROOT / "tests" / "data" / "crisis_review_v11.yaml"
-REVIEW12_FILE = ROOT / "tests" / "data" / "crisis_review_v12.yaml"
-REVIEW13_FILE = ROOT / "tests" / "data" / "crisis_review_v13.yaml"
-REVIEW14_FILE = ROOT / "tests" / "data" / "crisis_review_v14.yaml"
-REVIEW15_FILE = ROOT / "tests" / "data" / "crisis_review_v15.yaml"
-REVIEW16_FILE = ROOT / "tests" / "data" / "crisis_review_v16.yaml"
-REVIEW17_FILE = ROOT / "tests" / "data" / "crisis_review_v17.yaml"
-REVIEW18_FILE = ROOT / "tests" / "data" / "crisis_review_v18.yaml"
-REVIEW19_FILE = ROOT / "tests" / "data" / "crisis_review_v19.yaml"
+
+
+def _review_files() -> dict[str, Path]:
+    """The review sets, ``--set review`` (the first) and ``review2`` on, as numbered on disk."""
+    numbered = {
+        int(path.stem.removeprefix("crisis_review_v")): path
+        for path in (ROOT / "tests" / "data").glob("crisis_review_v*.yaml")
+    }
+    return {("review" if n == 1 else f"review{n}"): numbered[n] for n in sorted(numbered)}
+
+
+REVIEW_FILES = _review_files()
 CRISIS = ("clear", "possible")
 EXPECTS = (*CRISIS, "question", "none")
 LANGS = ("en", "es", "mixed")
@@ -277,29 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
         "--set",
-        choices=(
-            "heldout",
-            "dev",
-            "review",
-            "review2",
-            "review3",
-            "review4",
-            "review5",
-            "review6",
-            "review7",
-            "review8",
-            "review9",
-            "review10",
-            "review11",
-            "review12",
-            "review13",
-            "review14",
-            "review15",
-            "review16",
-            "review17",
-            "review18",
-            "review19",
-        ),
+        choices=("heldout", "dev", *REVIEW_FILES),
         default="heldout",
     )
     parser.add_argument("--file", type=Path, help="another file in the same format")
@@ -312,29 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the rules and the n-gram model alone, as when the semantic layer cannot load",
     )
     args = parser.parse_args(argv)
-    sets = {
-        "heldout": HELDOUT_FILE,
-        "dev": DEV_FILE,
-        "review": REVIEW_FILE,
-        "review2": REVIEW2_FILE,
-        "review3": REVIEW3_FILE,
-        "review4": REVIEW4_FILE,
-        "review5": REVIEW5_FILE,
-        "review6": REVIEW6_FILE,
-        "review7": REVIEW7_FILE,
-        "review8": REVIEW8_FILE,
-        "review9": REVIEW9_FILE,
-        "review10": REVIEW10_FILE,
-        "review11": REVIEW11_FILE,
-        "review12": REVIEW12_FILE,
-        "review13": REVIEW13_FILE,
-        "review14": REVIEW14_FILE,
-        "review15": REVIEW15_FILE,
-        "review16": REVIEW16_FILE,
-        "review17": REVIEW17_FILE,
-        "review18": REVIEW18_FILE,
-        "review19": REVIEW19_FILE,
-    }
+    sets = {"heldout": HELDOUT_FILE, "dev": DEV_FILE, **REVIEW_FILES}
     path = args.file or sets[args.set]
     if not path.exists():
         print(f"{path}: not found", file=sys.stderr)

@@ -279,22 +279,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nLeave-one-set-out cross-validation (thresholds chosen without the set measured)")
     for title, keep in (
         ("the review sets", review),
-        ("the fourth set alone", sets == "review_v4"),
-        ("the fifth set alone", sets == "review_v5"),
-        ("the sixth set alone", sets == "review_v6"),
-        ("the seventh set alone", sets == "review_v7"),
-        ("the eighth set alone", sets == "review_v8"),
-        ("the ninth set alone", sets == "review_v9"),
-        ("the tenth set alone", sets == "review_v10"),
-        ("the eleventh set alone", sets == "review_v11"),
-        ("the twelfth set alone", sets == "review_v12"),
-        ("the thirteenth set alone", sets == "review_v13"),
-        ("the fourteenth set alone", sets == "review_v14"),
-        ("the fifteenth set alone", sets == "review_v15"),
-        ("the sixteenth set alone", sets == "review_v16"),
-        ("the seventeenth set alone", sets == "review_v17"),
-        ("the eighteenth set alone", sets == "review_v18"),
-        ("the nineteenth set alone", sets == "review_v19"),
+        *(
+            (f"review set {name.removeprefix('review_v')} alone", sets == name)
+            for name in ngram.MEASURED_SETS
+        ),
     ):
         columns = {"rules alone": loso.figures(examples, rules_only, keep)}
         columns["rules + n-gram"] = loso.figures(examples, before, keep)

@@ -52,28 +52,6 @@ FALSE_ALARM_BUDGET = 0.08
 FOCUS_FLOOR = 0.5
 L2 = 1e-5
 NEGATIVE_WEIGHT = 1.0
-REVIEW_SETS = (
-    "dev",
-    "review_v1",
-    "review_v2",
-    "review_v3",
-    "review_v4",
-    "review_v5",
-    "review_v6",
-    "review_v7",
-    "review_v8",
-    "review_v9",
-    "review_v10",
-    "review_v11",
-    "review_v12",
-    "review_v13",
-    "review_v14",
-    "review_v15",
-    "review_v16",
-    "review_v17",
-    "review_v18",
-    "review_v19",
-)
 # Sets that were measured once as the held-out set, with the digest of the file as measured
 # (plus the header line saying so): a changed file stops training rather than teach the models
 # labels no one measured, and a new held-out set is never read from tests/heldout/.
@@ -95,6 +73,9 @@ MEASURED_SETS = {
     "review_v18": "e450f47dcc7ea4b12c6bc3d3f8c60886f8166ac636ce35153d53eaaa6a3f536d",
     "review_v19": "378153910d4b86bc45f9134d08b7fee0e91a9b150bb5f0acdaff1932e86c1511",
 }
+# The sets read, in order: every review set from the fourth on was measured once and is pinned
+# above, so a new one is one digest line there.
+REVIEW_SETS = ("dev", "review_v1", "review_v2", "review_v3", *MEASURED_SETS)
 CATEGORIES = (
     "overdose",
     "suicide",

@@ -11,6 +11,7 @@ import pytest
 from bot.models import CrisisCategory
 from bot.services.crisis_rules import assess_rules
 from bot.services.crisis_signal import Tier
+from tests.support.crisis import category_of
 
 
 def _signal(text: str) -> tuple[CrisisCategory, Tier]:
@@ -62,7 +63,7 @@ def test_a_question_about_a_dose_the_writer_says_they_already_took_is_a_possible
     text: str,
 ) -> None:
     """ "Can you die from X, because i just did": the question is asked about something done."""
-    category, _ = _signal(text)
+    category = category_of(text)
     assert category is CrisisCategory.OVERDOSE
 
 
@@ -89,7 +90,7 @@ def test_someone_hard_to_wake_who_sinks_back_is_a_possible_overdose(text: str) -
     """Hard to wake and sinking straight back, told of someone today, is at least the check even
     with no drug named, read as an overdose (breathing, the emergency number, naloxone) or, when
     the words say so, as another medical emergency."""
-    category, _ = _signal(text)
+    category = category_of(text)
     assert category in {CrisisCategory.OVERDOSE, CrisisCategory.MEDICAL_EMERGENCY}
 
 
@@ -114,7 +115,7 @@ def test_a_hard_sleeper_in_the_mornings_stays_quiet(text: str) -> None:
 def test_going_to_a_dealer_while_without_a_dose_is_relapse_danger(text: str) -> None:
     """Contact with a dealer while out of one's medicine (in withdrawal, the supply likely
     fentanyl) is relapse danger."""
-    category, _ = _signal(text)
+    category = category_of(text)
     assert category is CrisisCategory.RELAPSE_DANGER
 
 
@@ -134,7 +135,7 @@ def test_out_of_medicine_with_a_refill_on_its_way_stays_quiet() -> None:
     ],
 )
 def test_a_last_holiday_foretold_is_a_possible_suicide(text: str) -> None:
-    category, _ = _signal(text)
+    category = category_of(text)
     assert category is CrisisCategory.SUICIDE
 
 
@@ -231,7 +232,7 @@ def test_the_look_alikes_of_those_figures_still_raise_a_signal(text: str) -> Non
     ],
 )
 def test_a_threat_to_throw_someone_through_a_wall_is_harm_to_others(text: str) -> None:
-    category, _ = _signal(text)
+    category = category_of(text)
     assert category is CrisisCategory.HARM_TO_OTHERS
 
 
@@ -248,7 +249,7 @@ def test_a_fist_through_the_wall_held_back_stays_quiet() -> None:
     ],
 )
 def test_a_child_who_drank_a_codeine_syrup_is_an_overdose(text: str) -> None:
-    category, _ = _signal(text)
+    category = category_of(text)
     assert category is CrisisCategory.OVERDOSE
 
 
@@ -265,7 +266,7 @@ def test_a_child_taking_a_plain_syrup_stays_quiet() -> None:
     ],
 )
 def test_the_worst_headache_of_a_life_is_a_medical_emergency(text: str) -> None:
-    category, _ = _signal(text)
+    category = category_of(text)
     assert category is CrisisCategory.MEDICAL_EMERGENCY
 
 
@@ -282,7 +283,7 @@ def test_a_small_headache_after_a_session_stays_quiet() -> None:
     ],
 )
 def test_a_blocker_skipped_to_see_what_happens_is_relapse_danger(text: str) -> None:
-    category, _ = _signal(text)
+    category = category_of(text)
     assert category is CrisisCategory.RELAPSE_DANGER
 
 
