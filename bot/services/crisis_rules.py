@@ -323,12 +323,14 @@ def _explained_away(reading: Reading, slots: frozenset[str]) -> bool:
     if _present(reading):
         return False
     if (
-        "died_of_overdose" in slots
+        slots & {"died_of_overdose", "wished_dead"}
         and reading[0] is CrisisCategory.OVERDOSE
         and not slots & {"report_self", "report_other"}
     ):
         # "he died of an overdose in march", "los amigos que perdimos por sobredosis": the
         # overdose told is a death mourned, not one happening, whatever the night of the vigil.
+        # "wish the od last year had worked": an old overdose, wished fatal; the wish itself is
+        # read as suicide.
         return True
     if "denied" in slots and reading[0] in _HYPERBOLE_CATEGORIES:
         # "nodding off cause i worked a double, not from anything": the writer explains it.

@@ -64,6 +64,11 @@ _TARGETS_OF_OTHERS: Final = (
     r"him|her|them|someone|somebody|you|yourself|everyone|everybody|people|my|his|that|this"
 )
 
+
+def _digits(found: str) -> str:
+    return found[: len(found) - len(found.lstrip("0123456789"))]
+
+
 # Multi-word forms, rewritten in one pass after the single-word map. Earlier rules win where
 # two could start at the same place ("unalive myself" before "unalive").
 _PHRASE_RULES: Final[tuple[tuple[str, Callable[[str], str]], ...]] = (
@@ -91,6 +96,10 @@ _PHRASE_RULES: Final[tuple[tuple[str, Callable[[str], str]], ...]] = (
         r"(?:took|take|taking|taken|used) (?:2|to) (?:much|many)",
         lambda found: found.split()[0] + " too " + found.split()[2],
     ),
+    # A small child's age as typed ("3yo", "2 y/o", "4yr old", "18mo"): "N year old".
+    (r"\d{1,2} ?(?:yo|y o)", lambda found: _digits(found) + " year old"),
+    (r"\d{1,2} ?yrs?(?= old)", lambda found: _digits(found) + " year"),
+    (r"\d{1,2}mos?(?! old)|\d{1,2} ?mos? old", lambda found: _digits(found) + " month old"),
     (r"my self", lambda _: "myself"),
     (r"your self", lambda _: "yourself"),
     (r"some one", lambda _: "someone"),
@@ -124,9 +133,10 @@ def _strip_marks(text: str) -> str:
     return _MARKS.sub("", unicodedata.normalize("NFKD", text))
 
 
-# The pill code "m30" (the counterfeit fentanyl pill, "m30s", "m15") keeps its digits: it is
-# not a look-alike word, and folded to "meo" it would hide from the drug words.
-_NOT_LEET: Final = re.compile(r"m\d{2}s?")
+# The pill code "m30" (the counterfeit fentanyl pill, "m30s", "m15") and a small child's age
+# ("my 3yo", "18mo") keep their digits: they are not look-alike words, and folded to "meo" or
+# "eyo" they would hide from the drug and child words.
+_NOT_LEET: Final = re.compile(r"m\d{2}s?|\d{1,2}(?:yo|yr|yrs|mo|mos)")
 
 
 def _read_leet(match: re.Match[str]) -> str:

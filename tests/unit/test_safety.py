@@ -190,6 +190,22 @@ def test_the_pill_code_m30_keeps_its_digits(typed: str, normalised: str) -> None
 
 
 @pytest.mark.parametrize(
+    ("typed", "normalised"),
+    [
+        ("my 3yo got into my bag", "my 3 year old got into my bag"),
+        ("the 2 y/o was in my purse", "the 2 year old was in my purse"),
+        ("our 4yr old", "our 4 year old"),
+        ("our 18mo was in the diaper bag", "our 18 month old was in the diaper bag"),
+        ("2 yrs clean today", "2 yrs clean today"),
+    ],
+)
+def test_a_small_childs_age_reads_as_years_or_months_old(typed: str, normalised: str) -> None:
+    """ "3yo" folded as look-alike digits would be "eyo", which no child word reads: a child's
+    age keeps its digits and reads as "3 year old"; a time clean in years is left alone."""
+    assert normalize(typed) == normalised
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "I want to end it all",
