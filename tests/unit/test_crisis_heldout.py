@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the set at HELDOUT_FILE, the twentieth,
-# when it was measured once: recall 382/384, overdose 160/161, explicit suicide 49/49, false
-# alarms 18/218 (the README keeps them). A later change that lowers any of them on this set
-# fails here; a change tuned on this set would burn it, and needs a twenty-first set.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the twenty-first,
+# when it was measured once: recall 415/420, overdose 172/172, explicit suicide 54/54, false
+# alarms 18/226 (the README keeps them). A later change that lowers any of them on this set
+# fails here; a change tuned on this set would burn it, and needs a twenty-second set.
 HELDOUT_FLOORS = {
-    "recall": 382 / 384,
-    "recall_overdose": 160 / 161,
-    "recall_explicit_suicide": 49 / 49,
+    "recall": 415 / 420,
+    "recall_overdose": 172 / 172,
+    "recall_explicit_suicide": 54 / 54,
 }
-HELDOUT_FALSE_ALARM_CEILING = 18 / 218
+HELDOUT_FALSE_ALARM_CEILING = 18 / 226
 
 
 @pytest.mark.skipif(
