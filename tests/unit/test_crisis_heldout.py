@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the set at HELDOUT_FILE, the twenty-first,
-# when it was measured once: recall 415/420, overdose 172/172, explicit suicide 54/54, false
-# alarms 18/226 (the README keeps them). A later change that lowers any of them on this set
-# fails here; a change tuned on this set would burn it, and needs a twenty-second set.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the twenty-second,
+# when it was measured once: recall 382/391, overdose 164/168, explicit suicide 50/50, false
+# alarms 11/224 (the README keeps them). A later change that lowers any of them on this set
+# fails here; a change tuned on this set would burn it, and needs a twenty-third set.
 HELDOUT_FLOORS = {
-    "recall": 415 / 420,
-    "recall_overdose": 172 / 172,
-    "recall_explicit_suicide": 54 / 54,
+    "recall": 382 / 391,
+    "recall_overdose": 164 / 168,
+    "recall_explicit_suicide": 50 / 50,
 }
-HELDOUT_FALSE_ALARM_CEILING = 18 / 226
+HELDOUT_FALSE_ALARM_CEILING = 11 / 224
 
 
 @pytest.mark.skipif(
