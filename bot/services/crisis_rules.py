@@ -320,6 +320,14 @@ def _explained_away(reading: Reading, slots: frozenset[str]) -> bool:
         # "drove past my old dealers house and didnt even slow down. proud of me": the pull
         # told is one resisted, even where the words name a dealer's house.
         return True
+    if (
+        reading[0] is CrisisCategory.HARM_TO_OTHERS
+        and "idiom_threat" in slots
+        and slots & {"joking", "laughing"}
+    ):
+        # "the cat knocked my coffee over, im gonna strangle her (jk)": a threat tied to a
+        # trivial cause and marked as a joke, even told as intent.
+        return True
     if _present(reading):
         return False
     if (
