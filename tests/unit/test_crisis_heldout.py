@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the set at HELDOUT_FILE, the twenty-second,
-# when it was measured once: recall 382/391, overdose 164/168, explicit suicide 50/50, false
-# alarms 11/224 (the README keeps them). A later change that lowers any of them on this set
-# fails here; a change tuned on this set would burn it, and needs a twenty-third set.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the twenty-third,
+# when it was measured once: recall 385/394, overdose 165/169, explicit suicide 51/51, false
+# alarms 16/228 (the README keeps them). A later change that lowers any of them on this set
+# fails here; a change tuned on this set would burn it, and needs a twenty-fourth set.
 HELDOUT_FLOORS = {
-    "recall": 382 / 391,
-    "recall_overdose": 164 / 168,
-    "recall_explicit_suicide": 50 / 50,
+    "recall": 385 / 394,
+    "recall_overdose": 165 / 169,
+    "recall_explicit_suicide": 51 / 51,
 }
-HELDOUT_FALSE_ALARM_CEILING = 11 / 224
+HELDOUT_FALSE_ALARM_CEILING = 16 / 228
 
 
 @pytest.mark.skipif(
