@@ -254,7 +254,11 @@ _PRESENT_RULES: Final = frozenset(
 
 
 def _told_outside_the_question(
-    forms: tuple[str, ...], *, after_a_memory: bool = False, screened: bool = False
+    forms: tuple[str, ...],
+    *,
+    after_a_memory: bool = False,
+    screened: bool = False,
+    joked: bool = False,
 ) -> CrisisSignal | None:
     """Return the crisis told in one sentence of several, each read on its own ("esto es un
     adios. does suboxone interact with ibuprofen?"); None when there is none.
@@ -267,6 +271,9 @@ def _told_outside_the_question(
     ``screened``: the message tells of a screening question answered no ("me pregunto si
     pensaba en hacerme dano, y le dije que no"); the sentence that reports the question is the
     counselor's words, not the writer's.
+
+    ``joked``: the message ties a threat to a trivial cause and marks it as a joke ("el gato me
+    rompio el florero. lo mato jaja"); the sentence with the threat and the laughter is the joke.
     """
     if len(forms) < 2:  # one sentence: the question is the whole message
         return None
@@ -297,6 +304,11 @@ def _told_outside_the_question(
             and signal.category in _SCREENED_CATEGORIES
             and asking.REPORTED_ASK.search(sentence) is not None
         )
+        and not (
+            joked
+            and signal.category is CrisisCategory.HARM_TO_OTHERS
+            and slots_of(sentence) & _JOKES
+        )
     ]
     if not found:
         return None
@@ -320,11 +332,7 @@ def _explained_away(reading: Reading, slots: frozenset[str]) -> bool:
         # "drove past my old dealers house and didnt even slow down. proud of me": the pull
         # told is one resisted, even where the words name a dealer's house.
         return True
-    if (
-        reading[0] is CrisisCategory.HARM_TO_OTHERS
-        and "idiom_threat" in slots
-        and slots & {"joking", "laughing"}
-    ):
+    if reading[0] is CrisisCategory.HARM_TO_OTHERS and _joked(slots):
         # "the cat knocked my coffee over, im gonna strangle her (jk)": a threat tied to a
         # trivial cause and marked as a joke, even told as intent.
         return True
@@ -466,7 +474,7 @@ def assess_rules(text: str) -> tuple[Assessment, str | None]:
     if explained and not readings:
         # A memory in one sentence does not explain away a crisis told in another.
         told = _told_outside_the_question(
-            forms, after_a_memory=True, screened="screened_no" in slots
+            forms, after_a_memory=True, screened="screened_no" in slots, joked=_joked(slots)
         )
         return Assessment(signal=told), None if told is not None else "explained"
     if _is_question(text, forms[0], slots):
@@ -497,6 +505,14 @@ def assess_rules(text: str) -> tuple[Assessment, str | None]:
 
 
 _FIGURES: Final = frozenset({"hyperbole", "joking", "idiom_threat"})
+_JOKES: Final = frozenset({"joking", "laughing"})
+
+
+def _joked(slots: frozenset[str]) -> bool:
+    """A threat tied to a trivial cause (a pet, an exam, leftovers) and marked as a joke."""
+    return "idiom_threat" in slots and bool(slots & _JOKES)
+
+
 _USE_OR_BODY: Final = frozenset(
     {
         "use",

@@ -133,10 +133,10 @@ def _strip_marks(text: str) -> str:
     return _MARKS.sub("", unicodedata.normalize("NFKD", text))
 
 
-# The pill code "m30" (the counterfeit fentanyl pill, "m30s", "m15") and a small child's age
-# ("my 3yo", "18mo") keep their digits: they are not look-alike words, and folded to "meo" or
-# "eyo" they would hide from the drug and child words.
-_NOT_LEET: Final = re.compile(r"m\d{2}s?|\d{1,2}(?:yo|yr|yrs|mo|mos)")
+# The pill code "m30" (the counterfeit fentanyl pill, "m30s", "m15"), a small child's age ("my
+# 3yo", "18mo") and an ordinal ("my 4th shot") keep their digits: they are not look-alike words,
+# and folded to "meo", "eyo" or "ath" they would hide from the drug, child and count words.
+_NOT_LEET: Final = re.compile(r"m\d{2}s?|\d{1,2}(?:yo|yr|yrs|mo|mos)|\d+(?:st|nd|rd|th)")
 
 
 def _read_leet(match: re.Match[str]) -> str:

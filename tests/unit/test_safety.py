@@ -197,11 +197,14 @@ def test_the_pill_code_m30_keeps_its_digits(typed: str, normalised: str) -> None
         ("our 4yr old", "our 4 year old"),
         ("our 18mo was in the diaper bag", "our 18 month old was in the diaper bag"),
         ("2 yrs clean today", "2 yrs clean today"),
+        ("on my 4th shot", "on my 4th shot"),
+        ("my 1st day back", "my 1st day back"),
     ],
 )
-def test_a_small_childs_age_reads_as_years_or_months_old(typed: str, normalised: str) -> None:
+def test_a_small_childs_age_and_an_ordinal_keep_their_digits(typed: str, normalised: str) -> None:
     """ "3yo" folded as look-alike digits would be "eyo", which no child word reads: a child's
-    age keeps its digits and reads as "3 year old"; a time clean in years is left alone."""
+    age keeps its digits and reads as "3 year old"; an ordinal ("4th", not "ath") keeps its
+    digits; a time clean in years is left alone."""
     assert normalize(typed) == normalised
 
 
