@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the set at HELDOUT_FILE, the twenty-fourth,
-# when it was measured once: recall 400/406, overdose 169/169, explicit suicide 51/52, false
-# alarms 11/219 (the README keeps them). A later change that lowers any of them on this set
-# fails here; a change tuned on this set would burn it, and needs a twenty-fifth set.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the twenty-fifth,
+# when it was measured once: recall 382/390, overdose 162/165, explicit suicide 51/51, false
+# alarms 12/226 (the README keeps them). A later change that lowers any of them on this set
+# fails here; a change tuned on this set would burn it, and needs a twenty-sixth set.
 HELDOUT_FLOORS = {
-    "recall": 400 / 406,
-    "recall_overdose": 169 / 169,
-    "recall_explicit_suicide": 51 / 52,
+    "recall": 382 / 390,
+    "recall_overdose": 162 / 165,
+    "recall_explicit_suicide": 51 / 51,
 }
-HELDOUT_FALSE_ALARM_CEILING = 11 / 219
+HELDOUT_FALSE_ALARM_CEILING = 12 / 226
 
 
 @pytest.mark.skipif(
