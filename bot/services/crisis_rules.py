@@ -376,12 +376,9 @@ def _explained_away(reading: Reading, slots: frozenset[str]) -> bool:
         }
     ):
         return True
-    if "fiction" in slots and reading[0] in {
-        CrisisCategory.OVERDOSE,
-        CrisisCategory.HARM_TO_OTHERS,
-        CrisisCategory.SUICIDE,
-        CrisisCategory.SELF_HARM,
-    }:
+    # A film, a game or a story never explains the writer's own stated intent ("after the game
+    # tonight im going to kill myself").
+    if "fiction" in slots and reading[0] in _FICTION_CATEGORIES and "own_intent" not in slots:
         return True
     # A memory ("2 years since my overdose", "back in 2018") explains a reading unless
     # something is told as present; survival or recovery told after it ("and survived",
@@ -532,6 +529,14 @@ _SCREENED_CATEGORIES: Final = frozenset(
 )
 _HYPERBOLE_CATEGORIES: Final = frozenset(
     {CrisisCategory.SUICIDE, CrisisCategory.OVERDOSE, CrisisCategory.MEDICAL_EMERGENCY}
+)
+_FICTION_CATEGORIES: Final = frozenset(
+    {
+        CrisisCategory.OVERDOSE,
+        CrisisCategory.HARM_TO_OTHERS,
+        CrisisCategory.SUICIDE,
+        CrisisCategory.SELF_HARM,
+    }
 )
 _CRISIS_TOPICS: Final = frozenset({"overdose", "naloxone", "unresponsive", "lost_tolerance"})
 WRITER_AS_OBJECT: Final = re.compile(r"\b(?:me|us|nos|im|i)\b", re.ASCII)
