@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the set at HELDOUT_FILE, the twenty-fifth,
-# when it was measured once: recall 382/390, overdose 162/165, explicit suicide 51/51, false
-# alarms 12/226 (the README keeps them). A later change that lowers any of them on this set
-# fails here; a change tuned on this set would burn it, and needs a twenty-sixth set.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the twenty-sixth,
+# when it was measured once: recall 385/396, overdose 161/167, explicit suicide 50/51, false
+# alarms 16/229 (the README keeps them). A later change that lowers any of them on this set
+# fails here; a change tuned on this set would burn it, and needs a twenty-seventh set.
 HELDOUT_FLOORS = {
-    "recall": 382 / 390,
-    "recall_overdose": 162 / 165,
-    "recall_explicit_suicide": 51 / 51,
+    "recall": 385 / 396,
+    "recall_overdose": 161 / 167,
+    "recall_explicit_suicide": 50 / 51,
 }
-HELDOUT_FALSE_ALARM_CEILING = 12 / 226
+HELDOUT_FALSE_ALARM_CEILING = 16 / 229
 
 
 @pytest.mark.skipif(
