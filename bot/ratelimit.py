@@ -72,7 +72,7 @@ _SWEEP_EVERY_SECONDS = 60.0  # and a quiet bot still forgets old chats within a 
 
 _WINDOW_TOLERANCE = 1e-6
 # Shared slots taken for one send at most, when it keeps waking past them.
-_SHARED_TRIES = 3
+SHARED_TRIES = 3
 # Telegram's overall limit, counted by when sends reach it.
 TELEGRAM_PER_SECOND = 30
 
@@ -271,7 +271,7 @@ class TelegramRateLimiter(BaseRateLimiter[int | Queued]):
         # Woken later than half a slot after it (a stalled loop), the slot is given up for a
         # new one: going late could crowd a second with the other workers' punctual sends.
         late_allowed = 0.5 / self._slots_per_second
-        for _ in range(_SHARED_TRIES):
+        for _ in range(SHARED_TRIES):
             delay = await self._shared(chat)
             if delay <= 0:
                 return

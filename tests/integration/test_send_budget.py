@@ -9,17 +9,19 @@ request started (one process, so one monotonic clock) and which shared slot it w
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import itertools
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from bot.ratelimit import TELEGRAM_PER_SECOND, ChatKey, TelegramRateLimiter
+from bot.ratelimit import SHARED_TRIES, TELEGRAM_PER_SECOND, ChatKey, TelegramRateLimiter
 from bot.storage.postgres_engine import PostgresDatabase
 from bot.storage.send_budget import SendBudget, chat_spacing
 
@@ -27,6 +29,9 @@ PER_SECOND = 29  # the default budget, one under Telegram's 30
 INTERVAL = 1.0
 HOT_CHAT = 4242  # a patient both workers write to at once
 EPSILON = 1e-6
+# The shared slots one send took, in order: a send woken late for its slot gives it up for a
+# new one (at most ``SHARED_TRIES``), so a busy machine may take more slots than sends.
+_SEND_SLOTS: contextvars.ContextVar[list[int]] = contextvars.ContextVar("send_slots")
 
 
 @dataclass
@@ -38,9 +43,12 @@ class Worker:
     limiter: TelegramRateLimiter
     sent: list[tuple[float, ChatKey]] = field(default_factory=list)
     slots: list[tuple[int, ChatKey]] = field(default_factory=list)
+    taken_per_send: list[list[int]] = field(default_factory=list)
 
     async def send(self, chat: ChatKey) -> None:
         """Send one message to ``chat`` as the bot would."""
+        taken: list[int] = []
+        _SEND_SLOTS.set(taken)  # each gathered send runs in a task of its own, with its own copy
 
         async def call(**kwargs: Any) -> dict[str, Any]:
             self.sent.append((time.monotonic(), chat))
@@ -48,9 +56,10 @@ class Worker:
 
         data = {"chat_id": chat}
         await self.limiter.process_request(call, (), data, "sendMessage", data, None)
+        self.taken_per_send.append(taken)
 
 
-async def _worker(url: str) -> Worker:
+async def _worker(url: str, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> Worker:
     db = PostgresDatabase(url, pool_size=4)
     await db.connect()
     budget = SendBudget(db, overall_per_second=PER_SECOND, per_chat_interval=INTERVAL)
@@ -59,19 +68,30 @@ async def _worker(url: str) -> Worker:
     async def shared(chat: ChatKey) -> float:
         reservation = await budget.reserve(chat)
         worker.slots.append((reservation.slot, chat))
+        _SEND_SLOTS.get().append(reservation.slot)
         return reservation.wait
 
     limiter = TelegramRateLimiter(
-        overall_per_second=PER_SECOND, per_chat_interval=INTERVAL, shared=shared
+        overall_per_second=PER_SECOND, per_chat_interval=INTERVAL, shared=shared, sleep=sleep
     )
     worker = Worker(db, budget, limiter)
     return worker
 
 
+async def _sometimes_late(seconds: float, wake_ups: itertools.count[int]) -> None:
+    """Sleep, and now and then wake 60 ms late, as a busy machine's event loop does."""
+    await asyncio.sleep(seconds + (0.06 if next(wake_ups) % 9 == 4 else 0.0))
+
+
 @pytest.fixture
-async def workers(postgres_url: str) -> AsyncIterator[tuple[Worker, Worker]]:
-    """Two workers on one migrated database."""
-    first, second = await _worker(postgres_url), await _worker(postgres_url)
+async def workers(
+    request: pytest.FixtureRequest, postgres_url: str
+) -> AsyncIterator[tuple[Worker, Worker]]:
+    """Two workers on one migrated database, whose sleeps end on time or sometimes late."""
+    sleeps: list[Callable[[float], Awaitable[None]]] = [asyncio.sleep, asyncio.sleep]
+    if getattr(request, "param", "punctual") == "late":
+        sleeps = [functools.partial(_sometimes_late, wake_ups=itertools.count()) for _ in range(2)]
+    first, second = await _worker(postgres_url, sleeps[0]), await _worker(postgres_url, sleeps[1])
     yield first, second
     await first.db.close()
     await second.db.close()
@@ -98,11 +118,13 @@ def _closest_in_one_chat(log: list[tuple[float, ChatKey]]) -> float:
     return min(gaps, default=float("inf"))
 
 
+@pytest.mark.parametrize("workers", ["punctual", "late"], indirect=True)
 async def test_two_workers_together_stay_within_the_overall_and_per_chat_budgets(
-    workers: tuple[Worker, Worker],
+    workers: tuple[Worker, Worker], request: pytest.FixtureRequest
 ) -> None:
     """Each worker alone may send 29 a second; together they still never put more than the
-    budget's slots into one second, nor two sends into one chat within the interval."""
+    budget's slots into one second, nor two sends into one chat within the interval, even when
+    their event loops wake late now and then."""
     first, second = workers
     chats = list(range(1001, 1061))  # both workers write to every one of these chats
     started = time.monotonic()
@@ -113,7 +135,13 @@ async def test_two_workers_together_stay_within_the_overall_and_per_chat_budgets
     elapsed = time.monotonic() - started
     sent = first.sent + second.sent
     slots = first.slots + second.slots
-    assert len(sent) == len(slots) == 2 * (len(chats) + 3)
+    taken_per_send = first.taken_per_send + second.taken_per_send
+    assert len(sent) == len(taken_per_send) == 2 * (len(chats) + 3)
+    # Every send took a shared slot, and gave one up only when woken too late for it.
+    assert all(1 <= len(taken) <= SHARED_TRIES for taken in taken_per_send)
+    assert len(slots) == sum(len(taken) for taken in taken_per_send)
+    if request.node.callspec.params["workers"] == "late":
+        assert len(slots) > len(sent)  # the late wake-ups gave slots up
     # On the shared grid: every slot taken once, a chat's slots an interval and a slot apart.
     assert len({slot for slot, _ in slots}) == len(slots)
     spacing = round(chat_spacing(PER_SECOND, INTERVAL) * PER_SECOND)
