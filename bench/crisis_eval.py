@@ -27,8 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from bot import yamlfile
 from bot.services.crisis_semantic import load_semantic_layer
 from bot.services.crisis_signal import Assessment
 from bot.services.safety import assess
@@ -195,7 +194,7 @@ def _same_tier(outcome: Outcome) -> bool:
 
 def load_cases(path: Path) -> list[Case]:
     """Read a message set; a malformed entry is reported with its number."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yamlfile.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
         message = f"{path}: must hold messages: a list of {{text, lang, expect, ...}}"
         raise TypeError(message)

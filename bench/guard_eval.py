@@ -30,10 +30,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from bench.crisis_eval import Rate
 from bench.search_eval import ARTICLES_DIR, SAMPLE_WORDING
+from bot import yamlfile
 from bot.models import CrisisCategory
 from bot.services.crisis_semantic import load_semantic_layer
 from bot.services.learn import NALOXONE_ARTICLE, answer_for
@@ -168,7 +167,7 @@ class Evaluation:
 
 def load_cases(path: Path) -> list[Case]:
     """Read a question set; a malformed entry is reported with its number."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yamlfile.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
         message = f"{path}: must hold questions: a list of {{q, lang, expect, articles}}"
         raise TypeError(message)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
+from bot import yamlfile
 from bot.models import CrisisCategory
 from bot.models import CrisisCategory as C
 from bot.services import crisis_rules
@@ -106,10 +106,10 @@ def test_frames_leave_everyday_talk_quiet(text: str) -> None:
 
 def _everyday_talk() -> list[str]:
     texts: list[str] = []
-    corpus = yaml.safe_load((DATA / "crisis_corpus.yaml").read_text("utf-8"))
+    corpus = yamlfile.safe_load((DATA / "crisis_corpus.yaml").read_text("utf-8"))
     texts.extend(entry["text"] for entry in corpus["negatives"])
     for path in [DATA / "crisis_dev.yaml", *sorted(DATA.glob("crisis_review_v*.yaml"))]:
-        messages = yaml.safe_load(path.read_text("utf-8"))["messages"]
+        messages = yamlfile.safe_load(path.read_text("utf-8"))["messages"]
         texts.extend(m["text"] for m in messages if m["expect"] == "none")
     return texts
 
