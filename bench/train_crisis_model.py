@@ -1,6 +1,7 @@
 """Train the crisis model (bot/services/crisis_model.json.gz) from the labelled sets in tests/data.
 
-Run with ``python -m bench.train_crisis_model`` (needs numpy, which the runtime does not).
+Run with ``python -m bench.train_crisis_model`` (needs numpy and scipy, which the runtime does
+not).
 
 Data: every labelled message in ``tests/data/crisis_*.yaml`` (corpus positives and negatives,
 development set, probes, the twenty-seven review sets) and the medication questions of
@@ -13,7 +14,9 @@ The thresholds are chosen honestly: 5-fold cross-validation, grouped so that nea
 messages stay in one fold, gives every message an out-of-fold score; the whole detector
 (rules first, then the model with the candidate thresholds) is simulated on those scores and
 the thresholds that give the highest out-of-fold recall with false alarms on everyday talk at
-most ``FALSE_ALARM_BUDGET`` are kept. The final weights are then trained on all the data.
+most ``FALSE_ALARM_BUDGET`` are kept. Among them, only thresholds at which the final weights
+(trained on all the data) leave quiet every everyday message the suite holds quiet one by one
+(the corpus's negatives that are not accepted false alarms, the probes' quiet messages).
 Everything is deterministic (fixed seed, fixed order); ``--check`` prints the out-of-fold
 figures without writing the model.
 """
@@ -33,8 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
+from scipy import sparse
 
+from bot import yamlfile
 from bot.services.crisis_model import MIN_WORDS, MODEL_FILE, features, word_count
 from bot.services.crisis_rules import assess_rules
 from bot.services.crisis_text import forms_of
@@ -105,6 +109,10 @@ class Example:
     explicit: bool
     source: str
     lang: str = "en"
+    # Everyday talk the suite holds quiet, message by message (the corpus's negatives that are
+    # not accepted false alarms, the probes' quiet ones): the shipped model must leave each
+    # quiet, however few they are beside the review sets' everyday talk.
+    guard: bool = False
 
     @property
     def crisis(self) -> bool:
@@ -114,7 +122,7 @@ class Example:
 def load_examples() -> list[Example]:
     """Every labelled message in tests/data (never the held-out set)."""
     examples: list[Example] = []
-    corpus = yaml.safe_load((DATA / "crisis_corpus.yaml").read_text("utf-8"))
+    corpus = yamlfile.safe_load((DATA / "crisis_corpus.yaml").read_text("utf-8"))
     for entry in corpus["positives"]:
         category = entry.get("category")
         if isinstance(category, list):
@@ -122,13 +130,16 @@ def load_examples() -> list[Example]:
         locale = entry.get("locale", "en")
         examples.append(Example(entry["text"], "clear", category, False, "corpus", locale))
     examples.extend(
-        Example(entry["text"], "none", None, False, "corpus") for entry in corpus["negatives"]
+        Example(entry["text"], "none", None, False, "corpus", guard=not entry["alarm"])
+        for entry in corpus["negatives"]
     )
-    probes = yaml.safe_load((DATA / "crisis_probes.yaml").read_text("utf-8"))
+    probes = yamlfile.safe_load((DATA / "crisis_probes.yaml").read_text("utf-8"))
     examples.extend(Example(text, "clear", None, False, "probes") for text in probes["crisis"])
-    examples.extend(Example(text, "none", None, False, "probes") for text in probes["quiet"])
+    examples.extend(
+        Example(text, "none", None, False, "probes", guard=True) for text in probes["quiet"]
+    )
     for name in REVIEW_SETS:
-        data = yaml.safe_load(read_set(name).decode("utf-8"))
+        data = yamlfile.safe_load(read_set(name).decode("utf-8"))
         examples.extend(
             Example(
                 m["text"],
@@ -143,7 +154,7 @@ def load_examples() -> list[Example]:
     # Medication questions (the guardrails' development set) are answered, never paged: they
     # teach the model that "thinking about cutting my strips in half" is not a crisis. Warning
     # signs and naloxone questions are left out: the crisis path may rightly take them.
-    guard = yaml.safe_load((DATA / "guard_dev.yaml").read_text("utf-8"))
+    guard = yamlfile.safe_load((DATA / "guard_dev.yaml").read_text("utf-8"))
     examples.extend(
         Example(q["q"], "question", None, False, "guard_dev", str(q.get("lang", "en")))
         for q in guard["questions"]
@@ -207,45 +218,26 @@ def groups(forms: Sequence[str]) -> list[int]:
 
 @dataclass(frozen=True, slots=True)
 class Matrix:
-    """A sparse matrix in CSR form (numpy arrays)."""
+    """A sparse matrix in CSR form (scipy's, whose products run in C: with nineteen thousand
+    messages, numpy's cumulative sums took minutes per training)."""
 
-    indptr: np.ndarray
-    indices: np.ndarray
-    data: np.ndarray
+    csr: sparse.csr_matrix
 
     @property
     def rows(self) -> int:
-        return len(self.indptr) - 1
+        return int(self.csr.shape[0])
 
     def take(self, rows: Sequence[int]) -> Matrix:
-        indptr = [0]
-        indices: list[np.ndarray] = []
-        data: list[np.ndarray] = []
-        for r in rows:
-            a, b = self.indptr[r], self.indptr[r + 1]
-            indices.append(self.indices[a:b])
-            data.append(self.data[a:b])
-            indptr.append(indptr[-1] + b - a)
-        return Matrix(np.array(indptr), np.concatenate(indices), np.concatenate(data))
+        return Matrix(self.csr[np.asarray(rows, dtype=np.int64)])
 
     def dot(self, w: np.ndarray) -> np.ndarray:
         """X @ w for w of shape (D,) or (D, K)."""
-        products = w[self.indices] * (self.data if w.ndim == 1 else self.data[:, None])
-        running = np.concatenate([np.zeros((1, *w.shape[1:])), np.cumsum(products, axis=0)])
-        return running[self.indptr[1:]] - running[self.indptr[:-1]]
+        return np.asarray(self.csr @ w)
 
     def tdot(self, g: np.ndarray, size: int) -> np.ndarray:
         """X.T @ g for g of shape (N,) or (N, K)."""
-        row_of = np.repeat(np.arange(self.rows), np.diff(self.indptr))
-        if g.ndim == 1:
-            return np.bincount(self.indices, weights=self.data * g[row_of], minlength=size)
-        return np.stack(
-            [
-                np.bincount(self.indices, weights=self.data * g[row_of, k], minlength=size)
-                for k in range(g.shape[1])
-            ],
-            axis=1,
-        )
+        assert self.csr.shape[1] == size
+        return np.asarray(self.csr.T @ g)
 
 
 def build_matrix(forms: Sequence[str]) -> tuple[Matrix, list[int]]:
@@ -261,7 +253,11 @@ def build_matrix(forms: Sequence[str]) -> tuple[Matrix, list[int]]:
             indices.append(column[key])
             data.append(row[key])
         indptr.append(len(indices))
-    return Matrix(np.array(indptr), np.array(indices), np.array(data)), keys
+    matrix = sparse.csr_matrix(
+        (np.array(data, dtype=np.float64), np.array(indices), np.array(indptr)),
+        shape=(len(rows), len(keys)),
+    )
+    return Matrix(matrix), keys
 
 
 def adam(grad: Any, w: np.ndarray, steps: int = 300, rate: float = 0.05) -> np.ndarray:
@@ -443,6 +439,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     never = {"possible": 2.0, "overrule": 2.0, "focus": 2.0, "focus_category": 2.0}
     print(fmt(simulate(examples, rules, score, category, top_p, never)))
 
+    # The weights that ship, trained on everything: the everyday messages the suite holds quiet
+    # are read with them, since those are the scores the bot will give.
+    w, b = train_binary(x, y, size, args.l2, args.negative_weight)
+    labelled = [i for i, e in enumerate(examples) if e.crisis and e.category in cat_index]
+    cy = np.array([cat_index[examples[i].category or ""] for i in labelled])
+    cw, cb = train_softmax(x.take(labelled), cy, size, args.l2)
+    guarded = [i for i, e in enumerate(examples) if e.guard]
+    guard_x = x.take(guarded)
+    guard_score = 1 / (1 + np.exp(-(guard_x.dot(w) + b)))
+    guard_p = softmax(guard_x.dot(cw) + cb)
+    guard_category = [CATEGORIES[i] for i in guard_p.argmax(axis=1)]
+    guard_examples = [examples[i] for i in guarded]
+    guard_rules = [rules[i] for i in guarded]
+
     best: tuple[tuple[float, ...], dict[str, float]] | None = None
     grid = [round(0.05 * i, 2) for i in range(2, 20)]
     for possible in grid:
@@ -461,6 +471,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     far = fig["false_alarms_review"][0] / fig["false_alarms_review"][1]
                     pages = fig["questions_paging"][0] / fig["questions_paging"][1]
                     if fa > FALSE_ALARM_BUDGET or far > FALSE_ALARM_BUDGET or pages > 0.15:
+                        continue
+                    guard = simulate(
+                        guard_examples,
+                        guard_rules,
+                        guard_score,
+                        guard_category,
+                        guard_p.max(axis=1),
+                        t,
+                    )
+                    if guard["false_alarms"][0]:
                         continue
                     key = (
                         fig["recall_overdose"][0] + fig["recall_explicit_suicide"][0],
@@ -482,10 +502,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         return 0
 
-    w, b = train_binary(x, y, size, args.l2, args.negative_weight)
-    labelled = [i for i, e in enumerate(examples) if e.crisis and e.category in cat_index]
-    cy = np.array([cat_index[examples[i].category or ""] for i in labelled])
-    cw, cb = train_softmax(x.take(labelled), cy, size, args.l2)
     model = {
         "bits": BITS,
         "bias": round(b, 5),
