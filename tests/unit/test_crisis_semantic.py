@@ -126,10 +126,11 @@ def test_the_runtime_needs_numpy_and_the_encoder_only() -> None:
 
 @pytest.mark.parametrize("text", CRISES)
 def test_the_head_reads_crisis_messages_as_crises(layer: SemanticLayer, text: str) -> None:
-    """A crisis message from the training data gets a high crisis probability."""
+    """A crisis message from the training data reads as a crisis, above the bar that the join
+    of the two models is compared with."""
     reading = layer.read(text)
     assert reading is not None
-    assert reading.crisis > 0.8
+    assert reading.crisis > layer.head.thresholds["possible"]
     assert not reading.reads_as_question
 
 
@@ -334,7 +335,10 @@ def test_a_crisis_at_the_end_of_a_long_message_is_read(layer: SemanticLayer) -> 
     assert alone is not None
     assert whole is not None
     assert calm is not None
-    assert whole.crisis == pytest.approx(alone.crisis, abs=0.15)
+    last = layer.read(windows(story + crisis)[-1])
+    assert last is not None
+    assert whole.crisis == pytest.approx(last.crisis)  # the window with the crisis decides
+    assert whole.crisis > layer.head.thresholds["possible"]
     assert whole.crisis > calm.crisis + 0.5
 
 
