@@ -219,14 +219,21 @@ def choose_join(
     sets: np.ndarray,
     d: Detector,
     model_t: dict[str, float],
+    guard: Detector | None = None,
 ) -> dict[str, float]:
-    """The join's thresholds on the kept sets, the n-gram model's own reading standing."""
+    """The join's thresholds on the kept sets, the n-gram model's own reading standing.
+
+    ``guard``, when given, is the shipped models' reading of the everyday messages the suite
+    holds quiet one by one: only thresholds that leave every one of them quiet are kept.
+    """
     assert d.joined is not None
     key = _key(examples, keep, sets)
     best: tuple[tuple[int, ...], dict[str, float]] | None = None
     for possible in (*np.round(np.arange(0.30, 0.99, 0.01), 2), NEVER):
         for overrule in (o for o in OVERRULE_CHOICES if o >= possible):
             t = {**model_t, "possible": float(possible), "overrule": overrule, "clear": NEVER}
+            if guard is not None and decide(guard, t, named=False).alarmed.any():
+                continue
             ranked = key(decide(d, t, named=False).alarmed, float(possible))
             if ranked is not None and (best is None or ranked > best[0]):
                 best = (ranked, t)

@@ -126,11 +126,10 @@ def test_the_runtime_needs_numpy_and_the_encoder_only() -> None:
 
 @pytest.mark.parametrize("text", CRISES)
 def test_the_head_reads_crisis_messages_as_crises(layer: SemanticLayer, text: str) -> None:
-    """A crisis message from the training data reads as a crisis, above the bar that the join
-    of the two models is compared with."""
+    """A crisis message from the training data reads as more likely a crisis than not."""
     reading = layer.read(text)
     assert reading is not None
-    assert reading.crisis > layer.head.thresholds["possible"]
+    assert reading.crisis > 0.5
     assert not reading.reads_as_question
 
 
@@ -196,32 +195,39 @@ def test_the_layer_never_takes_away_a_catch_of_the_n_gram_model(layer: SemanticL
     assert (signal.layer, signal.tier, signal.category) == ("model", alone.tier, alone.category)
 
 
-def test_the_head_can_lift_or_hold_back_a_middling_n_gram_score(layer: SemanticLayer) -> None:
-    """An unsure n-gram score is raised by a head sure of a crisis, and dropped by one sure of
-    everyday talk; the tier follows the joined score."""
+def test_the_joined_score_decides_whether_the_head_lifts_an_n_gram_score(
+    layer: SemanticLayer,
+) -> None:
+    """The join raises a crisis exactly when the joined score reaches the bar, at the tier the
+    joined score reaches; a head sure of everyday talk holds any such score back."""
     head = layer.head
-    unsure = crisis_model.Score(
-        crisis=0.7,
-        category="suicide",
-        category_probability=0.5,
-        category_probabilities=tuple(
-            0.5 if c == "suicide" else 0.5 / 6 for c in crisis_model.MODEL.categories
-        ),
-    )
     sure_crisis = layer.read(SURE_SUICIDE)
     sure_everyday = layer.read(EVERYDAY[1])
     assert sure_crisis is not None
     assert sure_everyday is not None
-    raised = crisis_judgement._joined_judgement(unsure, sure_crisis, head, None)
-    assert raised is not None
-    tier, category, _ = raised
-    assert category is CrisisCategory.SUICIDE
-    joined = combine(unsure.crisis, sure_crisis.crisis, head.weight)
-    assert (tier is Tier.CLEAR) == (joined >= head.thresholds["clear"])
-    assert crisis_judgement._joined_judgement(unsure, sure_everyday, head, None) is None
-    # A reading the rules explained away (a question, a memory) needs the overrule score.
-    overruled = crisis_judgement._joined_judgement(unsure, sure_crisis, head, "explained")
-    assert (overruled is not None) == (joined >= head.thresholds["overrule"])
+    outcomes = set()
+    for model_crisis in (0.5, 0.7, 0.8, 0.9, 0.97):
+        score = crisis_model.Score(
+            crisis=model_crisis,
+            category="suicide",
+            category_probability=0.5,
+            category_probabilities=tuple(
+                0.5 if c == "suicide" else 0.5 / 6 for c in crisis_model.MODEL.categories
+            ),
+        )
+        joined = combine(score.crisis, sure_crisis.crisis, head.weight)
+        raised = crisis_judgement._joined_judgement(score, sure_crisis, head, None)
+        assert (raised is not None) == (joined >= head.thresholds["possible"])
+        outcomes.add(raised is not None)
+        if raised is not None:
+            tier, category, _ = raised
+            assert category is CrisisCategory.SUICIDE
+            assert (tier is Tier.CLEAR) == (joined >= head.thresholds["clear"])
+        assert crisis_judgement._joined_judgement(score, sure_everyday, head, None) is None
+        # A reading the rules explained away (a question, a memory) needs the overrule score.
+        overruled = crisis_judgement._joined_judgement(score, sure_crisis, head, "explained")
+        assert (overruled is not None) == (joined >= head.thresholds["overrule"])
+    assert outcomes == {True, False}  # the scores tried fall on both sides of the bar
 
 
 def test_a_message_the_rules_decide_on_is_never_embedded(layer: SemanticLayer) -> None:
@@ -338,7 +344,7 @@ def test_a_crisis_at_the_end_of_a_long_message_is_read(layer: SemanticLayer) -> 
     last = layer.read(windows(story + crisis)[-1])
     assert last is not None
     assert whole.crisis == pytest.approx(last.crisis)  # the window with the crisis decides
-    assert whole.crisis > layer.head.thresholds["possible"]
+    assert whole.crisis > 0.5
     assert whole.crisis > calm.crisis + 0.5
 
 
