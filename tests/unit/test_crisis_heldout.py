@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the set at HELDOUT_FILE, the twenty-seventh,
-# when it was measured once: recall 394/408, overdose 165/171, explicit suicide 51/51, false
-# alarms 18/217 (the README keeps them). A later change that lowers any of them on this set
-# fails here; a change tuned on this set would burn it, and needs a twenty-eighth set.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the twenty-eighth,
+# when it was measured once: recall 386/395, overdose 167/169, explicit suicide 50/51, false
+# alarms 7/228 (the README keeps them). A later change that lowers any of them on this set
+# fails here; a change tuned on this set would burn it, and needs a twenty-ninth set.
 HELDOUT_FLOORS = {
-    "recall": 394 / 408,
-    "recall_overdose": 165 / 171,
-    "recall_explicit_suicide": 51 / 51,
+    "recall": 386 / 395,
+    "recall_overdose": 167 / 169,
+    "recall_explicit_suicide": 50 / 51,
 }
-HELDOUT_FALSE_ALARM_CEILING = 18 / 217
+HELDOUT_FALSE_ALARM_CEILING = 7 / 228
 
 
 @pytest.mark.skipif(
