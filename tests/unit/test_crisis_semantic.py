@@ -7,6 +7,7 @@ import concurrent.futures
 import inspect
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from bot import yamlfile
 from bot.models import CrisisCategory
 from bot.services import (
     crisis_judgement,
@@ -56,6 +58,16 @@ SURE_SUICIDE = "i am going to end my life tonight"
 # A crisis message (written for this test, in none of the sets) that no rule reads: the
 # models decide on it.
 LEFT_TO_THE_MODELS = "gave my sister the passwords to everything tonight, she will know what to do"
+
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _held_quiet() -> list[str]:
+    """The everyday messages the suite holds quiet one by one (the trainers' guards)."""
+    corpus = yamlfile.safe_load((DATA / "crisis_corpus.yaml").read_text("utf-8"))
+    probes = yamlfile.safe_load((DATA / "crisis_probes.yaml").read_text("utf-8"))
+    return [e["text"] for e in corpus["negatives"] if not e["alarm"]] + list(probes["quiet"])
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +151,15 @@ def test_the_head_reads_everyday_talk_as_quiet(layer: SemanticLayer, text: str) 
     reading = layer.read(text)
     assert reading is not None
     assert reading.crisis < 0.3
+
+
+def test_the_everyday_messages_held_quiet_stay_quiet_with_the_layer(layer: SemanticLayer) -> None:
+    """The bot runs with the layer: no everyday message that the suite holds quiet without it
+    pages with it (a join bar chosen too low once paged on 16 of them)."""
+    texts = _held_quiet()
+    assert len(texts) > 200
+    fired = [text for text in texts if assess(text, layer).signal is not None]
+    assert fired == []
 
 
 @pytest.mark.parametrize("text", QUESTIONS)
