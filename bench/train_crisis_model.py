@@ -182,7 +182,7 @@ def groups(forms: Sequence[str]) -> list[int]:
 
     Two sets that close share a word among the first ``len - ceil(0.6 * len) + 1`` of each
     (words ordered rarest first), so only pairs sharing such a word are compared: the same
-    unions, in the same order, as comparing every pair, in seconds instead of many minutes.
+    unions, in the same order, as comparing every pair, in under a second instead of minutes.
     """
     parent = list(range(len(forms)))
 

@@ -7,7 +7,6 @@ import concurrent.futures
 import inspect
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -15,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from bot import yamlfile
+from bench import train_crisis_model
 from bot.models import CrisisCategory
 from bot.services import (
     crisis_judgement,
@@ -60,14 +59,9 @@ SURE_SUICIDE = "i am going to end my life tonight"
 LEFT_TO_THE_MODELS = "gave my sister the passwords to everything tonight, she will know what to do"
 
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-
-
 def _held_quiet() -> list[str]:
-    """The everyday messages the suite holds quiet one by one (the trainers' guards)."""
-    corpus = yamlfile.safe_load((DATA / "crisis_corpus.yaml").read_text("utf-8"))
-    probes = yamlfile.safe_load((DATA / "crisis_probes.yaml").read_text("utf-8"))
-    return [e["text"] for e in corpus["negatives"] if not e["alarm"]] + list(probes["quiet"])
+    """The everyday messages the suite holds quiet one by one: the trainers' guards."""
+    return [example.text for example in train_crisis_model.load_examples() if example.guard]
 
 
 @pytest.fixture(scope="module")
