@@ -13,6 +13,7 @@ from typing import Final
 
 from bot.models import SEVERITY_ORDER, CrisisCategory
 from bot.services import crisis_asking as asking
+from bot.services import crisis_explained as explained
 from bot.services import crisis_frames
 from bot.services.crisis_signal import Assessment, CrisisSignal, Tier, Who
 from bot.services.crisis_text import LEXICON, forms_of
@@ -231,28 +232,6 @@ def _general_question(slots: frozenset[str]) -> bool:
     return "help_frame" in slots or "first_person" not in slots
 
 
-# Readings that a memory, a film or an idiom can explain away ("2 years ago I overdosed",
-# "that movie was an overdose of cheese", "my boss is gonna kill me"); a reading that also has
-# a present sign (a body that does not respond, sedation, a plan) is never explained away.
-_PRESENT_SIGNS: Final = frozenset({"unresponsive", "sedated", "wont_wake", "overdosing_now"})
-_PRESENT_RULES: Final = frozenset(
-    {
-        "means_and_finality",
-        "other_intent_suicide",
-        "intent_to_harm_others",
-        "violence_against_me",
-        "self_harm_now",
-        "medical_signs",
-        "farewell_or_passive_wish",
-        "use+danger",
-        "intent_to_use_now",
-        "injection_site_infection",
-        "asked_done",
-        "hard_to_wake",
-    }
-)
-
-
 def _told_outside_the_question(
     forms: tuple[str, ...],
     *,
@@ -301,13 +280,13 @@ def _told_outside_the_question(
         )
         and not (
             screened
-            and signal.category in _SCREENED_CATEGORIES
+            and signal.category in explained.SCREENED_CATEGORIES
             and asking.REPORTED_ASK.search(sentence) is not None
         )
         and not (
             joked
             and signal.category is CrisisCategory.HARM_TO_OTHERS
-            and slots_of(sentence) & _JOKES
+            and slots_of(sentence) & explained.JOKES
         )
     ]
     if not found:
@@ -322,73 +301,7 @@ def _reason(reading: Reading) -> str:
 
 def _present(reading: Reading) -> bool:
     """Return whether a reading tells of something happening now (a rule or a frame)."""
-    return _reason(reading) in _PRESENT_RULES or reading[4] in _PRESENT_FRAMES
-
-
-def _explained_away(reading: Reading, slots: frozenset[str]) -> bool:
-    if slots & _PRESENT_SIGNS:
-        return False
-    if "resisted" in slots and reading[0] is CrisisCategory.RELAPSE_DANGER:
-        # "drove past my old dealers house and didnt even slow down. proud of me": the pull
-        # told is one resisted, even where the words name a dealer's house.
-        return True
-    if reading[0] is CrisisCategory.HARM_TO_OTHERS and _joked(slots):
-        # "the cat knocked my coffee over, im gonna strangle her (jk)": a threat tied to a
-        # trivial cause and marked as a joke, even told as intent.
-        return True
-    if _present(reading):
-        return False
-    if (
-        slots & {"died_of_overdose", "wished_dead"}
-        and reading[0] is CrisisCategory.OVERDOSE
-        and not slots & {"report_self", "report_other"}
-    ):
-        # "he died of an overdose in march", "los amigos que perdimos por sobredosis": the
-        # overdose told is a death mourned, not one happening, whatever the night of the vigil.
-        # "wish the od last year had worked": an old overdose, wished fatal; the wish itself is
-        # read as suicide.
-        return True
-    if "denied" in slots and reading[0] in _HYPERBOLE_CATEGORIES:
-        # "nodding off cause i worked a double, not from anything": the writer explains it.
-        return True
-    if "screened_no" in slots and reading[0] in _SCREENED_CATEGORIES:
-        # "my counselor asked if i had thoughts of suicide and i said no": the counselor's words.
-        return True
-    if slots & {"hyperbole", "joking"} and reading[0] in _HYPERBOLE_CATEGORIES:
-        # "i'd rather die than go back to that bar", "overdosed on tacos", "kill me now jk":
-        # the crisis word measures something ordinary; a plan or a body that does not respond
-        # (a present reading, above) is never a figure of speech.
-        return True
-    if "idiom_threat" in slots and reading[0] in {
-        CrisisCategory.ABUSE_OR_DANGER,
-        CrisisCategory.HARM_TO_OTHERS,
-        CrisisCategory.SUICIDE,
-    }:
-        return True
-    if (
-        "laughing" in slots
-        and reading[1] is Tier.CLEAR
-        and reading[0]
-        in {
-            CrisisCategory.MEDICAL_EMERGENCY,
-            CrisisCategory.ABUSE_OR_DANGER,
-            CrisisCategory.HARM_TO_OTHERS,
-        }
-    ):
-        return True
-    # A film, a game or a story never explains the writer's own stated intent ("after the game
-    # tonight im going to kill myself").
-    if "fiction" in slots and reading[0] in _FICTION_CATEGORIES and "own_intent" not in slots:
-        return True
-    # A memory ("2 years since my overdose", "back in 2018") explains a reading unless
-    # something is told as present; survival or recovery told after it ("and survived",
-    # "doing good these days") keeps it a memory.
-    recovered = "recovered" in slots
-    return (
-        ("remembrance" in slots or (recovered and "past" in slots))
-        and ("present" not in slots or recovered)
-        and reading[0] is not CrisisCategory.ABUSE_OR_DANGER
-    )
+    return _reason(reading) in explained.PRESENT_RULES or reading[4] in _PRESENT_FRAMES
 
 
 Reading = tuple[CrisisCategory, Tier, Who, str, str]  # category, tier, who, locale, reason
@@ -466,12 +379,17 @@ def assess_rules(text: str) -> tuple[Assessment, str | None]:
     for form in forms:
         slots |= slots_of(form)
     readings = _readings(forms, slots)
-    explained = [r for r in readings if _explained_away(r, slots)]
-    readings = [r for r in readings if r not in explained]
-    if explained and not readings:
+    set_aside = [
+        r for r in readings if explained.explained_away(r[0], r[1], slots, present=_present(r))
+    ]
+    readings = [r for r in readings if r not in set_aside]
+    if set_aside and not readings:
         # A memory in one sentence does not explain away a crisis told in another.
         told = _told_outside_the_question(
-            forms, after_a_memory=True, screened="screened_no" in slots, joked=_joked(slots)
+            forms,
+            after_a_memory=True,
+            screened="screened_no" in slots,
+            joked=explained.joked(slots),
         )
         return Assessment(signal=told), None if told is not None else "explained"
     if _is_question(text, forms[0], slots):
@@ -492,22 +410,13 @@ def assess_rules(text: str) -> tuple[Assessment, str | None]:
         # pay") is told beside it.
         if "dose_talk" in slots and not slots & _USE_OR_BODY:
             return Assessment(signal=None), "explained"
-        if slots & _FIGURES:
+        if slots & explained.FIGURES:
             # "id literally die for those biscuits", "bout to murder this tray of crabs", "jk":
             # a figure of speech with nothing read beside it; the models need their overrule
             # score to read a crisis into it.
             return Assessment(signal=None), "explained"
         return Assessment(signal=None), None
     return Assessment(signal=_strongest(readings, slots, forms[0])), None
-
-
-_FIGURES: Final = frozenset({"hyperbole", "joking", "idiom_threat"})
-_JOKES: Final = frozenset({"joking", "laughing"})
-
-
-def _joked(slots: frozenset[str]) -> bool:
-    """A threat tied to a trivial cause (a pet, an exam, leftovers) and marked as a joke."""
-    return "idiom_threat" in slots and bool(slots & _JOKES)
 
 
 _USE_OR_BODY: Final = frozenset(
@@ -522,20 +431,6 @@ _USE_OR_BODY: Final = frozenset(
         "unresponsive",
         "wont_wake",
         "other",
-    }
-)
-_SCREENED_CATEGORIES: Final = frozenset(
-    {CrisisCategory.SUICIDE, CrisisCategory.SELF_HARM, CrisisCategory.HARM_TO_OTHERS}
-)
-_HYPERBOLE_CATEGORIES: Final = frozenset(
-    {CrisisCategory.SUICIDE, CrisisCategory.OVERDOSE, CrisisCategory.MEDICAL_EMERGENCY}
-)
-_FICTION_CATEGORIES: Final = frozenset(
-    {
-        CrisisCategory.OVERDOSE,
-        CrisisCategory.HARM_TO_OTHERS,
-        CrisisCategory.SUICIDE,
-        CrisisCategory.SELF_HARM,
     }
 )
 _CRISIS_TOPICS: Final = frozenset({"overdose", "naloxone", "unresponsive", "lost_tolerance"})
