@@ -34,7 +34,8 @@ PRESENT_RULES: Final = frozenset(
         "hard_to_wake",
     }
 )
-FIGURES: Final = frozenset({"hyperbole", "joking", "idiom_threat"})
+# A figure of speech, or a crisis word in its everyday sense ("end it with my boyfriend").
+FIGURES: Final = frozenset({"hyperbole", "joking", "idiom_threat", "ordinary"})
 JOKES: Final = frozenset({"joking", "laughing"})
 SCREENED_CATEGORIES: Final = frozenset(
     {CrisisCategory.SUICIDE, CrisisCategory.SELF_HARM, CrisisCategory.HARM_TO_OTHERS}
@@ -70,6 +71,11 @@ def explained_away(
     if "resisted" in slots and category is CrisisCategory.RELAPSE_DANGER:
         # "drove past my old dealers house and didnt even slow down. proud of me": the pull
         # told is one resisted, even where the words name a dealer's house.
+        return True
+    if "ordinary" in slots and category is CrisisCategory.RELAPSE_DANGER and tier is Tier.POSSIBLE:
+        # "voy a comprar tortillas y ahorita regreso": buying food is not buying drugs; the
+        # everyday reading holds only with nothing of use told after it (the slot's own check),
+        # even where a rule reads the errand as an intent to use now.
         return True
     if category is CrisisCategory.HARM_TO_OTHERS and joked(slots):
         # "the cat knocked my coffee over, im gonna strangle her (jk)": a threat tied to a
