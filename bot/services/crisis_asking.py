@@ -38,7 +38,10 @@ INTENT_IN_QUESTION: Final = re.compile(
 ASKED_ABOUT_SOMEONE: Final = re.compile(
     r"\b(?:can|could|would|will|should|do|does)"
     r" (?:they|he|she|someone|somebody|a person|people|you|u) (?:still )?(?:\w+ )?"
-    r"(?:od|overdose|die|be ok|be okay|be fine|survive|live|get hurt)\b",
+    r"(?:od|overdose|die|be ok|be okay|be fine|survive|live|get hurt)\b"
+    # "if someone overdoses while on vivitrol does narcan still work": the rescue asked about.
+    r"|\b(?:does|do|will|would|can|could) (?:narcan|naloxone|naloxona|cpr|the spray|the shot)"
+    r" (?:\w+ )?(?:still )?(?:work|help|reverse|bring (?:them|him|her|someone) back)\b",
     re.ASCII,
 )
 # Slots that tell of a person now: with them, "is that normal?" is a worry, not a question.
@@ -50,7 +53,13 @@ GENERAL_ASK: Final = re.compile(
     r"\b(?:(?:is it|its|es) (?:normal|common|ok|okay|safe|bad|usual) (?:to|for|que|sentir|tener)"
     r"(?! (?:\w+ ){0,4}(?:this|that|so|tan|asi|uno respire)\b)"
     r"|(?:can|does|do|will|would|could) (?:\w+ ){1,3}(?:make|cause|get) (?:you|someone|people|u)"
-    r"|what (?:does|do) (?:\w+ ){0,3}look like|how (?:do|can) (?:i|you|we) (?:tell|know))\b",
+    r"|what (?:does|do) (?:\w+ ){0,3}look like|how (?:do|can) (?:i|you|we) (?:tell|know)"
+    # "how long after using does someone usually stop breathing": how a crisis goes, in general.
+    r"|(?:how long|how soon|how fast|how quickly|cuanto tiempo) (?:\w+ ){0,6}?(?:does|do|can"
+    r"|will|would|until|before|tarda|pasa) (?:\w+ )?(?:someone|somebody|a person|people|you|u"
+    r"|alguien|una persona)"
+    r"|(?:does|do|can|will|would) (?:someone|somebody|a person|people|you) (?:usually|typically"
+    r"|normally|generally))\b",
     re.ASCII,
 )
 

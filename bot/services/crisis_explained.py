@@ -32,6 +32,7 @@ PRESENT_RULES: Final = frozenset(
         "injection_site_infection",
         "asked_done",
         "hard_to_wake",
+        "naloxone_asked",
     }
 )
 # A figure of speech, or a crisis word in its everyday sense ("end it with my boyfriend").

@@ -180,11 +180,19 @@ def _doubt_readings(
         # overdose steps (breathing, the emergency number, naloxone) are the right first ones
         # even with no drug named.
         readings.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "hard_to_wake"))
+    asked_for_someone = {"naloxone", "question", "report_other", "use"} <= slots
+    if asked_for_someone and slots & {"opioid", "depressant"} and not _USED_TO.search(form):
+        # "he snorted a bunch of blues, does narcan still work on him": the rescue asked about
+        # for someone who has just taken an opioid or a sedative is the overdose check.
+        readings.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "naloxone_asked"))
     if slots & {"unsure_amount", "double_dose"}:
         # Not knowing how much or how many was taken, or taking a dose again after not knowing
         # whether it was taken, is the check even with no sign yet.
         readings.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "unsure_amount"))
     return readings
+
+
+_USED_TO: Final = re.compile(r"\bused to\b", re.ASCII)
 
 
 def who_of(slots: frozenset[str]) -> Who:

@@ -121,3 +121,31 @@ def test_crisis_words_in_their_everyday_sense_are_explained(text: str) -> None:
 def test_an_everyday_sense_never_hides_a_crisis_told_beside_it(text: str) -> None:
     """Death, use or a repeated dose told after the everyday words is still read."""
     assert assess_rules(text)[0].signal is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how fast does somebody stop breathing on fent, like usually",
+        "if my cousin ods on pressed pills does narcan still bring him back",
+        "once the shot wears off is the relapse risk higher",
+        "cuanto tiempo tarda alguien en dejar de respirar con pastillas",
+    ],
+)
+def test_how_an_overdose_goes_in_general_is_a_question(text: str) -> None:
+    """How long, whether the rescue works, whether a risk is higher: asked, not told."""
+    assessment, why = assess_rules(text)
+    assert assessment.signal is None, text
+    assert why == "question", text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how long until my sister stops breathing, she took all her bars",
+        "he snorted a bunch of blues, does narcan still work on him",
+    ],
+)
+def test_the_same_questions_about_someone_now_stay_a_crisis(text: str) -> None:
+    """Asked beside a report of someone taking a drug now, the question is an emergency."""
+    assert category_of(text) is CrisisCategory.OVERDOSE
