@@ -149,3 +149,23 @@ def test_how_an_overdose_goes_in_general_is_a_question(text: str) -> None:
 def test_the_same_questions_about_someone_now_stay_a_crisis(text: str) -> None:
     """Asked beside a report of someone taking a drug now, the question is an emergency."""
     assert category_of(text) is CrisisCategory.OVERDOSE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my nephew had blue lips from all the popsicles at the bbq lol",
+        "saw a story about fent in my old town, so grateful im done with that lifestyle",
+        "the doctor said itll pass, the new pills make me sleepy at night",
+    ],
+)
+def test_food_colouring_an_old_life_left_and_a_side_effect_the_doctor_expects_are_quiet(
+    text: str,
+) -> None:
+    """Blue from a sweet, relief at a life left behind, an expected side effect: no alarm."""
+    assert assess_rules(text)[0].signal is None, text
+
+
+def test_done_alone_is_still_the_despair_check() -> None:
+    """"im done" with nothing ordinary after it still asks "Are you safe?"."""
+    assert assess_rules("honestly im done, nobody would even notice")[0].signal is not None
