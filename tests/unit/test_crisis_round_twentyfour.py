@@ -167,5 +167,5 @@ def test_food_colouring_an_old_life_left_and_a_side_effect_the_doctor_expects_ar
 
 
 def test_done_alone_is_still_the_despair_check() -> None:
-    """"im done" with nothing ordinary after it still asks "Are you safe?"."""
+    """A bare "im done", with nothing ordinary after it, still asks "Are you safe?"."""
     assert assess_rules("honestly im done, nobody would even notice")[0].signal is not None
