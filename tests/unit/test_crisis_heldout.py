@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the set at HELDOUT_FILE, the twenty-eighth,
-# when it was measured once: recall 386/395, overdose 167/169, explicit suicide 50/51, false
-# alarms 7/228 (the README keeps them). A later change that lowers any of them on this set
-# fails here; a change tuned on this set would burn it, and needs a twenty-ninth set.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the twenty-ninth,
+# when it was measured once: recall 387/388, overdose 164/165, explicit suicide 50/50, false
+# alarms 20/227 (the README keeps them). A later change that lowers any of them on this set
+# fails here; a change tuned on this set would burn it, and needs a thirtieth set.
 HELDOUT_FLOORS = {
-    "recall": 386 / 395,
-    "recall_overdose": 167 / 169,
-    "recall_explicit_suicide": 50 / 51,
+    "recall": 387 / 388,
+    "recall_overdose": 164 / 165,
+    "recall_explicit_suicide": 50 / 50,
 }
-HELDOUT_FALSE_ALARM_CEILING = 7 / 228
+HELDOUT_FALSE_ALARM_CEILING = 20 / 227
 
 
 @pytest.mark.skipif(
