@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the set at HELDOUT_FILE, the twenty-ninth,
-# when it was measured once: recall 387/388, overdose 164/165, explicit suicide 50/50, false
-# alarms 20/227 (the README keeps them). A later change that lowers any of them on this set
-# fails here; a change tuned on this set would burn it, and needs a thirtieth set.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the thirtieth, when
+# it was measured once: recall 399/404, overdose 173/174, explicit suicide 51/51, false alarms
+# 15/233 (the README keeps them). A later change that lowers any of them on this set fails
+# here; a change tuned on this set would burn it, and needs a thirty-first set.
 HELDOUT_FLOORS = {
-    "recall": 387 / 388,
-    "recall_overdose": 164 / 165,
-    "recall_explicit_suicide": 50 / 50,
+    "recall": 399 / 404,
+    "recall_overdose": 173 / 174,
+    "recall_explicit_suicide": 51 / 51,
 }
-HELDOUT_FALSE_ALARM_CEILING = 20 / 227
+HELDOUT_FALSE_ALARM_CEILING = 15 / 233
 
 
 @pytest.mark.skipif(
