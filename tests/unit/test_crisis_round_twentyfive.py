@@ -82,3 +82,16 @@ def test_someone_asked_about_for_a_school_project_is_not_a_report() -> None:
     """The project wording does not hide an overdose told beside it."""
     text = "my daughter was doing her school project and now shes not breathing, she took pills"
     assert category_of(text) is CrisisCategory.OVERDOSE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my husband said hes going to kill me tonight",
+        "my wife is gonna kill me, she has the knife again",
+        "mi esposo dice que me va a matar cuando llegue",
+    ],
+)
+def test_a_partners_threat_to_kill_the_writer_is_never_an_idiom(text: str) -> None:
+    """Violence at home comes from partners: their threat is abuse, not a figure of speech."""
+    assert category_of(text) is CrisisCategory.ABUSE_OR_DANGER
