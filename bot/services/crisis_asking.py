@@ -32,6 +32,22 @@ INTENT_IN_QUESTION: Final = re.compile(
     re.ASCII,
 )
 
+# Another person's wish to die, supposed ("what do i say if my sister ever says she wants to
+# die"): what the question asks how to answer, not the writer's intent.
+THEIR_WISH: Final = re.compile(
+    r"\b(?:(?:he|she|they|someone|somebody|a person|my \w+) (?:\w+ ){0,2}?(?:wants|want) to die"
+    r"|(?:se )?quieren? morir(?:se)?)\b",
+    re.ASCII,
+)
+
+
+def reveals_intent(form: str) -> bool:
+    """Return whether a question carries intent or method, leaving out another person's
+    supposed wish to die, which is what such a question is about."""
+    if hypothetical(form):
+        form = THEIR_WISH.sub(" ", form)
+    return INTENT_IN_QUESTION.search(form) is not None
+
 
 # "if someone is on suboxone and takes fent can they still od": a supposition asked about
 # someone, with or without its question mark.

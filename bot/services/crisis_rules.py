@@ -89,8 +89,19 @@ _USE_DANGER: Final = re.compile(_SLOT_DATA.markers["use_danger"], re.ASCII)
 _USE_INTENT: Final = re.compile(_SLOT_DATA.markers["use_intent"], re.ASCII)
 
 
+# The colour of a thing ("the bruise from my shot is purple") is read out of the form before the
+# slots that look for a body turning blue or grey.
+_THING_COLOUR: Final = re.compile(_ALL_PIECES["thing_colour"], re.ASCII)
+_COLOUR_SLOTS: Final = frozenset({"unresponsive", "cyanosis"})
+
+
 def slots_of(form: str) -> frozenset[str]:
-    return frozenset(name for name, pattern in _SLOTS.items() if pattern.search(form))
+    bare = _THING_COLOUR.sub(" ", form)
+    return frozenset(
+        name
+        for name, pattern in _SLOTS.items()
+        if pattern.search(bare if name in _COLOUR_SLOTS else form)
+    )
 
 
 def guess_locale(form: str) -> str:
@@ -217,7 +228,7 @@ def _is_question(text: str, form: str, slots: frozenset[str]) -> bool:
         # someone, asked, with or without its question mark.
         or (asking.hypothetical(form) and asking.ASKED_ABOUT_SOMEONE.search(form) is not None)
     )
-    if not asked or asking.INTENT_IN_QUESTION.search(form):
+    if not asked or asking.reveals_intent(form):
         return False
     report = bool(slots & _REPORTS)
     # "how can you tell someone nodding from someone overdosing" asks in general.
