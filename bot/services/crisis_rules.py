@@ -140,7 +140,11 @@ def _slot_rules(form: str, slots: frozenset[str]) -> list[tuple[CrisisCategory, 
         found.append((CrisisCategory.OVERDOSE, Tier.CLEAR, who, "overdose"))
     if "sedated" in slots and drugs:
         found.append((CrisisCategory.OVERDOSE, Tier.CLEAR, who, "use+sedated"))
-    elif "sedated_mild" in slots and slots & {"use", "opioid", "depressant", "overdose"}:
+    elif "sedated_mild" in slots and (
+        slots & {"use", "opioid", "depressant", "overdose"} or {"drug", "alone"} <= slots
+    ):
+        # A drug from a seller ("plug swore it was the usual") and a sign of it, alone, is the
+        # check too.
         found.append((CrisisCategory.OVERDOSE, Tier.POSSIBLE, who, "use+drowsy"))
     out_partying = "partying" in slots and who is Who.OTHER and "sober" not in form
     if ("drowsy_now" in slots and (drugs or "medicine" in slots or out_partying)) or (
@@ -239,11 +243,24 @@ def _is_question(text: str, form: str, slots: frozenset[str]) -> bool:
         return False
     if "sedated_mild" in slots and report:
         return False
+    if (
+        {"alone", "first_person"} <= slots
+        and slots & _SEDATION
+        and slots & _DRUG_SLOTS
+        and not general_ask
+    ):
+        # "the guy said it was dope but it feels way heavier, is that bad? im by myself": a
+        # writer alone with a drug and a sign of it asks out of fear, not for an article.
+        return False
     # "is that normal?" after a sign told of someone now is a worry, not a question; "is it
     # normal to feel sleepy on methadone?" asks about a medicine in general.
     if slots & asking.SEDATION_NOW and not asking.hypothetical(form) and not general_ask:
         return False
     return not (report and slots & {"now", "overdose", "use"} and not asking.hypothetical(form))
+
+
+_SEDATION: Final = frozenset({"sedated_mild", "sedated", "drowsy_now"})
+_DRUG_SLOTS: Final = frozenset({"drug", "opioid", "depressant", "use"})
 
 
 def _general_question(slots: frozenset[str]) -> bool:

@@ -165,3 +165,28 @@ def test_a_sibling_who_wants_to_die_now_is_still_a_crisis() -> None:
     assert category_of("my sister says she wants to die, what do i say?") is (
         CrisisCategory.SUICIDE
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the shot wore off a couple weeks ago and i did a bag like i used to, kinda heavy now",
+        "se me acabo el vivitrol y ayer me meti lo de antes, ando bien pesado",
+    ],
+)
+def test_use_after_the_blocker_wore_off_is_an_overdose_check(text: str) -> None:
+    """A blocker worn off is lost tolerance; the old amount used "like i used to" is now."""
+    assert category_of(text) is CrisisCategory.OVERDOSE
+
+
+def test_a_writer_alone_with_a_drug_and_a_sign_of_it_asks_out_of_fear() -> None:
+    """ "Is that bad?" from a writer alone with a drug that feels heavier is the check."""
+    text = "plug swore it was the usual but it feels way heavier, is that normal? im alone rn"
+    assert category_of(text) is CrisisCategory.OVERDOSE
+
+
+def test_a_general_question_about_a_side_effect_alone_at_night_is_a_question() -> None:
+    """Asked in general, a side effect felt alone is answered, not paged."""
+    assessment, why = assess_rules("is it ok to feel heavy on suboxone when im alone at night?")
+    assert assessment.signal is None
+    assert why == "question"
