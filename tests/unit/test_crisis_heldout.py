@@ -15,16 +15,16 @@ import pytest
 
 from bench.crisis_eval import HELDOUT_FILE, evaluate, load_cases, report, targets_met
 
-# The floors are the figures the detector gave on the set at HELDOUT_FILE, the thirtieth, when
-# it was measured once: recall 399/404, overdose 173/174, explicit suicide 51/51, false alarms
-# 15/233 (the README keeps them). A later change that lowers any of them on this set fails
-# here; a change tuned on this set would burn it, and needs a thirty-first set.
+# The floors are the figures the detector gave on the set at HELDOUT_FILE, the thirty-first, when
+# it was measured once: recall 397/400, overdose 171/171, explicit suicide 51/51, false alarms
+# 12/221 (the README keeps them). A later change that lowers any of them on this set fails
+# here; a change tuned on this set would burn it, and needs a thirty-second set.
 HELDOUT_FLOORS = {
-    "recall": 399 / 404,
-    "recall_overdose": 173 / 174,
+    "recall": 397 / 400,
+    "recall_overdose": 171 / 171,
     "recall_explicit_suicide": 51 / 51,
 }
-HELDOUT_FALSE_ALARM_CEILING = 15 / 233
+HELDOUT_FALSE_ALARM_CEILING = 12 / 221
 
 
 @pytest.mark.skipif(
